@@ -1,0 +1,90 @@
+/*
+ * client.c — one connected client: reading bytes, cutting them into requests, running
+ * them through the command table, and writing replies back.
+ *
+ * Client states (each client is in exactly one):
+ *   CLIENT_READY    parsing and running whatever requests are buffered
+ *   CLIENT_BLOCKED  a command handed work to a worker (password check, database write);
+ *                   no further request of this client runs until the job's reply is
+ *                   written, so a pipeline keeps its order
+ *   CLIENT_CLOSING  flushing the last replies (QUIT, protocol error), then closed
+ *
+ * Replies are appended to c->out with the resp_* encoders and written after each read
+ * batch. A client whose unsent output exceeds client-output-limit stops being read
+ * until it drains (backpressure, not unbounded memory).
+ */
+#ifndef RBACD_CLIENT_H
+#define RBACD_CLIENT_H
+
+#include "buf.h"
+#include "resp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event;
+struct command;
+
+enum client_state {
+    CLIENT_READY = 0,   /* serving requests */
+    CLIENT_BLOCKED = 1, /* waiting for a worker job to finish */
+    CLIENT_CLOSING = 2, /* writing final replies, then close */
+};
+
+enum client_kind {
+    CLIENT_TCP = 0,
+    CLIENT_UNIX = 1,
+};
+
+typedef struct client {
+    uint64_t id;                    /* unique, increasing; CLIENT ID */
+    int fd;                         /* socket */
+    int kind;                       /* enum client_kind */
+    int state;                      /* enum client_state */
+    int proto;                      /* 2 or 3, set by HELLO */
+    bool authenticated;             /* passed AUTH (or no auth is configured) */
+    int role;                       /* enum conf_role once authenticated */
+    bool loopback;                  /* peer is 127.0.0.0/8, ::1 or a unix socket */
+    char user[64];                  /* ACL user name ("default" before AUTH) */
+    char addr[64];                  /* peer "ip:port" or "path:0" */
+    char laddr[64];                 /* local "ip:port" */
+    char *name;                     /* CLIENT SETNAME, NULL if none */
+    char *lib_name;                 /* CLIENT SETINFO LIB-NAME */
+    char *lib_ver;                  /* CLIENT SETINFO LIB-VER */
+    buf in;                         /* unparsed input */
+    size_t in_pos;                  /* bytes of in already consumed by parsed requests */
+    buf out;                        /* encoded replies not yet written */
+    size_t out_pos;                 /* bytes of out already written */
+    resp_request req;               /* the request being run (views into in) */
+    struct event *ev_read;          /* persistent read event */
+    struct event *ev_write;         /* armed only while out has unsent bytes */
+    bool reading;                   /* ev_read is added */
+    int64_t created_ms;             /* wall clock at accept */
+    int64_t last_ms;                /* wall clock of the last request (idle timeout, CLIENT LIST) */
+    const struct command *last_cmd; /* last command run, for CLIENT LIST cmd= */
+    uint64_t commands;              /* requests run on this connection */
+    struct client *prev, *next;     /* server.clients list */
+} client;
+
+/* Takes ownership of an accepted socket: sets it non-blocking, registers events.
+ * Returns NULL (and closes fd) when maxclients is reached, after writing an error. */
+client *client_create(int fd, int kind, const char *addr, const char *laddr, bool loopback);
+/* Closes now: unregisters, frees buffers, removes from the server lists. */
+void client_free(client *c);
+/* Finds a live client by id (NULL if it has gone). */
+client *client_by_id(uint64_t id);
+/* Writes what is in c->out now, or arms the write event. */
+void client_flush(client *c);
+/* Marks c for closing once its pending output is written. */
+void client_close_after_reply(client *c);
+
+/* Asynchronous commands. client_block() stops c from running further requests;
+ * client_unblock() (on the loop thread, after the reply was appended) resumes it and
+ * runs what was pipelined meanwhile. */
+void client_block(client *c);
+void client_unblock(client *c);
+
+/* Formats one CLIENT LIST / CLIENT INFO line for c into out (no trailing newline). */
+void client_describe(const client *c, buf *out);
+
+#endif

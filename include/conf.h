@@ -1,0 +1,114 @@
+/*
+ * conf.c — configuration as data. Every key is one row of a table (name, type, where
+ * it lives in struct rbacd_conf, default, bounds, whether CONFIG SET may change it at
+ * run time, whether CONFIG GET masks it). The file, the command-line overrides and
+ * CONFIG SET all go through the same row parser, so a key behaves the same everywhere.
+ *
+ * Errors are written to err as one line naming where and which key:
+ *   "conf/rbacd.conf:12: port: 'abc' is not an integer between 0 and 65535"
+ *   "command line: --port: 'abc' is not an integer between 0 and 65535"
+ *   "conf/rbacd.conf:3: frobnicate: unknown configuration key"
+ */
+#ifndef RBACD_CONF_H
+#define RBACD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum conf_role {
+    CONF_ROLE_CHECK = 0, /* reads and sessions, except SESSION CREATE */
+    CONF_ROLE_ADMIN = 1, /* everything */
+};
+
+enum conf_profile {
+    CONF_PROFILE_BITENANT = 0,
+    CONF_PROFILE_MPBACKEND = 1,
+};
+
+typedef struct conf_user {
+    char *name; /* ACL user name */
+    int role;   /* enum conf_role */
+    char *hash; /* "$argon2id$..." from rbacd --hash-password */
+} conf_user;
+
+typedef struct rbacd_conf {
+    /* network */
+    char *bind;               /* space-separated addresses to listen on, default "127.0.0.1" */
+    long long port;           /* TCP port, 0 = no TCP listener; default 6380 */
+    char *unixsocket;         /* unix socket path, "" = none */
+    long long unixsocketperm; /* octal permissions of the socket file, default 0700 */
+    long long maxclients;     /* default 10000 */
+    long long timeout;        /* idle client timeout in seconds, 0 = never (runtime) */
+    long long tcp_keepalive;  /* seconds, default 300 */
+    bool protected_mode;      /* default yes (runtime) */
+    /* access control */
+    conf_user *users; /* `user NAME ROLE HASH` lines, in file order */
+    size_t nusers;
+    char
+        *requirepass; /* password of the "default" user (role admin); "" = none (runtime, secret) */
+    /* database */
+    char *db_host;                /* default "127.0.0.1" */
+    long long db_port;            /* default 3306 */
+    char *db_socket;              /* "" = TCP */
+    char *db_user;                /* default "rbacd" */
+    char *db_password;            /* secret */
+    char *db_name;                /* default "rbacd" */
+    long long db_connect_timeout; /* seconds, default 3 */
+    long long db_timeout;         /* read/write timeout in seconds, default 10 */
+    /* engine, sync, sessions */
+    int profile;                    /* enum conf_profile, default bitenant */
+    long long sync_interval_ms;     /* default 100 (runtime) */
+    long long change_retention;     /* seconds to keep rbac_change rows, default 86400 (runtime) */
+    long long session_ttl;          /* seconds, default 7200 (runtime) */
+    long long session_max_per_user; /* default 20 (runtime) */
+    long long worker_threads;       /* default 4 */
+    /* observability */
+    long long http_port;               /* 0 = off */
+    char *http_bind;                   /* default "127.0.0.1" */
+    int loglevel;                      /* enum log_level, default notice (runtime) */
+    char *logfile;                     /* "" = stderr */
+    char *pidfile;                     /* "" = none */
+    long long slowlog_log_slower_than; /* microseconds, default 10000, -1 = off (runtime) */
+    long long slowlog_max_len;         /* default 128 (runtime) */
+    /* limits */
+    long long client_output_limit; /* bytes of pending replies before we stop reading a client
+                                      (runtime) */
+    long long proto_max_bulk_len;  /* longest argument, default 1mb */
+    /* bookkeeping */
+    char *config_file; /* absolute path of the loaded file, NULL if none */
+} rbacd_conf;
+
+/* Fills every key with its default. The caller owns c and frees it with conf_free(). */
+void conf_init(rbacd_conf *c);
+void conf_free(rbacd_conf *c);
+
+/* Reads a Redis-style file: `key value...` per line, '#' comments, values may be
+ * "double quoted" with \" \\ \n escapes or 'single quoted'. Returns false with a message
+ * in err on the first bad line (unknown key, bad value, unterminated quote); c then holds
+ * the lines before it. A missing file is an error. */
+bool conf_load_file(rbacd_conf *c, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Applies `--key value...` overrides (every value until the next "--" argument belongs
+ * to the key). Same errors as the file, with "command line" as the place. */
+bool conf_load_args(rbacd_conf *c, int argc, char **argv, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* CONFIG SET one key: only keys marked runtime; err says "Unknown option", "not
+ * changeable at run time" or why the value is bad. */
+bool conf_set_runtime(rbacd_conf *c, const char *name, const char *value, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* CONFIG GET: calls emit(name, value) for every key whose name matches the glob pattern
+ * (case-insensitive), in table order. Secrets come out as "" when unset, else "********".
+ * Also answers the read-only Redis keys clients ask for ("save" -> "",
+ * "appendonly" -> "no", "databases" -> "1"). Each key is emitted once. */
+void conf_get(const rbacd_conf *c, const char *pattern, size_t plen,
+              void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* Name of a role ("check"/"admin"), a log level ("notice"...), a profile. */
+const char *conf_role_name(int role);
+const char *conf_loglevel_name(int level);
+const char *conf_profile_name(int profile);
+
+#endif

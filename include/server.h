@@ -1,0 +1,89 @@
+/*
+ * server.c — the one server struct, the event loop, listeners, signals, timers,
+ * start-up and shutdown. Everything in `server` is owned by the event-loop thread (the
+ * threading rule is written once, in worker.h).
+ *
+ * Start-up:  config -> log -> listeners -> workers -> first load (worker) -> serve
+ *            While the first load runs, data commands answer -LOADING and INFO shows
+ *            loading:1; connection commands work.
+ * Shutdown:  SIGTERM/SIGINT/SHUTDOWN -> stop accepting -> flush replies -> stop workers
+ *            -> free everything -> remove pidfile.
+ */
+#ifndef RBACD_SERVER_H
+#define RBACD_SERVER_H
+
+#include "conf.h"
+#include "idmap.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct client;
+struct worker_pool;
+struct rbac_model;
+
+#define SERVER_MAX_LISTENERS 16
+
+typedef struct slowlog_entry {
+    uint64_t id;    /* increasing */
+    int64_t time_s; /* unix time of the call */
+    int64_t usec;   /* duration */
+    char **argv;    /* owned copies, at most SLOWLOG_MAX_ARGS, secrets blanked */
+    size_t argc;
+    char addr[64]; /* client address */
+    char name[64]; /* client name */
+} slowlog_entry;
+
+typedef struct server_stats {
+    uint64_t connections;    /* accepted since start */
+    uint64_t rejected_conns; /* refused (maxclients, protected mode) */
+    uint64_t commands;       /* processed */
+    uint64_t errors;         /* error replies */
+    uint64_t net_in;         /* bytes read */
+    uint64_t net_out;        /* bytes written */
+    uint64_t auth_failures;  /* WRONGPASS replies */
+} server_stats;
+
+typedef struct server {
+    rbacd_conf conf;         /* current configuration (CONFIG SET edits it) */
+    struct event_base *base; /* the loop */
+    struct evconnlistener *listeners[SERVER_MAX_LISTENERS]; /* TCP and unix */
+    int nlisteners;
+    struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_cron;
+    struct worker_pool *workers; /* blocking jobs */
+    struct client *clients;      /* doubly linked list of connected clients */
+    idmap clients_by_id;         /* client id -> struct client* */
+    size_t nclients;
+    uint64_t next_client_id;
+    bool loading; /* first load not finished: data commands refused */
+    bool shutting_down;
+    int64_t start_ms; /* wall clock at start */
+    int64_t start_mono_us;
+    int64_t last_load_ms;      /* duration of the last model load */
+    int64_t last_load_at_ms;   /* wall clock when it finished */
+    char last_load_error[256]; /* "" when the last load worked */
+    struct rbac_model *model;  /* the live model, NULL until the first load */
+    server_stats stats;
+    slowlog_entry *slowlog; /* ring buffer of slowlog-max-len entries */
+    size_t slowlog_len, slowlog_head;
+    uint64_t slowlog_next_id;
+    uint8_t requirepass_hash[32]; /* keyed BLAKE2b of requirepass, for constant-time AUTH */
+    int pid_written;              /* we created the pidfile */
+} server_t;
+
+extern server_t server;
+
+/* Runs the whole server with the loaded configuration; returns the exit status. */
+int server_main(void);
+/* Starts an orderly shutdown from the loop thread (SHUTDOWN, signals). */
+void server_shutdown(void);
+/* Re-applies configuration side effects after CONFIG SET (log level, ...). */
+void server_conf_changed(const char *name);
+/* Records a call in the slowlog if it was slow enough. */
+void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
+                           bool secret);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * util.c — small pure helpers shared by every module: number parsing with the exact
+ * rules of the wire protocol, clocks, string matching.
+ */
+#ifndef RBACD_UTIL_H
+#define RBACD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MUST_CHECK   __attribute__((warn_unused_result))
+#define UNUSED(x)    ((void)(x))
+
+/* Parses a decimal unsigned id: digits only (leading zeros allowed), 1..20 digits, value
+ * <= 2^64-1. Returns false (and leaves *out alone) for anything else, including "", "+1",
+ * " 1" and overflow. */
+bool util_parse_u64(const char *s, size_t len, uint64_t *out) MUST_CHECK;
+/* Parses a signed decimal integer that fits in long long ("-12", "0"); no spaces. */
+bool util_parse_ll(const char *s, size_t len, long long *out) MUST_CHECK;
+/* True when s[0..len) is non-empty and all ASCII digits. */
+bool util_all_digits(const char *s, size_t len);
+
+/* Wall clock in unix milliseconds / microseconds; monotonic clock in microseconds. */
+int64_t util_now_ms(void);
+int64_t util_now_us(void);
+int64_t util_mono_us(void);
+
+/* Redis-style glob match (*, ?, [abc], [^a-z], \x), optionally case-insensitive. */
+bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
+
+/* Case-insensitive compare of a counted string with a C string. */
+bool util_eq_nocase(const char *s, size_t len, const char *lit);
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+#
+# deps.sh — installs what building, running and testing rbacd needs, and nothing that is
+# already there. Debian 12 packages only, plus the Node.js client used by the tests
+# (installed into tests/node/node_modules from its lock file).
+#
+#   scripts/deps.sh            build + run + test dependencies
+#   scripts/deps.sh --bench    also redis-server (the reference in bench/)
+#
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+PACKAGES=(
+    build-essential cmake pkg-config clang-format
+    libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev
+    mariadb-server-core mariadb-client
+    redis-tools python3 python3-redis python3-pymysql
+    valgrind
+)
+[[ ${1:-} == --bench ]] && PACKAGES+=(redis-server)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
+SUDO=
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || {
+        echo "deps.sh: not root and no sudo; install: ${PACKAGES[*]}" >&2
+        exit 1
+    }
+    SUDO=sudo
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "deps.sh: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+
+# The Node.js client (ioredis) for the black-box tests.
+if [[ -f $ROOT/tests/node/package-lock.json && ! -d $ROOT/tests/node/node_modules/ioredis ]]; then
+    echo "deps.sh: installing Node.js test clients"
+    (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+#
+# test.sh — the README's second command, and what CI runs: installs what is missing,
+# builds rbacd twice (optimised, and with AddressSanitizer + UndefinedBehaviorSanitizer),
+# and runs every test of both builds under CTest. Unit tests need nothing; black-box
+# tests start their own private MariaDB (CTest fixture) and their own rbacd instances.
+#
+# Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port.
+#              RBACD_TEST_ONLY=asan|release — run one build only.
+#
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DB_PORT=${RBACD_TEST_DB_PORT:-3417}
+ONLY=${RBACD_TEST_ONLY:-}
+
+"$ROOT/scripts/deps.sh"
+
+run_suite() {
+    local dir=$1
+    shift
+    "$ROOT/scripts/build.sh" "$dir" -DRBACD_WERROR=ON -DRBACD_TEST_DB_PORT="$DB_PORT" "$@"
+    (cd "$dir" && ctest --output-on-failure --timeout 600)
+}
+
+status=0
+if [[ -z $ONLY || $ONLY == release ]]; then
+    echo "== release build =="
+    run_suite "$ROOT/build" -DRBACD_SANITIZE=OFF || status=1
+fi
+if [[ -z $ONLY || $ONLY == asan ]]; then
+    echo "== sanitizer build (address, undefined) =="
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite "$ROOT/build-asan" -DRBACD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || status=1
+fi
+exit $status

@@ -1,0 +1,319 @@
+/*
+ * Connected clients: socket I/O, request framing and the blocked/closing states
+ * described in client.h.
+ *
+ * Reading: bytes are appended to c->in and parsed in place; c->in_pos marks what the
+ * parsed requests used. Argument views (c->req.argv) point into c->in and are valid
+ * only while the handler runs; a handler that hands work to a worker copies what it
+ * needs. The input is compacted after each read batch, never while a request is live.
+ *
+ * Writing: replies collect in c->out during a batch and go out with one write(2);
+ * what the socket does not take waits for EV_WRITE.
+ *
+ * A client is never freed from inside its own request processing: commands that end a
+ * connection (QUIT, CLIENT KILL of itself, protocol errors) move it to CLIENT_CLOSING
+ * and the I/O path frees it once the last reply is written.
+ */
+#include "client.h"
+#include "command.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CLIENT_READ_CHUNK        16384         /* bytes asked of read(2) at least */
+#define CLIENT_IDLE_BUF_KEEP     65536         /* idle buffers above this are released */
+#define CLIENT_PREAUTH_MAX_ARGS  16            /* before AUTH: HELLO 3 AUTH u p SETNAME n fits */
+#define CLIENT_PREAUTH_MAX_BULK  4096          /* before AUTH: enough for a name and password */
+#define CLIENT_PREAUTH_MAX_QUERY 16384         /* before AUTH: buffered input at most */
+#define CLIENT_MAX_ARGS          (1024 * 1024) /* after AUTH: arguments in one request */
+#define CLIENT_MAX_INLINE        (64 * 1024)   /* inline request line */
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg);
+static void client_on_write(evutil_socket_t fd, short what, void *arg);
+static void client_process_input(client *c);
+
+static void client_set_reading(client *c, bool on)
+{
+    if (on == c->reading)
+        return;
+    if (on)
+        event_add(c->ev_read, NULL);
+    else
+        event_del(c->ev_read);
+    c->reading = on;
+}
+
+client *client_create(int fd, int kind, const char *addr, const char *laddr, bool loopback)
+{
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        close(fd);
+        return NULL;
+    }
+    if (kind == CLIENT_TCP) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (server.conf.tcp_keepalive > 0) {
+            int idle = (int)server.conf.tcp_keepalive;
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        }
+    }
+    client *c = mem_calloc(1, sizeof *c);
+    c->id = ++server.next_client_id;
+    c->fd = fd;
+    c->kind = kind;
+    c->proto = 2;
+    c->loopback = loopback;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    snprintf(c->laddr, sizeof c->laddr, "%s", laddr);
+    snprintf(c->user, sizeof c->user, "default");
+    c->created_ms = c->last_ms = util_now_ms();
+    buf_init(&c->in);
+    buf_init(&c->out);
+    resp_request_init(&c->req);
+    c->ev_read = event_new(server.base, fd, EV_READ | EV_PERSIST, client_on_read, c);
+    c->ev_write = event_new(server.base, fd, EV_WRITE, client_on_write, c);
+    c->next = server.clients;
+    if (server.clients)
+        server.clients->prev = c;
+    server.clients = c;
+    server.nclients++;
+    idmap_put(&server.clients_by_id, c->id, (uint64_t)(uintptr_t)c);
+    client_set_reading(c, true);
+    return c;
+}
+
+void client_free(client *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        server.clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    server.nclients--;
+    idmap_del(&server.clients_by_id, c->id);
+    log_client(LOG_LVL_VERBOSE, c, "closed");
+    event_free(c->ev_read);
+    event_free(c->ev_write);
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    resp_request_free(&c->req);
+    mem_free(c->name);
+    mem_free(c->lib_name);
+    mem_free(c->lib_ver);
+    mem_free(c);
+}
+
+client *client_by_id(uint64_t id)
+{
+    uint64_t v;
+    if (!idmap_get(&server.clients_by_id, id, &v))
+        return NULL;
+    return (client *)(uintptr_t)v;
+}
+
+void client_close_after_reply(client *c)
+{
+    c->state = CLIENT_CLOSING;
+    client_set_reading(c, false);
+}
+
+/* Pending output beyond the limit pauses reading (backpressure). */
+static bool client_output_over_limit(const client *c)
+{
+    return server.conf.client_output_limit > 0 &&
+           c->out.len - c->out_pos > (size_t)server.conf.client_output_limit;
+}
+
+/* Writes as much as the socket takes. Returns false when c was freed. */
+static bool client_write_now(client *c)
+{
+    while (c->out_pos < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos);
+        if (n > 0) {
+            c->out_pos += (size_t)n;
+            server.stats.net_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            event_add(c->ev_write, NULL);
+            return true;
+        }
+        log_client(LOG_LVL_VERBOSE, c, "write error: %s", strerror(errno));
+        client_free(c);
+        return false;
+    }
+    buf_clear(&c->out);
+    c->out_pos = 0;
+    buf_shrink_idle(&c->out, CLIENT_IDLE_BUF_KEEP);
+    if (c->state == CLIENT_CLOSING) {
+        client_free(c);
+        return false;
+    }
+    return true;
+}
+
+void client_flush(client *c)
+{
+    if (event_pending(c->ev_write, EV_WRITE, NULL))
+        return; /* the write event will take it from here */
+    client_write_now(c);
+}
+
+static void client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    client *c = arg;
+    (void)fd;
+    (void)what;
+    bool paused = client_output_over_limit(c);
+    if (!client_write_now(c))
+        return;
+    if (paused && !client_output_over_limit(c) && c->state == CLIENT_READY) {
+        client_set_reading(c, true);
+        client_process_input(c);
+        if (client_by_id(c->id) == c)
+            client_flush(c);
+    }
+}
+
+static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
+{
+    if (c->authenticated) {
+        lim->max_args = CLIENT_MAX_ARGS;
+        lim->max_bulk = (size_t)server.conf.proto_max_bulk_len;
+        lim->max_inline = CLIENT_MAX_INLINE;
+        *max_query = (size_t)server.conf.proto_max_bulk_len * 2 + CLIENT_MAX_INLINE;
+    } else {
+        lim->max_args = CLIENT_PREAUTH_MAX_ARGS;
+        lim->max_bulk = CLIENT_PREAUTH_MAX_BULK;
+        lim->max_inline = CLIENT_PREAUTH_MAX_BULK;
+        *max_query = CLIENT_PREAUTH_MAX_QUERY;
+    }
+}
+
+/* Parses and runs buffered requests until the input runs out, the client blocks, or
+ * it starts closing. Compacts the input afterwards. */
+static void client_process_input(client *c)
+{
+    resp_limits lim;
+    size_t max_query;
+    while (c->state == CLIENT_READY && c->in_pos < c->in.len) {
+        if (client_output_over_limit(c)) {
+            client_set_reading(c, false);
+            break;
+        }
+        client_limits(c, &lim, &max_query);
+        size_t used = 0;
+        enum resp_status st =
+            resp_parse(&c->req, c->in.data + c->in_pos, c->in.len - c->in_pos, &lim, &used);
+        if (st == RESP_INCOMPLETE) {
+            if (c->in.len - c->in_pos > max_query) {
+                resp_error(&c->out, "ERR Protocol error: query buffer limit reached");
+                client_close_after_reply(c);
+            }
+            break;
+        }
+        if (st == RESP_ERROR) {
+            resp_error(&c->out, "ERR %s", c->req.error);
+            log_client(LOG_LVL_VERBOSE, c, "%s", c->req.error);
+            client_close_after_reply(c);
+            break;
+        }
+        if (c->req.argc > 0) {
+            c->last_ms = util_now_ms();
+            c->commands++;
+            command_process(c);
+        }
+        c->in_pos += used;
+    }
+    if (c->in_pos > 0) {
+        buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+    if (c->in.len == 0)
+        buf_shrink_idle(&c->in, CLIENT_IDLE_BUF_KEEP);
+}
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    client *c = arg;
+    (void)what;
+    size_t want = CLIENT_READ_CHUNK;
+    if (c->req.need > c->in.len && c->req.need - c->in.len > want)
+        want = c->req.need - c->in.len;
+    buf_reserve(&c->in, want);
+    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
+        if (n < 0)
+            log_client(LOG_LVL_VERBOSE, c, "read error: %s", strerror(errno));
+        client_free(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    c->in.len += (size_t)n;
+    c->in.data[c->in.len] = '\0';
+    server.stats.net_in += (uint64_t)n;
+    client_process_input(c);
+    /* c may have been freed only by its own flush below. */
+    client_flush(c);
+}
+
+void client_block(client *c)
+{
+    c->state = CLIENT_BLOCKED;
+    client_set_reading(c, false);
+}
+
+void client_unblock(client *c)
+{
+    if (c->state != CLIENT_BLOCKED)
+        return;
+    c->state = CLIENT_READY;
+    uint64_t id = c->id;
+    client_set_reading(c, true);
+    client_process_input(c);
+    if (client_by_id(id) == c)
+        client_flush(c);
+}
+
+void client_describe(const client *c, buf *out)
+{
+    int64_t now = util_now_ms();
+    const char *cmd = c->last_cmd ? c->last_cmd->fullname : "NULL";
+    char events[3] = {0};
+    int ne = 0;
+    if (c->reading)
+        events[ne++] = 'r';
+    if (c->out_pos < c->out.len)
+        events[ne++] = 'w';
+    buf_printf(out,
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+               "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 obl=0 "
+               "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1 resp=%d "
+               "lib-name=%s lib-ver=%s",
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+               (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_ms) / 1000),
+               c->state == CLIENT_BLOCKED   ? "b"
+               : c->state == CLIENT_CLOSING ? "A"
+                                            : "N",
+               c->in.len, c->in.cap > c->in.len ? c->in.cap - c->in.len : 0,
+               c->out.len - c->out_pos, sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user,
+               c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+}

@@ -1,0 +1,1196 @@
+/*
+ * Connection and server commands: what every Redis client, redis-cli and
+ * redis-benchmark send besides rbacd's own commands (PING, HELLO, AUTH, CLIENT,
+ * COMMAND, INFO, CONFIG, SLOWLOG, ...). Replies follow Redis 7 shapes so that client
+ * libraries parse them unchanged.
+ */
+#include "auth.h"
+#include "client.h"
+#include "cmd_rbac.h"
+#include "command.h"
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "util.h"
+#include "worker.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define RBACD_REDIS_COMPAT  "7.0.0" /* the Redis version whose protocol rbacd follows */
+#define SLOWLOG_GET_DEFAULT 10
+
+/* ---- PING ECHO QUIT SELECT TIME RESET ---- */
+
+static void pingCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc > 2) {
+        resp_error(&c->out, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (argc == 2)
+        resp_bulk(&c->out, argv[1].ptr, argv[1].len);
+    else
+        resp_simple(&c->out, "PONG");
+}
+
+static void echoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_bulk(&c->out, argv[1].ptr, argv[1].len);
+}
+
+static void quitCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_simple(&c->out, "OK");
+    client_close_after_reply(c);
+}
+
+static void selectCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    long long db;
+    if (!util_parse_ll(argv[1].ptr, argv[1].len, &db)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (db != 0) {
+        resp_error(&c->out, "ERR DB index is out of range");
+        return;
+    }
+    resp_simple(&c->out, "OK");
+}
+
+static void timeCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    int64_t us = util_now_us();
+    char s[32];
+    resp_array(&c->out, 2);
+    snprintf(s, sizeof s, "%lld", (long long)(us / 1000000));
+    resp_bulk_str(&c->out, s);
+    snprintf(s, sizeof s, "%lld", (long long)(us % 1000000));
+    resp_bulk_str(&c->out, s);
+}
+
+static void resetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    c->proto = 2;
+    mem_free(c->name);
+    c->name = NULL;
+    auth_reset_client(c);
+    resp_simple(&c->out, "RESET");
+}
+
+/* ---- AUTH HELLO ---- */
+
+static void auth_reply(client *c, bool ok, void *arg)
+{
+    if (!c)
+        return;
+    if (ok)
+        resp_simple(&c->out, "OK");
+    else
+        resp_error(&c->out, "WRONGPASS invalid username-password pair or user is disabled.");
+}
+
+static void authCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc > 3) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (argc == 2 && !auth_required()) {
+        resp_error(&c->out, "ERR AUTH <password> called without any password configured for "
+                            "the default user. Are you sure your configuration is correct?");
+        return;
+    }
+    const resp_arg *user = argc == 3 ? &argv[1] : NULL;
+    const resp_arg *pass = &argv[argc - 1];
+    auth_check(c, user ? user->ptr : NULL, user ? user->len : 0, pass->ptr, pass->len, auth_reply,
+               NULL);
+}
+
+/* HELLO state carried across an asynchronous AUTH. */
+typedef struct hello_ctx {
+    int proto;  /* requested protocol, 0 = unchanged */
+    char *name; /* SETNAME value or NULL */
+} hello_ctx;
+
+static void hello_reply(client *c)
+{
+    resp_map(&c->out, c->proto, 7);
+    resp_bulk_str(&c->out, "server");
+    resp_bulk_str(&c->out, "rbacd");
+    resp_bulk_str(&c->out, "version");
+    resp_bulk_str(&c->out, RBACD_VERSION);
+    resp_bulk_str(&c->out, "proto");
+    resp_int(&c->out, c->proto);
+    resp_bulk_str(&c->out, "id");
+    resp_int(&c->out, (long long)c->id);
+    resp_bulk_str(&c->out, "mode");
+    resp_bulk_str(&c->out, "standalone");
+    resp_bulk_str(&c->out, "role");
+    resp_bulk_str(&c->out, "master");
+    resp_bulk_str(&c->out, "modules");
+    resp_array(&c->out, 0);
+}
+
+static void hello_finish(client *c, bool ok, void *arg)
+{
+    hello_ctx *h = arg;
+    if (c) {
+        if (!ok) {
+            resp_error(&c->out, "WRONGPASS invalid username-password pair or user is disabled.");
+        } else {
+            if (h->proto)
+                c->proto = h->proto;
+            if (h->name) {
+                mem_free(c->name);
+                c->name = h->name;
+                h->name = NULL;
+            }
+            hello_reply(c);
+        }
+    }
+    mem_free(h->name);
+    mem_free(h);
+}
+
+static bool client_name_ok(const resp_arg *a)
+{
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] <= ' ' || a->ptr[i] > '~')
+            return false;
+    return true;
+}
+
+static void helloCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    int proto = 0;
+    size_t i = 1;
+    if (argc >= 2) {
+        long long v;
+        if (!util_parse_ll(argv[1].ptr, argv[1].len, &v)) {
+            resp_error(&c->out, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (v != 2 && v != 3) {
+            resp_error(&c->out, "NOPROTO unsupported protocol version");
+            return;
+        }
+        proto = (int)v;
+        i = 2;
+    }
+    const resp_arg *user = NULL, *pass = NULL, *name = NULL;
+    for (; i < argc; i++) {
+        if (util_eq_nocase(argv[i].ptr, argv[i].len, "auth") && i + 2 < argc) {
+            user = &argv[i + 1];
+            pass = &argv[i + 2];
+            i += 2;
+        } else if (util_eq_nocase(argv[i].ptr, argv[i].len, "setname") && i + 1 < argc) {
+            name = &argv[i + 1];
+            i += 1;
+        } else {
+            resp_error(&c->out, "ERR Syntax error in HELLO option '%.*s'",
+                       (int)(argv[i].len > 64 ? 64 : argv[i].len), argv[i].ptr);
+            return;
+        }
+    }
+    if (name && !client_name_ok(name)) {
+        resp_error(&c->out, "ERR Client names cannot contain spaces, newlines or special "
+                            "characters.");
+        return;
+    }
+    if (!user && !c->authenticated) {
+        resp_error(&c->out, "NOAUTH HELLO must be called with the client already authenticated, "
+                            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used "
+                            "to authenticate the client and select the RESP protocol version at "
+                            "the same time");
+        return;
+    }
+    hello_ctx *h = mem_calloc(1, sizeof *h);
+    h->proto = proto;
+    h->name = name && name->len ? mem_strndup(name->ptr, name->len) : NULL;
+    if (!user) {
+        hello_finish(c, true, h);
+        return;
+    }
+    auth_check(c, user->ptr, user->len, pass->ptr, pass->len, hello_finish, h);
+}
+
+/* ---- CLIENT ---- */
+
+static void clientIdCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_int(&c->out, (long long)c->id);
+}
+
+static void clientSetnameCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!client_name_ok(&argv[2])) {
+        resp_error(&c->out, "ERR Client names cannot contain spaces, newlines or special "
+                            "characters.");
+        return;
+    }
+    mem_free(c->name);
+    c->name = argv[2].len ? mem_strndup(argv[2].ptr, argv[2].len) : NULL;
+    resp_simple(&c->out, "OK");
+}
+
+static void clientGetnameCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (c->name)
+        resp_bulk_str(&c->out, c->name);
+    else
+        resp_null(&c->out, c->proto);
+}
+
+static void clientSetinfoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    char **slot;
+    if (util_eq_nocase(argv[2].ptr, argv[2].len, "lib-name"))
+        slot = &c->lib_name;
+    else if (util_eq_nocase(argv[2].ptr, argv[2].len, "lib-ver"))
+        slot = &c->lib_ver;
+    else {
+        resp_error(&c->out, "ERR Unrecognized option '%.*s'",
+                   (int)(argv[2].len > 64 ? 64 : argv[2].len), argv[2].ptr);
+        return;
+    }
+    if (!client_name_ok(&argv[3])) {
+        resp_error(&c->out, "ERR %s cannot contain spaces, newlines or special characters.",
+                   slot == &c->lib_name ? "lib-name" : "lib-ver");
+        return;
+    }
+    mem_free(*slot);
+    *slot = argv[3].len ? mem_strndup(argv[3].ptr, argv[3].len) : NULL;
+    resp_simple(&c->out, "OK");
+}
+
+static void clientListCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc > 2) {
+        if (argc < 4 || !util_eq_nocase(argv[2].ptr, argv[2].len, "id")) {
+            command_reply_syntax(c);
+            return;
+        }
+    }
+    buf out;
+    buf_init(&out);
+    for (client *x = server.clients; x; x = x->next) {
+        if (argc > 2) {
+            bool listed = false;
+            for (size_t i = 3; i < argc; i++) {
+                uint64_t id;
+                if (!util_parse_u64(argv[i].ptr, argv[i].len, &id)) {
+                    buf_free(&out);
+                    resp_error(&c->out, "ERR Invalid client ID");
+                    return;
+                }
+                listed |= id == x->id;
+            }
+            if (!listed)
+                continue;
+        }
+        client_describe(x, &out);
+        buf_append(&out, "\n", 1);
+    }
+    resp_verbatim(&c->out, c->proto, out.data ? out.data : "", out.len);
+    buf_free(&out);
+}
+
+static void clientInfoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    buf out;
+    buf_init(&out);
+    client_describe(c, &out);
+    buf_append(&out, "\n", 1);
+    resp_verbatim(&c->out, c->proto, out.data, out.len);
+    buf_free(&out);
+}
+
+static void client_kill(client *self, client *victim)
+{
+    if (victim == self) {
+        client_close_after_reply(self);
+    } else if (victim->state == CLIENT_BLOCKED) {
+        /* its job completes into a lookup miss; free now */
+        client_free(victim);
+    } else {
+        client_free(victim);
+    }
+}
+
+static void clientKillCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc == 3) { /* old form: CLIENT KILL addr:port */
+        for (client *x = server.clients; x; x = x->next) {
+            if (strlen(x->addr) == argv[2].len && memcmp(x->addr, argv[2].ptr, argv[2].len) == 0) {
+                resp_simple(&c->out, "OK");
+                client_kill(c, x);
+                return;
+            }
+        }
+        resp_error(&c->out, "ERR No such client");
+        return;
+    }
+    if (argc % 2 != 0) {
+        command_reply_syntax(c);
+        return;
+    }
+    uint64_t id = 0;
+    bool by_id = false, skipme = true;
+    const resp_arg *addr = NULL, *laddr = NULL, *user = NULL;
+    for (size_t i = 2; i + 1 < argc; i += 2) {
+        const resp_arg *k = &argv[i], *v = &argv[i + 1];
+        if (util_eq_nocase(k->ptr, k->len, "id")) {
+            if (!util_parse_u64(v->ptr, v->len, &id)) {
+                resp_error(&c->out, "ERR client-id should be greater than 0");
+                return;
+            }
+            by_id = true;
+        } else if (util_eq_nocase(k->ptr, k->len, "addr")) {
+            addr = v;
+        } else if (util_eq_nocase(k->ptr, k->len, "laddr")) {
+            laddr = v;
+        } else if (util_eq_nocase(k->ptr, k->len, "user")) {
+            user = v;
+        } else if (util_eq_nocase(k->ptr, k->len, "skipme")) {
+            if (util_eq_nocase(v->ptr, v->len, "yes"))
+                skipme = true;
+            else if (util_eq_nocase(v->ptr, v->len, "no"))
+                skipme = false;
+            else {
+                command_reply_syntax(c);
+                return;
+            }
+        } else {
+            command_reply_syntax(c);
+            return;
+        }
+    }
+    long long killed = 0;
+    bool kill_self = false;
+    for (client *x = server.clients, *next; x; x = next) {
+        next = x->next;
+        if (by_id && x->id != id)
+            continue;
+        if (addr && !(strlen(x->addr) == addr->len && !memcmp(x->addr, addr->ptr, addr->len)))
+            continue;
+        if (laddr && !(strlen(x->laddr) == laddr->len && !memcmp(x->laddr, laddr->ptr, laddr->len)))
+            continue;
+        if (user && !(strlen(x->user) == user->len && !memcmp(x->user, user->ptr, user->len)))
+            continue;
+        if (x == c) {
+            if (skipme)
+                continue;
+            kill_self = true;
+            killed++;
+            continue;
+        }
+        client_kill(c, x);
+        killed++;
+    }
+    resp_int(&c->out, killed);
+    if (kill_self)
+        client_close_after_reply(c);
+}
+
+static void clientOkCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!util_eq_nocase(argv[2].ptr, argv[2].len, "on") &&
+        !util_eq_nocase(argv[2].ptr, argv[2].len, "off")) {
+        command_reply_syntax(c);
+        return;
+    }
+    resp_simple(&c->out, "OK");
+}
+
+static void reply_help(client *c, const char *const *lines, size_t n)
+{
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++)
+        resp_simple(&c->out, lines[i]);
+}
+
+static void clientHelpCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    static const char *const lines[] = {
+        "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
+        "ID",
+        "    Return the ID of the current connection.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Record the client library in use.",
+        "LIST [ID <id> ...]",
+        "    Return information about client connections.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port> | KILL <option> <value> [...]",
+        "    Kill connections. Options: ID, ADDR, LADDR, USER, SKIPME.",
+        "NO-EVICT|NO-TOUCH <ON|OFF>",
+        "    Accepted for compatibility; no effect.",
+    };
+    reply_help(c, lines, ARRAY_LEN(lines));
+}
+
+static command client_subcommands[] = {
+    {"id",
+     2,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientIdCommand,
+     "Returns the unique client ID of the connection.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"setname",
+     3,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientSetnameCommand,
+     "Sets the connection name.",
+     "connection-name",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"getname",
+     2,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientGetnameCommand,
+     "Returns the name of the connection.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"setinfo",
+     4,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientSetinfoCommand,
+     "Sets information specific to the client or connection.",
+     "LIB-NAME|LIB-VER value",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"list",
+     -2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     clientListCommand,
+     "Lists open connections.",
+     "[ID client-id ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"info",
+     2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     clientInfoCommand,
+     "Returns information about the connection.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"kill",
+     -3,
+     CMD_LOADING,
+     ACL_CAT_ADMIN,
+     clientKillCommand,
+     "Terminates open connections.",
+     "ip:port | filter value [filter value ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"no-evict",
+     3,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientOkCommand,
+     "Accepted for compatibility.",
+     "ON|OFF",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"no-touch",
+     3,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     clientOkCommand,
+     "Accepted for compatibility.",
+     "ON|OFF",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"help",
+     2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     clientHelpCommand,
+     "Shows helpful text.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {0},
+};
+
+/* ---- COMMAND ---- */
+
+static const char *category_name(int cat)
+{
+    switch (cat) {
+    case ACL_CAT_CHECK:
+        return "@check";
+    case ACL_CAT_SESSION:
+        return "@session";
+    case ACL_CAT_ADMIN:
+        return "@admin";
+    default:
+        return "@connection";
+    }
+}
+
+static void command_reply_flags(client *c, const command *cmd)
+{
+    const char *flags[6];
+    size_t n = 0;
+    if (cmd->flags & CMD_WRITE)
+        flags[n++] = "write";
+    else
+        flags[n++] = "readonly";
+    if (cmd->flags & CMD_FAST)
+        flags[n++] = "fast";
+    if (cmd->flags & CMD_LOADING)
+        flags[n++] = "loading";
+    if (cmd->flags & CMD_NOAUTH)
+        flags[n++] = "no_auth";
+    if (cmd->category == ACL_CAT_ADMIN)
+        flags[n++] = "admin";
+    resp_set(&c->out, c->proto, n);
+    for (size_t i = 0; i < n; i++)
+        resp_simple(&c->out, flags[i]);
+}
+
+static void command_reply_info(client *c, const command *cmd)
+{
+    size_t nsub = 0;
+    for (const command *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
+    resp_array(&c->out, 10);
+    resp_bulk_str(&c->out, cmd->fullname);
+    resp_int(&c->out, cmd->arity);
+    command_reply_flags(c, cmd);
+    resp_int(&c->out, 0);
+    resp_int(&c->out, 0);
+    resp_int(&c->out, 0);
+    resp_set(&c->out, c->proto, 1);
+    resp_simple(&c->out, category_name(cmd->category));
+    resp_array(&c->out, 0); /* tips */
+    resp_array(&c->out, 0); /* key specs */
+    resp_array(&c->out, nsub);
+    for (const command *s = cmd->subcommands; s && s->name; s++)
+        command_reply_info(c, s);
+}
+
+static void command_reply_docs(client *c, const command *cmd)
+{
+    size_t nsub = 0;
+    for (const command *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
+    resp_map(&c->out, c->proto, nsub ? 5 : 4);
+    resp_bulk_str(&c->out, "summary");
+    resp_bulk_str(&c->out, cmd->summary ? cmd->summary : "");
+    resp_bulk_str(&c->out, "since");
+    resp_bulk_str(&c->out, "0.1.0");
+    resp_bulk_str(&c->out, "group");
+    resp_bulk_str(&c->out, cmd->category == ACL_CAT_CONNECTION ? "connection" : "server");
+    resp_bulk_str(&c->out, "complexity");
+    resp_bulk_str(&c->out, cmd->flags & CMD_FAST ? "O(1)" : "O(N)");
+    if (nsub) {
+        resp_bulk_str(&c->out, "subcommands");
+        resp_map(&c->out, c->proto, nsub);
+        for (const command *s = cmd->subcommands; s && s->name; s++) {
+            resp_bulk_str(&c->out, s->fullname);
+            command_reply_docs(c, s);
+        }
+    }
+}
+
+static void commandCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc == 1) {
+        resp_array(&c->out, command_count());
+        for (size_t i = 0; i < command_count(); i++)
+            command_reply_info(c, command_at(i));
+        return;
+    }
+    const resp_arg *sub = &argv[1];
+    if (util_eq_nocase(sub->ptr, sub->len, "count") && argc == 2) {
+        resp_int(&c->out, (long long)command_count());
+    } else if (util_eq_nocase(sub->ptr, sub->len, "list")) {
+        resp_array(&c->out, command_count());
+        for (size_t i = 0; i < command_count(); i++)
+            resp_bulk_str(&c->out, command_at(i)->name);
+    } else if (util_eq_nocase(sub->ptr, sub->len, "info")) {
+        size_t n = argc == 2 ? command_count() : argc - 2;
+        resp_array(&c->out, n);
+        for (size_t i = 0; i < n; i++) {
+            const command *cmd =
+                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+            if (cmd)
+                command_reply_info(c, cmd);
+            else
+                resp_null_array(&c->out, c->proto);
+        }
+    } else if (util_eq_nocase(sub->ptr, sub->len, "docs")) {
+        size_t n = 0;
+        size_t pos = resp_defer(&c->out);
+        for (size_t i = 0; i < (argc == 2 ? command_count() : argc - 2); i++) {
+            const command *cmd =
+                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+            if (!cmd)
+                continue;
+            resp_bulk_str(&c->out, cmd->name);
+            command_reply_docs(c, cmd);
+            n++;
+        }
+        if (c->proto == 3)
+            resp_defer_set(&c->out, pos, '%', n);
+        else
+            resp_defer_set(&c->out, pos, '*', n * 2);
+    } else {
+        resp_error(&c->out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
+                   (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+    }
+}
+
+/* ---- INFO ---- */
+
+static bool section_wanted(size_t argc, const resp_arg *argv, const char *name, bool dflt)
+{
+    if (argc < 2)
+        return dflt;
+    for (size_t i = 1; i < argc; i++) {
+        if (util_eq_nocase(argv[i].ptr, argv[i].len, name) ||
+            util_eq_nocase(argv[i].ptr, argv[i].len, "all") ||
+            (dflt && util_eq_nocase(argv[i].ptr, argv[i].len, "default")) ||
+            util_eq_nocase(argv[i].ptr, argv[i].len, "everything"))
+            return true;
+    }
+    return false;
+}
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static void info_server(buf *o)
+{
+    struct utsname u;
+    uname(&u);
+    int64_t up = (util_mono_us() - server.start_mono_us) / 1000000;
+    buf_printf(o,
+               "# Server\r\nredis_version:%s\r\nrbacd_version:%s\r\nredis_mode:standalone\r\n"
+               "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%d\r\ntcp_port:%lld\r\n"
+               "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\nexecutable:rbacd\r\n"
+               "config_file:%s\r\nprofile:%s\r\nworker_threads:%lld\r\n\r\n",
+               RBACD_REDIS_COMPAT, RBACD_VERSION, u.sysname, u.release, u.machine,
+               (int)(sizeof(void *) * 8), (int)getpid(), server.conf.port, (long long)up,
+               (long long)(up / 86400), server.conf.config_file ? server.conf.config_file : "",
+               conf_profile_name(server.conf.profile), server.conf.worker_threads);
+}
+
+static void info_clients(buf *o)
+{
+    size_t blocked = 0;
+    for (client *x = server.clients; x; x = x->next)
+        blocked += x->state == CLIENT_BLOCKED;
+    buf_printf(o,
+               "# Clients\r\nconnected_clients:%zu\r\nmaxclients:%lld\r\nblocked_clients:%zu\r\n"
+               "\r\n",
+               server.nclients, server.conf.maxclients, blocked);
+}
+
+static void info_memory(buf *o)
+{
+    struct mallinfo2 mi = mallinfo2();
+    size_t used = mi.uordblks + mi.hblkhd;
+    buf_printf(o, "# Memory\r\nused_memory:%zu\r\nused_memory_rss:%ld\r\n", used, rss_bytes());
+    if (server.model)
+        buf_printf(o, "used_memory_model:%zu\r\n", cmd_rbac_model_bytes());
+    buf_append_str(o, "\r\n");
+}
+
+static void info_stats(buf *o)
+{
+    int64_t up = (util_mono_us() - server.start_mono_us) / 1000000;
+    buf_printf(
+        o,
+        "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%llu\r\n"
+        "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\n"
+        "total_error_replies:%llu\r\nauth_failures:%llu\r\npending_jobs:%zu\r\n"
+        "uptime_seconds:%lld\r\n\r\n",
+        (unsigned long long)server.stats.connections, (unsigned long long)server.stats.commands,
+        (unsigned long long)server.stats.net_in, (unsigned long long)server.stats.net_out,
+        (unsigned long long)server.stats.rejected_conns, (unsigned long long)server.stats.errors,
+        (unsigned long long)server.stats.auth_failures,
+        server.workers ? worker_pool_pending(server.workers) : 0, (long long)up);
+}
+
+static void info_persistence(buf *o)
+{
+    buf_printf(o,
+               "# Persistence\r\nloading:%d\r\nasync_loading:0\r\ndatabase_up:%d\r\n"
+               "last_load_duration_ms:%lld\r\nlast_load_at_ms:%lld\r\nlast_load_error:%s\r\n"
+               "\r\n",
+               server.loading ? 1 : 0, worker_db_is_up() ? 1 : 0, (long long)server.last_load_ms,
+               (long long)server.last_load_at_ms, server.last_load_error);
+}
+
+static void info_command_line(buf *o, const command *cmd)
+{
+    if (cmd->stats.calls || cmd->stats.rejected_calls)
+        buf_printf(o,
+                   "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                   "failed_calls=%llu\r\n",
+                   cmd->fullname, (unsigned long long)cmd->stats.calls,
+                   (unsigned long long)cmd->stats.usec,
+                   cmd->stats.calls ? (double)cmd->stats.usec / (double)cmd->stats.calls : 0.0,
+                   (unsigned long long)cmd->stats.rejected_calls,
+                   (unsigned long long)cmd->stats.failed_calls);
+}
+
+static void info_commandstats(buf *o)
+{
+    buf_append_str(o, "# Commandstats\r\n");
+    for (size_t i = 0; i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        info_command_line(o, cmd);
+        for (const command *s = cmd->subcommands; s && s->name; s++)
+            info_command_line(o, s);
+    }
+    buf_append_str(o, "\r\n");
+}
+
+static void info_keyspace(buf *o)
+{
+    buf_append_str(o, "# Keyspace\r\n");
+    if (server.model)
+        buf_printf(o, "db0:keys=%zu,expires=0,avg_ttl=0\r\n", cmd_rbac_user_count());
+    buf_append_str(o, "\r\n");
+}
+
+static void infoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    buf o;
+    buf_init(&o);
+    if (section_wanted(argc, argv, "server", true))
+        info_server(&o);
+    if (section_wanted(argc, argv, "clients", true))
+        info_clients(&o);
+    if (section_wanted(argc, argv, "memory", true))
+        info_memory(&o);
+    if (section_wanted(argc, argv, "persistence", true))
+        info_persistence(&o);
+    if (section_wanted(argc, argv, "stats", true))
+        info_stats(&o);
+    if (section_wanted(argc, argv, "rbac", true)) {
+        buf_append_str(&o, "# Rbac\r\n");
+        cmd_rbac_info(&o);
+        buf_append_str(&o, "\r\n");
+    }
+    if (section_wanted(argc, argv, "commandstats", false))
+        info_commandstats(&o);
+    if (section_wanted(argc, argv, "keyspace", true))
+        info_keyspace(&o);
+    if (o.len >= 2)
+        o.len -= 2; /* no blank line after the last section */
+    resp_verbatim(&c->out, c->proto, o.data ? o.data : "", o.len);
+    buf_free(&o);
+}
+
+/* ---- CONFIG ---- */
+
+typedef struct config_get_ctx {
+    client *c;
+    buf *tmp; /* the reply body, built first so its length is known */
+    size_t n; /* pairs emitted */
+} config_get_ctx;
+
+static void config_emit(void *arg, const char *name, const char *value)
+{
+    config_get_ctx *g = arg;
+    resp_bulk_str(g->tmp, name);
+    resp_bulk_str(g->tmp, value);
+    g->n++;
+}
+
+static void configGetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    buf tmp;
+    buf_init(&tmp);
+    config_get_ctx g = {c, &tmp, 0};
+    for (size_t i = 2; i < argc; i++)
+        conf_get(&server.conf, argv[i].ptr, argv[i].len, config_emit, &g);
+    resp_map(&c->out, c->proto, g.n);
+    buf_append(&c->out, tmp.data, tmp.len);
+    buf_free(&tmp);
+}
+
+static void configSetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc % 2 != 0) {
+        resp_error(&c->out, "ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    for (size_t i = 2; i + 1 < argc; i += 2) {
+        char name[64], err[256];
+        char *value = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
+        snprintf(name, sizeof name, "%.*s", (int)(argv[i].len > 63 ? 63 : argv[i].len),
+                 argv[i].ptr);
+        bool ok = conf_set_runtime(&server.conf, name, value, err, sizeof err);
+        mem_free(value);
+        if (!ok) {
+            resp_error(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                       name, err);
+            return;
+        }
+        server_conf_changed(name);
+    }
+    resp_simple(&c->out, "OK");
+}
+
+static void configResetstatCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    memset(&server.stats, 0, sizeof server.stats);
+    for (size_t i = 0; i < command_count(); i++) {
+        command *cmd = command_at(i);
+        memset(&cmd->stats, 0, sizeof cmd->stats);
+        for (command *s = cmd->subcommands; s && s->name; s++)
+            memset(&s->stats, 0, sizeof s->stats);
+    }
+    resp_simple(&c->out, "OK");
+}
+
+static command config_subcommands[] = {
+    {"get",
+     -3,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     configGetCommand,
+     "Returns the effective values of configuration parameters.",
+     "parameter [parameter ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"set",
+     -4,
+     CMD_LOADING,
+     ACL_CAT_ADMIN,
+     configSetCommand,
+     "Sets configuration parameters in-flight.",
+     "parameter value [parameter value ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"resetstat",
+     2,
+     CMD_LOADING,
+     ACL_CAT_ADMIN,
+     configResetstatCommand,
+     "Resets the server's statistics.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {0},
+};
+
+/* ---- SLOWLOG ---- */
+
+static void slowlogGetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    long long count = SLOWLOG_GET_DEFAULT;
+    if (argc == 3 && (!util_parse_ll(argv[2].ptr, argv[2].len, &count) || count < -1)) {
+        resp_error(&c->out, "ERR count should be greater than or equal to -1");
+        return;
+    }
+    if (argc > 3) {
+        command_reply_syntax(c);
+        return;
+    }
+    size_t n = count < 0 || (size_t)count > server.slowlog_len ? server.slowlog_len : (size_t)count;
+    resp_array(&c->out, n);
+    size_t cap = (size_t)server.conf.slowlog_max_len;
+    for (size_t i = 0; i < n; i++) {
+        /* newest first */
+        size_t idx = (server.slowlog_head + cap - 1 - i) % cap;
+        const slowlog_entry *e = &server.slowlog[idx];
+        resp_array(&c->out, 6);
+        resp_int(&c->out, (long long)e->id);
+        resp_int(&c->out, e->time_s);
+        resp_int(&c->out, e->usec);
+        resp_array(&c->out, e->argc);
+        for (size_t a = 0; a < e->argc; a++)
+            resp_bulk_str(&c->out, e->argv[a]);
+        resp_bulk_str(&c->out, e->addr);
+        resp_bulk_str(&c->out, e->name);
+    }
+}
+
+static void slowlogLenCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_int(&c->out, (long long)server.slowlog_len);
+}
+
+static void slowlogResetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    server_slowlog_record(NULL, 0, NULL, 0, false); /* NULL client = clear */
+    resp_simple(&c->out, "OK");
+}
+
+static command slowlog_subcommands[] = {
+    {"get",
+     -2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     slowlogGetCommand,
+     "Returns the slow log's entries.",
+     "[count]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"len",
+     2,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     slowlogLenCommand,
+     "Returns the number of entries in the slow log.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"reset",
+     2,
+     CMD_LOADING,
+     ACL_CAT_ADMIN,
+     slowlogResetCommand,
+     "Clears all entries from the slow log.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {0},
+};
+
+/* ---- SHUTDOWN ---- */
+
+static void shutdownCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    for (size_t i = 1; i < argc; i++) {
+        if (!util_eq_nocase(argv[i].ptr, argv[i].len, "nosave") &&
+            !util_eq_nocase(argv[i].ptr, argv[i].len, "save") &&
+            !util_eq_nocase(argv[i].ptr, argv[i].len, "now") &&
+            !util_eq_nocase(argv[i].ptr, argv[i].len, "force")) {
+            command_reply_syntax(c);
+            return;
+        }
+    }
+    log_notice("SHUTDOWN requested by client id=%llu addr=%s user=%s", (unsigned long long)c->id,
+               c->addr, c->user);
+    client_close_after_reply(c);
+    server_shutdown();
+}
+
+command cmd_server_table[] = {
+    {"ping",
+     -1,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     pingCommand,
+     "Returns the server's liveliness response.",
+     "[message]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"echo",
+     2,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     echoCommand,
+     "Returns the given string.",
+     "message",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"quit",
+     -1,
+     CMD_NOAUTH | CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     quitCommand,
+     "Closes the connection.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"reset",
+     1,
+     CMD_NOAUTH | CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     resetCommand,
+     "Resets the connection.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"select",
+     2,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     selectCommand,
+     "Changes the selected database (only 0 exists).",
+     "index",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"auth",
+     -2,
+     CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET,
+     ACL_CAT_CONNECTION,
+     authCommand,
+     "Authenticates the connection.",
+     "[username] password",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"hello",
+     -1,
+     CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET,
+     ACL_CAT_CONNECTION,
+     helloCommand,
+     "Handshakes with the server.",
+     "[protover [AUTH username password] [SETNAME clientname]]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"client",
+     -2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     NULL,
+     "A container for client connection commands.",
+     "",
+     client_subcommands,
+     {0},
+     NULL,
+     ""},
+    {"command",
+     -1,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     commandCommand,
+     "Returns detailed information about all commands.",
+     "[COUNT|DOCS|INFO|LIST ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"info",
+     -1,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     infoCommand,
+     "Returns information and statistics about the server.",
+     "[section ...]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"config",
+     -2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     NULL,
+     "A container for server configuration commands.",
+     "",
+     config_subcommands,
+     {0},
+     NULL,
+     ""},
+    {"time",
+     1,
+     CMD_LOADING | CMD_FAST,
+     ACL_CAT_CONNECTION,
+     timeCommand,
+     "Returns the server time.",
+     "",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {"slowlog",
+     -2,
+     CMD_LOADING,
+     ACL_CAT_CONNECTION,
+     NULL,
+     "A container for slow log commands.",
+     "",
+     slowlog_subcommands,
+     {0},
+     NULL,
+     ""},
+    {"shutdown",
+     -1,
+     CMD_LOADING,
+     ACL_CAT_ADMIN,
+     shutdownCommand,
+     "Stops the server.",
+     "[NOSAVE|SAVE] [NOW] [FORCE]",
+     NULL,
+     {0},
+     NULL,
+     ""},
+    {0},
+};

@@ -1,0 +1,247 @@
+/*
+ * The command table and processCommand-style checks. Order of the checks, and so
+ * which error a client sees first:
+ *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> LOADING
+ * Then the handler runs, timed, and the call is counted for INFO commandstats and the
+ * slowlog.
+ *
+ * Lookup is a small open-addressing table keyed by the lower-cased name; names longer
+ * than any command are rejected before hashing.
+ */
+#include "command.h"
+#include "client.h"
+#include "cmd_rbac.h"
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define COMMAND_NAME_MAX 32  /* longer names cannot be commands */
+#define COMMAND_SLOTS    256 /* power of two, well above twice the command count */
+#define ERR_ARG_PREVIEW  128 /* bytes of an argument echoed back in an error */
+
+/* Every module's table; a module adds its row here once. */
+static command *const command_tables[] = {
+    cmd_server_table,
+    cmd_rbac_table,
+};
+
+static command *command_slots[COMMAND_SLOTS]; /* lookup table */
+static command **command_list;                /* every top-level command, in table order */
+static size_t command_n;
+
+static size_t command_hash(const char *lower, size_t len)
+{
+    return (size_t)XXH3_64bits(lower, len) & (COMMAND_SLOTS - 1);
+}
+
+static void command_insert(command *cmd)
+{
+    size_t len = strlen(cmd->name);
+    size_t h = command_hash(cmd->name, len);
+    while (command_slots[h])
+        h = (h + 1) & (COMMAND_SLOTS - 1);
+    command_slots[h] = cmd;
+}
+
+void command_init(void)
+{
+    for (size_t t = 0; t < ARRAY_LEN(command_tables); t++) {
+        for (command *cmd = command_tables[t]; cmd->name; cmd++) {
+            command_list = mem_realloc(command_list, (command_n + 1) * sizeof *command_list);
+            command_list[command_n++] = cmd;
+            snprintf(cmd->fullname, sizeof cmd->fullname, "%s", cmd->name);
+            command_insert(cmd);
+            for (command *sub = cmd->subcommands; sub && sub->name; sub++) {
+                sub->parent = cmd;
+                snprintf(sub->fullname, sizeof sub->fullname, "%s|%s", cmd->name, sub->name);
+            }
+        }
+    }
+}
+
+void command_free(void)
+{
+    mem_free(command_list);
+    command_list = NULL;
+    command_n = 0;
+    memset(command_slots, 0, sizeof command_slots);
+}
+
+command *command_lookup(const char *name, size_t len)
+{
+    char lower[COMMAND_NAME_MAX];
+    if (len == 0 || len >= COMMAND_NAME_MAX)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    size_t h = command_hash(lower, len);
+    for (command *cmd; (cmd = command_slots[h]); h = (h + 1) & (COMMAND_SLOTS - 1)) {
+        if (strlen(cmd->name) == len && memcmp(cmd->name, lower, len) == 0)
+            return cmd;
+    }
+    return NULL;
+}
+
+static command *subcommand_lookup(command *parent, const resp_arg *a)
+{
+    for (command *sub = parent->subcommands; sub->name; sub++)
+        if (util_eq_nocase(a->ptr, a->len, sub->name))
+            return sub;
+    return NULL;
+}
+
+size_t command_count(void)
+{
+    return command_n;
+}
+
+command *command_at(size_t i)
+{
+    return i < command_n ? command_list[i] : NULL;
+}
+
+/* Appends an argument to an error text: printable bytes only, bounded. */
+static void append_preview(buf *b, const resp_arg *a)
+{
+    size_t n = a->len < ERR_ARG_PREVIEW ? a->len : ERR_ARG_PREVIEW;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)a->ptr[i];
+        buf_append(b, isprint(ch) && ch != '\'' ? (const char *)&a->ptr[i] : "?", 1);
+    }
+}
+
+static void reply_unknown_command(client *c, size_t argc, const resp_arg *argv)
+{
+    buf msg;
+    buf_init(&msg);
+    buf_append_str(&msg, "ERR unknown command '");
+    append_preview(&msg, &argv[0]);
+    buf_append_str(&msg, "', with args beginning with: ");
+    for (size_t i = 1; i < argc && i < 8; i++) {
+        buf_append_str(&msg, "'");
+        append_preview(&msg, &argv[i]);
+        buf_append_str(&msg, "' ");
+    }
+    resp_error(&c->out, "%s", msg.data);
+    buf_free(&msg);
+}
+
+static void reply_unknown_subcommand(client *c, const command *cmd, const resp_arg *sub)
+{
+    buf msg;
+    buf_init(&msg);
+    buf_append_str(&msg, "ERR unknown subcommand '");
+    append_preview(&msg, sub);
+    char upper[COMMAND_NAME_MAX];
+    size_t i = 0;
+    for (; cmd->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)cmd->name[i]);
+    upper[i] = '\0';
+    buf_printf(&msg, "'. Try %s HELP.", upper);
+    resp_error(&c->out, "%s", msg.data);
+    buf_free(&msg);
+}
+
+static bool arity_ok(int arity, size_t argc)
+{
+    return arity >= 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
+}
+
+static bool role_allows(int role, int category)
+{
+    if (category == ACL_CAT_ADMIN)
+        return role == CONF_ROLE_ADMIN;
+    return true;
+}
+
+void command_process(client *c)
+{
+    size_t argc = c->req.argc;
+    const resp_arg *argv = c->req.argv;
+    command *cmd = command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd) {
+        reply_unknown_command(c, argc, argv);
+        server.stats.errors++;
+        return;
+    }
+    command *run = cmd;
+    if (cmd->subcommands) {
+        if (argc < 2) {
+            resp_error(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+            goto rejected;
+        }
+        run = subcommand_lookup(cmd, &argv[1]);
+        if (!run) {
+            reply_unknown_subcommand(c, cmd, &argv[1]);
+            goto rejected;
+        }
+    }
+    if (!arity_ok(run->arity, argc)) {
+        resp_error(&c->out, "ERR wrong number of arguments for '%s' command", run->fullname);
+        goto rejected;
+    }
+    if (!c->authenticated && !(run->flags & CMD_NOAUTH)) {
+        resp_error(&c->out, "NOAUTH Authentication required.");
+        goto rejected;
+    }
+    if (!role_allows(c->role, run->category)) {
+        resp_error(&c->out, "NOPERM User %s has no permissions to run the '%s' command", c->user,
+                   run->fullname);
+        goto rejected;
+    }
+    if (server.loading && !(run->flags & CMD_LOADING)) {
+        resp_error(&c->out, "LOADING rbacd is loading the dataset in memory");
+        goto rejected;
+    }
+
+    size_t out_before = c->out.len;
+    int64_t t0 = util_mono_us();
+    c->last_cmd = run;
+    run->proc(c, argc, argv);
+    int64_t dt = util_mono_us() - t0;
+    run->stats.calls++;
+    run->stats.usec += (uint64_t)dt;
+    server.stats.commands++;
+    if (c->out.len > out_before && c->out.data[out_before] == '-') {
+        run->stats.failed_calls++;
+        server.stats.errors++;
+    }
+    if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
+        server_slowlog_record(c, argc, argv, dt, run->flags & CMD_SECRET);
+    return;
+
+rejected:
+    run->stats.rejected_calls++;
+    server.stats.errors++;
+}
+
+void command_reply_syntax(client *c)
+{
+    resp_error(&c->out, "ERR syntax error");
+}
+
+void command_reply_bad_id(client *c, const resp_arg *a)
+{
+    buf msg;
+    buf_init(&msg);
+    buf_append_str(&msg, "ERR invalid id '");
+    append_preview(&msg, a);
+    buf_append_str(&msg, "': expected a decimal integer between 0 and 18446744073709551615");
+    resp_error(&c->out, "%s", msg.data);
+    buf_free(&msg);
+}
+
+bool command_parse_id(client *c, const resp_arg *a, uint64_t *out)
+{
+    if (util_parse_u64(a->ptr, a->len, out))
+        return true;
+    command_reply_bad_id(c, a);
+    return false;
+}

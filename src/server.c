@@ -1,0 +1,451 @@
+/*
+ * The server: one event loop thread running listeners, clients, timers and signals,
+ * plus the worker pool (worker.h holds the threading rule). This file owns start-up
+ * order and the orderly shutdown described in server.h.
+ */
+#include "server.h"
+#include "auth.h"
+#include "client.h"
+#include "command.h"
+#include "db.h"
+#include "loader.h"
+#include "log.h"
+#include "mem.h"
+#include "util.h"
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SERVER_CRON_MS        100 /* housekeeping period */
+#define SERVER_LISTEN_BACKLOG 511
+#define SLOWLOG_MAX_ARGS      32  /* arguments kept per slowlog entry */
+#define SLOWLOG_MAX_ARG_LEN   128 /* bytes kept per argument */
+
+server_t server;
+
+static const char protected_msg[] =
+    "-DENIED rbacd is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user and no users are configured. In this mode "
+    "connections are only accepted from the loopback interface. Set requirepass or a user "
+    "line, or disable protected-mode, then restart.\r\n";
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t outlen, bool *loopback)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    *loopback = false;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        snprintf(out, outlen, "%s:%d", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+        snprintf(out, outlen, "%s:%d", host, port);
+    } else {
+        *loopback = true;
+        snprintf(out, outlen, "%s:0", server.conf.unixsocket ? server.conf.unixsocket : "");
+    }
+}
+
+static void reject(int fd, const char *msg)
+{
+    ssize_t w = write(fd, msg, strlen(msg));
+    (void)w;
+    close(fd);
+    server.stats.rejected_conns++;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+    (void)l;
+    (void)socklen;
+    int kind = (int)(intptr_t)arg;
+    char addr[64], laddr[64];
+    bool loopback;
+    format_addr(sa, addr, sizeof addr, &loopback);
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof local;
+    bool dummy;
+    if (kind == CLIENT_TCP && getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+        format_addr((struct sockaddr *)&local, laddr, sizeof laddr, &dummy);
+    else
+        snprintf(laddr, sizeof laddr, "%s:0", server.conf.unixsocket);
+    if (server.shutting_down) {
+        close(fd);
+        return;
+    }
+    if (server.nclients >= (size_t)server.conf.maxclients) {
+        reject(fd, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (server.conf.protected_mode && !loopback && !auth_required()) {
+        reject(fd, protected_msg);
+        return;
+    }
+    server.stats.connections++;
+    client *c = client_create(fd, kind, addr, laddr, loopback);
+    if (!c)
+        return;
+    auth_reset_client(c);
+    log_client(LOG_LVL_VERBOSE, c, "accepted");
+}
+
+static void on_listener_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    log_warn("accept failed: %s", strerror(errno));
+}
+
+static bool listen_fd(int fd, int kind)
+{
+    if (server.nlisteners >= SERVER_MAX_LISTENERS) {
+        close(fd);
+        log_warn("too many listeners");
+        return false;
+    }
+    struct evconnlistener *l = evconnlistener_new(server.base, on_accept, (void *)(intptr_t)kind,
+                                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                                  SERVER_LISTEN_BACKLOG, fd);
+    if (!l) {
+        close(fd);
+        return false;
+    }
+    evconnlistener_set_error_cb(l, on_listener_error);
+    server.listeners[server.nlisteners++] = l;
+    return true;
+}
+
+/* Binds one TCP address ("-" prefix: optional, failure only logged). */
+static bool listen_tcp(const char *spec)
+{
+    bool optional = spec[0] == '-';
+    const char *host = optional ? spec + 1 : spec;
+    char port[16];
+    snprintf(port, sizeof port, "%lld", server.conf.port);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        log_warn("cannot listen on %s:%s: %s", host, port, gai_strerror(rc));
+        return optional;
+    }
+    bool ok = false;
+    for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
+            log_warn("cannot listen on %s:%s: %s", host, port, strerror(errno));
+            close(fd);
+            continue;
+        }
+        evutil_make_socket_nonblocking(fd);
+        ok = listen_fd(fd, CLIENT_TCP);
+        if (ok)
+            log_notice("listening on %s:%s", host, port);
+    }
+    freeaddrinfo(res);
+    return ok || optional;
+}
+
+static bool listen_unix(const char *path)
+{
+    struct sockaddr_un sun = {0};
+    if (strlen(path) >= sizeof sun.sun_path) {
+        log_warn("unixsocket path too long: %s", path);
+        return false;
+    }
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+        listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
+        log_warn("cannot listen on unix socket %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    chmod(path, (mode_t)server.conf.unixsocketperm);
+    evutil_make_socket_nonblocking(fd);
+    if (!listen_fd(fd, CLIENT_UNIX))
+        return false;
+    log_notice("listening on unix socket %s", path);
+    return true;
+}
+
+static bool open_listeners(void)
+{
+    if (server.conf.port > 0) {
+        char *copy = mem_strdup(server.conf.bind ? server.conf.bind : "");
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            if (!listen_tcp(tok)) {
+                mem_free(copy);
+                return false;
+            }
+        }
+        mem_free(copy);
+    }
+    if (server.conf.unixsocket && server.conf.unixsocket[0] && !listen_unix(server.conf.unixsocket))
+        return false;
+    if (server.nlisteners == 0) {
+        log_warn("no listener is open (port 0 and no unixsocket?)");
+        return false;
+    }
+    return true;
+}
+
+static void close_listeners(void)
+{
+    for (int i = 0; i < server.nlisteners; i++)
+        evconnlistener_free(server.listeners[i]);
+    server.nlisteners = 0;
+    if (server.conf.unixsocket && server.conf.unixsocket[0])
+        unlink(server.conf.unixsocket);
+}
+
+void server_shutdown(void)
+{
+    if (server.shutting_down)
+        return;
+    server.shutting_down = true;
+    log_notice("shutting down");
+    close_listeners();
+    event_base_loopexit(server.base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        log_reopen();
+        log_notice("received SIGHUP, log file reopened");
+        return;
+    }
+    log_notice("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_shutdown();
+}
+
+static void on_cron(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (server.conf.timeout > 0) {
+        int64_t now = util_now_ms();
+        for (client *c = server.clients, *next; c; c = next) {
+            next = c->next;
+            if (c->state == CLIENT_READY && now - c->last_ms > server.conf.timeout * 1000) {
+                log_client(LOG_LVL_VERBOSE, c, "idle timeout");
+                client_free(c);
+            }
+        }
+    }
+}
+
+static void slowlog_entry_free(slowlog_entry *e)
+{
+    for (size_t i = 0; i < e->argc; i++)
+        mem_free(e->argv[i]);
+    mem_free(e->argv);
+    memset(e, 0, sizeof *e);
+}
+
+static void slowlog_clear(void)
+{
+    for (size_t i = 0; i < server.slowlog_len; i++)
+        slowlog_entry_free(&server.slowlog[i]);
+    mem_free(server.slowlog);
+    server.slowlog = NULL;
+    server.slowlog_len = server.slowlog_head = 0;
+}
+
+void server_slowlog_record(const client *c, size_t argc, const void *argvp, int64_t usec,
+                           bool secret)
+{
+    size_t cap = (size_t)server.conf.slowlog_max_len;
+    if (!c || cap == 0) {
+        slowlog_clear();
+        return;
+    }
+    const resp_arg *argv = argvp;
+    if (!server.slowlog)
+        server.slowlog = mem_calloc(cap, sizeof *server.slowlog);
+    slowlog_entry *e = &server.slowlog[server.slowlog_head];
+    slowlog_entry_free(e);
+    e->id = server.slowlog_next_id++;
+    e->time_s = util_now_ms() / 1000;
+    e->usec = usec;
+    e->argc = argc < SLOWLOG_MAX_ARGS ? argc : SLOWLOG_MAX_ARGS;
+    e->argv = mem_calloc(e->argc, sizeof *e->argv);
+    /* Secret commands keep the name (and subcommand) only: no password, no token. */
+    size_t visible = secret ? (argc > 1 && c->last_cmd && c->last_cmd->parent ? 2 : 1) : e->argc;
+    for (size_t i = 0; i < e->argc; i++) {
+        if (i >= visible) {
+            e->argv[i] = mem_strdup("(redacted)");
+        } else if (argv[i].len > SLOWLOG_MAX_ARG_LEN) {
+            buf b;
+            buf_init(&b);
+            buf_append(&b, argv[i].ptr, SLOWLOG_MAX_ARG_LEN);
+            buf_printf(&b, "... (%zu more bytes)", argv[i].len - SLOWLOG_MAX_ARG_LEN);
+            e->argv[i] = b.data;
+        } else {
+            e->argv[i] = mem_strndup(argv[i].ptr, argv[i].len);
+        }
+    }
+    snprintf(e->addr, sizeof e->addr, "%s", c->addr);
+    snprintf(e->name, sizeof e->name, "%s", c->name ? c->name : "");
+    server.slowlog_head = (server.slowlog_head + 1) % cap;
+    if (server.slowlog_len < cap)
+        server.slowlog_len++;
+}
+
+void server_conf_changed(const char *name)
+{
+    if (!strcasecmp(name, "loglevel"))
+        log_set_level(server.conf.loglevel);
+    else if (!strcasecmp(name, "requirepass"))
+        auth_conf_changed(&server.conf);
+    else if (!strcasecmp(name, "slowlog-max-len"))
+        slowlog_clear();
+}
+
+static bool write_pidfile(void)
+{
+    if (!server.conf.pidfile || !server.conf.pidfile[0])
+        return true;
+    FILE *f = fopen(server.conf.pidfile, "w");
+    if (!f) {
+        log_warn("cannot write pidfile %s: %s", server.conf.pidfile, strerror(errno));
+        return false;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+    server.pid_written = 1;
+    return true;
+}
+
+static bool add_signal(struct event **ev, int sig)
+{
+    *ev = evsignal_new(server.base, sig, on_signal, NULL);
+    return *ev && event_add(*ev, NULL) == 0;
+}
+
+static void free_all_clients(void)
+{
+    while (server.clients) {
+        client *c = server.clients;
+        /* last chance for pending replies (SHUTDOWN, QUIT) */
+        if (c->out_pos < c->out.len) {
+            ssize_t w = write(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos);
+            (void)w;
+        }
+        client_free(c);
+    }
+}
+
+int server_main(void)
+{
+    int status = 1;
+    char err[256];
+    server.start_ms = util_now_ms();
+    server.start_mono_us = util_mono_us();
+    server.loading = true;
+    idmap_init(&server.clients_by_id);
+    log_set_level(server.conf.loglevel);
+    if (!log_open(server.conf.logfile)) {
+        fprintf(stderr, "rbacd: cannot open logfile %s: %s\n", server.conf.logfile,
+                strerror(errno));
+        return 1;
+    }
+    if (!auth_init(&server.conf, err, sizeof err)) {
+        log_warn("%s", err);
+        goto done;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    server.base = event_base_new();
+    if (!server.base) {
+        log_warn("cannot create the event loop");
+        goto done;
+    }
+    command_init();
+    if (!open_listeners())
+        goto done;
+    if (!add_signal(&server.ev_sigterm, SIGTERM) || !add_signal(&server.ev_sigint, SIGINT) ||
+        !add_signal(&server.ev_sighup, SIGHUP)) {
+        log_warn("cannot install signal handlers");
+        goto done;
+    }
+    server.ev_cron = event_new(server.base, -1, EV_PERSIST, on_cron, NULL);
+    struct timeval tv = {0, SERVER_CRON_MS * 1000};
+    event_add(server.ev_cron, &tv);
+    db_params dbp;
+    db_params_from_conf(&dbp, &server.conf);
+    server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    if (!server.workers)
+        goto done;
+    sodium_memzero(&dbp, sizeof dbp);
+    if (!write_pidfile())
+        goto done;
+    log_notice("rbacd %s started, pid %d, profile %s", RBACD_VERSION, (int)getpid(),
+               conf_profile_name(server.conf.profile));
+    loader_start(0, NULL, NULL);
+    event_base_dispatch(server.base);
+    status = 0;
+done:
+    close_listeners();
+    free_all_clients();
+    if (server.workers)
+        worker_pool_stop(server.workers);
+    server.workers = NULL;
+    loader_shutdown();
+    slowlog_clear();
+    if (server.ev_cron)
+        event_free(server.ev_cron);
+    if (server.ev_sigterm)
+        event_free(server.ev_sigterm);
+    if (server.ev_sigint)
+        event_free(server.ev_sigint);
+    if (server.ev_sighup)
+        event_free(server.ev_sighup);
+    command_free();
+    auth_free();
+    idmap_free(&server.clients_by_id);
+    if (server.base)
+        event_base_free(server.base);
+    libevent_global_shutdown();
+    if (server.pid_written)
+        unlink(server.conf.pidfile);
+    log_notice("rbacd stopped");
+    return status;
+}

@@ -1,0 +1,178 @@
+/*
+ * Shared helpers. Number parsing is strict on purpose: an id that is not exactly a
+ * decimal integer is an error reply, never a silently different id.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <strings.h>
+#include <time.h>
+
+bool util_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool util_parse_ll(const char *s, size_t len, long long *out)
+{
+    bool neg = false;
+    if (len && s[0] == '-') {
+        neg = true;
+        s++;
+        len--;
+    }
+    uint64_t v;
+    if (!util_parse_u64(s, len, &v))
+        return false;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return false;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(long long)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return false;
+        *out = (long long)v;
+    }
+    return true;
+}
+
+bool util_all_digits(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t util_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int fold(int c, bool nocase)
+{
+    return nocase ? tolower(c) : c;
+}
+
+/* Matches a [...] class at pat (just after '['); advances *pp past the closing ']'. */
+static bool glob_class(const char **pp, const char *pend, int c, bool nocase)
+{
+    const char *p = *pp;
+    bool neg = false, hit = false;
+    if (p < pend && *p == '^') {
+        neg = true;
+        p++;
+    }
+    while (p < pend && *p != ']') {
+        if (*p == '\\' && p + 1 < pend) {
+            p++;
+            if (fold((unsigned char)*p, nocase) == c)
+                hit = true;
+        } else if (p + 2 < pend && p[1] == '-' && p[2] != ']') {
+            int lo = fold((unsigned char)p[0], nocase), hi = fold((unsigned char)p[2], nocase);
+            if (lo > hi) {
+                int t = lo;
+                lo = hi;
+                hi = t;
+            }
+            if (c >= lo && c <= hi)
+                hit = true;
+            p += 2;
+        } else if (fold((unsigned char)*p, nocase) == c) {
+            hit = true;
+        }
+        p++;
+    }
+    *pp = p < pend ? p + 1 : p;
+    return neg ? !hit : hit;
+}
+
+static bool glob_rec(const char *p, const char *pend, const char *s, const char *send, bool nocase,
+                     int depth)
+{
+    if (depth > 64)
+        return false; /* bounds the work a hostile pattern can cause */
+    while (p < pend) {
+        switch (*p) {
+        case '*':
+            while (p + 1 < pend && p[1] == '*')
+                p++;
+            if (p + 1 == pend)
+                return true;
+            for (const char *t = s; t <= send; t++)
+                if (glob_rec(p + 1, pend, t, send, nocase, depth + 1))
+                    return true;
+            return false;
+        case '?':
+            if (s == send)
+                return false;
+            s++;
+            p++;
+            break;
+        case '[': {
+            if (s == send)
+                return false;
+            p++;
+            if (!glob_class(&p, pend, fold((unsigned char)*s, nocase), nocase))
+                return false;
+            s++;
+            break;
+        }
+        case '\\':
+            if (p + 1 < pend)
+                p++;
+            /* fall through */
+        default:
+            if (s == send || fold((unsigned char)*p, nocase) != fold((unsigned char)*s, nocase))
+                return false;
+            s++;
+            p++;
+        }
+    }
+    return s == send;
+}
+
+bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase)
+{
+    return glob_rec(pat, pat + plen, s, s + slen, nocase, 0);
+}
+
+bool util_eq_nocase(const char *s, size_t len, const char *lit)
+{
+    size_t i = 0;
+    for (; i < len; i++) {
+        if (!lit[i] || tolower((unsigned char)s[i]) != tolower((unsigned char)lit[i]))
+            return false;
+    }
+    return lit[i] == '\0';
+}

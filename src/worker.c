@@ -1,0 +1,292 @@
+/*
+ * The worker pool. See worker.h for the threading rule; this file is where it is
+ * enforced: the only state shared between threads here is the two queues (each under
+ * its own mutex) and the database backoff (atomics). Everything a job reads or writes
+ * was handed to it through its argument.
+ *
+ * Database connections: one per worker thread, opened lazily, dropped on a connection
+ * error. After a failed connect every worker waits for the shared backoff deadline
+ * (100 ms doubling to 5 s) before trying again, so an outage costs jobs a fast
+ * "database unavailable" rather than a connect timeout each.
+ */
+#include "worker.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define WORKER_BACKOFF_MIN_US 100000  /* first retry after a failed connect */
+#define WORKER_BACKOFF_MAX_US 5000000 /* retries never further apart than this */
+
+typedef struct job {
+    worker_job_fn *job;   /* runs on a worker */
+    worker_done_fn *done; /* runs on the loop, may be NULL */
+    void *arg;            /* owned by the job until done returns */
+    struct job *next;     /* queue link */
+} job;
+
+typedef struct job_queue {
+    job *head, *tail; /* FIFO */
+    size_t len;       /* jobs queued */
+} job_queue;
+
+struct worker_pool {
+    struct event_base *base; /* loop that runs done callbacks */
+    struct event *ev_done;   /* fires when done_fd is written */
+    int done_fd;             /* eventfd: workers signal completions */
+    pthread_t *threads;      /* n threads */
+    size_t nthreads;
+    pthread_mutex_t lock;      /* guards todo, stopping, running */
+    pthread_cond_t cond;       /* signalled when todo grows or stopping is set */
+    job_queue todo;            /* submitted, not started */
+    size_t running;            /* jobs being run */
+    bool stopping;             /* no new jobs; threads exit when todo is empty */
+    pthread_mutex_t done_lock; /* guards done */
+    job_queue done;            /* finished, done callback not yet run */
+    db_params db;              /* copy of the database settings */
+};
+
+/* Per-thread: the pool this worker belongs to and its connection. */
+static _Thread_local worker_pool *tl_pool;
+static _Thread_local MYSQL *tl_db;
+
+static atomic_llong db_next_attempt_us; /* monotonic time before which no connect is tried */
+static atomic_llong db_backoff_us;      /* current backoff step */
+static atomic_bool db_up = true;        /* last attempt worked */
+static pthread_mutex_t db_err_lock = PTHREAD_MUTEX_INITIALIZER;
+static char db_last_error[256]; /* guarded by db_err_lock */
+
+static void queue_push(job_queue *q, job *j)
+{
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->len++;
+}
+
+static job *queue_pop(job_queue *q)
+{
+    job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->len--;
+    }
+    return j;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_pool *p = arg;
+    tl_pool = p;
+    mysql_thread_init();
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->todo.head && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        job *j = queue_pop(&p->todo);
+        if (!j) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        p->running++;
+        pthread_mutex_unlock(&p->lock);
+
+        j->job(j->arg);
+
+        pthread_mutex_lock(&p->done_lock);
+        queue_push(&p->done, j);
+        pthread_mutex_unlock(&p->done_lock);
+        pthread_mutex_lock(&p->lock);
+        p->running--;
+        pthread_mutex_unlock(&p->lock);
+        uint64_t one = 1;
+        ssize_t w = write(p->done_fd, &one, sizeof one);
+        (void)w;
+    }
+    if (tl_db) {
+        mysql_close(tl_db);
+        tl_db = NULL;
+    }
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Runs every finished job's done callback. Loop thread only. */
+static void pool_drain_done(worker_pool *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->done_lock);
+        job *list = p->done.head;
+        p->done.head = p->done.tail = NULL;
+        p->done.len = 0;
+        pthread_mutex_unlock(&p->done_lock);
+        if (!list)
+            return;
+        while (list) {
+            job *j = list;
+            list = j->next;
+            if (j->done)
+                j->done(j->arg);
+            mem_free(j);
+        }
+    }
+}
+
+static void on_done_event(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof n);
+    (void)r;
+    (void)what;
+    pool_drain_done(arg);
+}
+
+worker_pool *worker_pool_start(struct event_base *base, size_t n, const db_params *db)
+{
+    worker_pool *p = mem_calloc(1, sizeof *p);
+    p->base = base;
+    p->db = *db;
+    p->done_fd = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->done_lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->done_fd < 0) {
+        log_warn("worker pool: eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    p->ev_done = event_new(base, p->done_fd, EV_READ | EV_PERSIST, on_done_event, p);
+    if (!p->ev_done || event_add(p->ev_done, NULL) != 0) {
+        log_warn("worker pool: cannot register completion event");
+        goto fail;
+    }
+    p->threads = mem_calloc(n, sizeof *p->threads);
+    for (size_t i = 0; i < n; i++) {
+        int rc = pthread_create(&p->threads[i], NULL, worker_main, p);
+        if (rc != 0) {
+            log_warn("worker pool: pthread_create: %s", strerror(rc));
+            goto fail;
+        }
+        p->nthreads++;
+    }
+    return p;
+fail:
+    worker_pool_stop(p);
+    return NULL;
+}
+
+void worker_submit(worker_pool *p, worker_job_fn *fn, worker_done_fn *done, void *arg)
+{
+    job *j = mem_alloc(sizeof *j);
+    j->job = fn;
+    j->done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&p->lock);
+    queue_push(&p->todo, j);
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void worker_pool_stop(worker_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pool_drain_done(p);
+    if (p->ev_done)
+        event_free(p->ev_done);
+    if (p->done_fd >= 0)
+        close(p->done_fd);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->done_lock);
+    pthread_cond_destroy(&p->cond);
+    mem_free(p->threads);
+    mem_free(p);
+}
+
+size_t worker_pool_pending(const worker_pool *p)
+{
+    worker_pool *mp = (worker_pool *)p;
+    pthread_mutex_lock(&mp->lock);
+    size_t n = mp->todo.len + mp->running;
+    pthread_mutex_unlock(&mp->lock);
+    return n;
+}
+
+static void db_record_failure(const char *err)
+{
+    long long step = atomic_load(&db_backoff_us);
+    step = step ? step * 2 : WORKER_BACKOFF_MIN_US;
+    if (step > WORKER_BACKOFF_MAX_US)
+        step = WORKER_BACKOFF_MAX_US;
+    atomic_store(&db_backoff_us, step);
+    atomic_store(&db_next_attempt_us, util_mono_us() + step);
+    pthread_mutex_lock(&db_err_lock);
+    snprintf(db_last_error, sizeof db_last_error, "%s", err);
+    pthread_mutex_unlock(&db_err_lock);
+    if (atomic_exchange(&db_up, false))
+        log_warn("database is down: %s", err);
+}
+
+MYSQL *worker_db(char *err, size_t errlen)
+{
+    if (tl_db)
+        return tl_db;
+    if (!tl_pool) {
+        snprintf(err, errlen, "no database connection outside a worker");
+        return NULL;
+    }
+    if (util_mono_us() < atomic_load(&db_next_attempt_us)) {
+        pthread_mutex_lock(&db_err_lock);
+        snprintf(err, errlen, "database unavailable: %s", db_last_error);
+        pthread_mutex_unlock(&db_err_lock);
+        return NULL;
+    }
+    char cerr[256];
+    tl_db = db_connect(&tl_pool->db, cerr, sizeof cerr);
+    if (!tl_db) {
+        db_record_failure(cerr);
+        snprintf(err, errlen, "%s", cerr);
+        return NULL;
+    }
+    atomic_store(&db_backoff_us, 0);
+    atomic_store(&db_next_attempt_us, 0);
+    if (!atomic_exchange(&db_up, true))
+        log_notice("database is up again");
+    return tl_db;
+}
+
+void worker_db_failed(void)
+{
+    if (tl_db) {
+        char e[256];
+        snprintf(e, sizeof e, "%s", mysql_error(tl_db));
+        mysql_close(tl_db);
+        tl_db = NULL;
+        db_record_failure(e);
+    }
+}
+
+bool worker_db_is_up(void)
+{
+    return atomic_load(&db_up);
+}
