@@ -40,9 +40,12 @@ enum acl_category {
     ACL_CAT_ADMIN = 3,      /* changes and server control: role admin only */
 };
 
+#define COMMAND_HIST_BUCKETS 40 /* latency buckets: bucket b holds calls of < 2^b microseconds */
+
 typedef struct command_stats {
-    uint64_t calls;          /* runs that reached the handler */
-    uint64_t usec;           /* total handler time */
+    uint64_t calls;                      /* runs that reached the handler */
+    uint64_t hist[COMMAND_HIST_BUCKETS]; /* latency histogram (INFO latencystats) */
+    uint64_t usec;                       /* total handler time */
     uint64_t rejected_calls; /* refused before the handler (arity, auth, ACL, loading) */
     uint64_t failed_calls;   /* handler replied with an error */
 } command_stats;
@@ -71,6 +74,10 @@ void command_process(struct client *c);
 /* Iterates every top-level command (COMMAND, COMMAND COUNT/LIST/INFO/DOCS). */
 size_t command_count(void);
 command *command_at(size_t i);
+
+/* Estimated latency percentile (0 < p < 100) of a command in microseconds, from its
+ * histogram (the upper bound of the bucket holding it); 0 with no calls. */
+double command_percentile(const command_stats *st, double p);
 
 /* Reply helpers shared by handlers. */
 void command_reply_syntax(struct client *c);                    /* -ERR syntax error */

@@ -26,6 +26,7 @@ struct worker_pool;
 struct rbac_model;
 
 #define SERVER_MAX_LISTENERS 16
+#define SERVER_OPS_SAMPLES   16 /* instantaneous_ops_per_sec averages this many cron samples */
 
 typedef struct slowlog_entry {
     uint64_t id;    /* increasing */
@@ -72,6 +73,10 @@ typedef struct server {
     uint64_t slowlog_next_id;
     uint8_t requirepass_hash[32]; /* keyed BLAKE2b of requirepass, for constant-time AUTH */
     int pid_written;              /* we created the pidfile */
+    uint64_t ops_samples[SERVER_OPS_SAMPLES]; /* commands per second, one per cron tick */
+    size_t ops_sample_idx;                    /* next sample slot */
+    uint64_t ops_last_commands;               /* stats.commands at the previous tick */
+    int64_t ops_last_us;                      /* monotonic time of the previous tick */
 } server_t;
 
 extern server_t server;
@@ -82,6 +87,8 @@ int server_main(void);
 void server_shutdown(void);
 /* Re-applies configuration side effects after CONFIG SET (log level, ...). */
 void server_conf_changed(const char *name);
+/* Commands per second over the last SERVER_OPS_SAMPLES cron ticks. */
+uint64_t server_ops_per_sec(void);
 /* Records a call in the slowlog if it was slow enough. */
 void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
                            bool secret);

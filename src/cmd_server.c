@@ -755,14 +755,14 @@ static void info_stats(buf *o)
     buf_printf(
         o,
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-        "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%llu\r\n"
+        "instantaneous_ops_per_sec:%llu\r\ntotal_net_input_bytes:%llu\r\n"
         "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\n"
         "total_error_replies:%llu\r\nauth_failures:%llu\r\npending_jobs:%zu\r\n"
         "uptime_seconds:%lld\r\n\r\n",
         (unsigned long long)server.stats.connections, (unsigned long long)server.stats.commands,
-        (unsigned long long)server.stats.net_in, (unsigned long long)server.stats.net_out,
-        (unsigned long long)server.stats.rejected_conns, (unsigned long long)server.stats.errors,
-        (unsigned long long)server.stats.auth_failures,
+        (unsigned long long)server_ops_per_sec(), (unsigned long long)server.stats.net_in,
+        (unsigned long long)server.stats.net_out, (unsigned long long)server.stats.rejected_conns,
+        (unsigned long long)server.stats.errors, (unsigned long long)server.stats.auth_failures,
         server.workers ? worker_pool_pending(server.workers) : 0, (long long)up);
 }
 
@@ -801,6 +801,26 @@ static void info_commandstats(buf *o)
     buf_append_str(o, "\r\n");
 }
 
+static void info_latency_line(buf *o, const command *cmd)
+{
+    if (cmd->stats.calls)
+        buf_printf(o, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", cmd->fullname,
+                   command_percentile(&cmd->stats, 50), command_percentile(&cmd->stats, 99),
+                   command_percentile(&cmd->stats, 99.9));
+}
+
+static void info_latencystats(buf *o)
+{
+    buf_append_str(o, "# Latencystats\r\n");
+    for (size_t i = 0; i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        info_latency_line(o, cmd);
+        for (const command *s = cmd->subcommands; s && s->name; s++)
+            info_latency_line(o, s);
+    }
+    buf_append_str(o, "\r\n");
+}
+
 static void info_keyspace(buf *o)
 {
     buf_append_str(o, "# Keyspace\r\n");
@@ -830,6 +850,8 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
     }
     if (section_wanted(argc, argv, "commandstats", false))
         info_commandstats(&o);
+    if (section_wanted(argc, argv, "latencystats", false))
+        info_latencystats(&o);
     if (section_wanted(argc, argv, "keyspace", true))
         info_keyspace(&o);
     if (o.len >= 2)

@@ -161,6 +161,28 @@ static bool role_allows(int role, int category)
     return true;
 }
 
+static size_t hist_bucket(int64_t usec)
+{
+    size_t b = usec <= 0 ? 0 : (size_t)(64 - __builtin_clzll((unsigned long long)usec));
+    return b < COMMAND_HIST_BUCKETS ? b : COMMAND_HIST_BUCKETS - 1;
+}
+
+double command_percentile(const command_stats *st, double p)
+{
+    if (st->calls == 0)
+        return 0;
+    uint64_t want = (uint64_t)((double)st->calls * p / 100.0);
+    if (want == 0)
+        want = 1;
+    uint64_t seen = 0;
+    for (size_t b = 0; b < COMMAND_HIST_BUCKETS; b++) {
+        seen += st->hist[b];
+        if (seen >= want)
+            return (double)(1ULL << b);
+    }
+    return (double)(1ULL << (COMMAND_HIST_BUCKETS - 1));
+}
+
 void command_process(client *c)
 {
     size_t argc = c->req.argc;
@@ -208,6 +230,7 @@ void command_process(client *c)
     int64_t dt = util_mono_us() - t0;
     run->stats.calls++;
     run->stats.usec += (uint64_t)dt;
+    run->stats.hist[hist_bucket(dt)]++;
     server.stats.commands++;
     if (c->out.len > out_before && c->out.data[out_before] == '-') {
         run->stats.failed_calls++;

@@ -255,11 +255,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     server_shutdown();
 }
 
+static void sample_ops(void)
+{
+    int64_t now = util_mono_us();
+    if (server.ops_last_us) {
+        int64_t dt = now - server.ops_last_us;
+        uint64_t dn = server.stats.commands >= server.ops_last_commands
+                          ? server.stats.commands - server.ops_last_commands
+                          : 0;
+        server.ops_samples[server.ops_sample_idx] = dt > 0 ? dn * 1000000 / (uint64_t)dt : 0;
+        server.ops_sample_idx = (server.ops_sample_idx + 1) % SERVER_OPS_SAMPLES;
+    }
+    server.ops_last_us = now;
+    server.ops_last_commands = server.stats.commands;
+}
+
+uint64_t server_ops_per_sec(void)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < SERVER_OPS_SAMPLES; i++)
+        sum += server.ops_samples[i];
+    return sum / SERVER_OPS_SAMPLES;
+}
+
 static void on_cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     (void)arg;
+    sample_ops();
     if (server.conf.timeout > 0) {
         int64_t now = util_now_ms();
         for (client *c = server.clients, *next; c; c = next) {
