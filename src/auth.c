@@ -38,6 +38,7 @@ static struct {
     bool has_requirepass; /* default user has a password */
     uint8_t requirepass_digest[AUTH_DIGEST_LEN];
     uint8_t key[crypto_generichash_KEYBYTES]; /* random digest key */
+    char dummy_hash[crypto_pwhash_STRBYTES];  /* verified against for unknown user names */
 } auth;
 
 static void auth_digest(const char *pass, size_t plen, uint8_t out[AUTH_DIGEST_LEN])
@@ -62,6 +63,18 @@ bool auth_init(const rbacd_conf *conf, char *err, size_t errlen)
         snprintf(auth.users[i].hash, sizeof auth.users[i].hash, "%s", u->hash);
     }
     auth_conf_changed(conf);
+    if (conf->nusers > 0) {
+        /* An unknown user name costs the same hash as a known one: no timing oracle
+         * for which names exist. */
+        char pw[32];
+        randombytes_buf(pw, sizeof pw);
+        bool ok = auth_hash_password(pw, sizeof pw, auth.dummy_hash, sizeof auth.dummy_hash);
+        sodium_memzero(pw, sizeof pw);
+        if (!ok) {
+            snprintf(err, errlen, "cannot compute a password hash (out of memory?)");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -109,20 +122,21 @@ static void auth_accept(client *c, const char *name, int role)
 
 typedef struct auth_job {
     uint64_t client_id;                /* who asked */
-    char name[64];                     /* user name (auth_user may not move, but be safe) */
+    char name[64];                     /* user name, looked up again when done */
     char hash[crypto_pwhash_STRBYTES]; /* copy of the stored hash */
     char *pass;                        /* copy of the password, wiped after use */
-    size_t plen;
-    uint8_t digest[AUTH_DIGEST_LEN]; /* digest of pass, to remember on success */
-    bool ok;                         /* result */
-    auth_cont_fn *k;
-    void *arg;
+    size_t plen;                       /* its length */
+    uint8_t digest[AUTH_DIGEST_LEN];   /* digest of pass, to remember on success */
+    bool unknown;                      /* no such user: the dummy hash is checked */
+    bool ok;                           /* result */
+    auth_cont_fn *k;                   /* continuation, on the loop thread */
+    void *arg;                         /* its argument */
 } auth_job;
 
 static void auth_job_run(void *arg)
 {
     auth_job *j = arg;
-    j->ok = crypto_pwhash_str_verify(j->hash, j->pass, j->plen) == 0;
+    j->ok = crypto_pwhash_str_verify(j->hash, j->pass, j->plen) == 0 && !j->unknown;
     sodium_memzero(j->pass, j->plen);
 }
 
@@ -169,12 +183,12 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
         return;
     }
     auth_user *u = auth_find(user, ulen);
-    if (!u) {
+    if (!u && !auth.dummy_hash[0]) {
         server.stats.auth_failures++;
         k(c, false, arg);
         return;
     }
-    for (size_t i = 0; i < u->ncache; i++) {
+    for (size_t i = 0; u && i < u->ncache; i++) {
         if (sodium_memcmp(digest, u->cache[i], AUTH_DIGEST_LEN) == 0) {
             auth_accept(c, u->name, u->role);
             k(c, true, arg);
@@ -183,8 +197,9 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
     }
     auth_job *j = mem_calloc(1, sizeof *j);
     j->client_id = c->id;
-    snprintf(j->name, sizeof j->name, "%s", u->name);
-    memcpy(j->hash, u->hash, sizeof j->hash);
+    snprintf(j->name, sizeof j->name, "%s", u ? u->name : "");
+    memcpy(j->hash, u ? u->hash : auth.dummy_hash, sizeof j->hash);
+    j->unknown = !u;
     j->pass = mem_strndup(pass, plen);
     j->plen = plen;
     memcpy(j->digest, digest, sizeof digest);
