@@ -78,7 +78,8 @@ void resp_verbatim(buf *b, int proto, const char *p, size_t n);
 
 /* Deferred aggregate length: resp_defer() reserves the place of a header whose count is
  * not known yet and returns its position; resp_defer_set() writes it there (type is
- * '*', '%' or '~'; for '%' under RESP2 pass type '*' and 2n). */
+ * '*', '%' or '~'; for '%' under RESP2 pass type '*' and 2n). Each insert moves what
+ * follows, so nested deferred headers are set innermost first. */
 size_t resp_defer(buf *b);
 void resp_defer_set(buf *b, size_t pos, char type, size_t n);
 
