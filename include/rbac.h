@@ -1,0 +1,192 @@
+/*
+ * rbac.c, rbac_index.c, rbac_query.c, rbac_update.c — the RBAC engine: an in-memory model of
+ * tenants, subscriptions, packages, menus, roles and users, and the permission reads of SPEC §1
+ * answered from it.
+ *
+ * Life of a model:
+ *
+ *   worker thread                           loop thread
+ *   -------------                           -----------
+ *   rbac_model_new()
+ *   rbac_add_*() row by row (any order of
+ *     rows within a table; entities before
+ *     the associations that name them)
+ *   rbac_model_finish()  ---- hand over --> server.model = m; reads: rbac_canmenu() ...
+ *                                           changes in place: rbac_update.c functions
+ *
+ * A model belongs to one thread at a time (see worker.h); nothing here locks.
+ *
+ * Identity: database ids are 64-bit; bitmaps hold dense 32-bit menu indexes assigned
+ * in ascending menu id, so a bitmap iterates in menu-id order. A row that is deleted
+ * (deleted_at <> 0) is never added; an association naming an unknown entity is
+ * ignored (the add returns false). Reads never fail: unknown anything is a denial.
+ *
+ * Time: the current package of a tenant is decided at every read from now_ms, so a
+ * subscription that starts or ends takes effect without any change to the model.
+ */
+#ifndef RBACD_RBAC_H
+#define RBACD_RBAC_H
+
+#include <roaring/roaring.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RBAC_NONE UINT32_MAX /* "no such menu" where a menu index is expected */
+
+typedef struct rbac_model rbac_model;
+
+/* ---- Building ---- */
+
+/* An empty model. The caller owns it and releases it with rbac_model_free(). */
+rbac_model *rbac_model_new(void);
+/* Frees m and everything it holds (NULL is fine). O(model): a big model may take a
+ * while, which is why the loader frees replaced models on a worker. */
+void rbac_model_free(rbac_model *m);
+
+/* Entities. Adding an id that is already present overwrites its fields (and revives a
+ * removed one). Strings are copied. status: 1 enabled, anything else disabled. */
+void rbac_add_tenant(rbac_model *m, uint64_t id, const char *code, int status);
+void rbac_add_package(rbac_model *m, uint64_t id, const char *code, int status);
+/* perms and path may be NULL (an empty string counts as none). After
+ * rbac_model_finish() a new menu must have an id above every menu id held (AUTO_INCREMENT
+ * order); returns false otherwise, and the caller reloads the whole model. */
+bool rbac_add_menu(rbac_model *m, uint64_t id, uint64_t parent_id, int type, const char *name,
+                   const char *perms, const char *path, int32_t sort, int status);
+/* start_ms/end_ms: INT64_MIN / INT64_MAX for a NULL bound. Returns false (ignored) when
+ * the tenant is unknown. An unknown package is kept: the subscription can still be the
+ * current one, and then the tenant gets no menus. */
+bool rbac_add_subscription(rbac_model *m, uint64_t id, uint64_t tenant_id, uint64_t package_id,
+                           int64_t start_ms, int64_t end_ms, int status);
+/* The tenant of a role or user need not be loaded: it then counts as unknown. */
+void rbac_add_role(rbac_model *m, uint64_t id, uint64_t tenant_id, const char *code, int status);
+void rbac_add_user(rbac_model *m, uint64_t id, uint64_t tenant_id, int status, bool is_admin);
+
+/* Associations: false when either side is unknown (the row is ignored) or, for a user's
+ * roles and delegates, when the user already holds RBAC_MAX_LIST16 of them. Duplicates
+ * are harmless. */
+bool rbac_add_package_menu(rbac_model *m, uint64_t package_id, uint64_t menu_id);
+bool rbac_add_role_menu(rbac_model *m, uint64_t role_id, uint64_t menu_id);
+bool rbac_add_user_role(rbac_model *m, uint64_t user_id, uint64_t role_id);
+bool rbac_add_user_store(rbac_model *m, uint64_t user_id, uint64_t store_id);
+/* user_id inherits the own stores of delegate_user_id. The delegate need not be
+ * loaded: it is looked up at read time, so only user_id must be known. */
+bool rbac_add_delegate(rbac_model *m, uint64_t user_id, uint64_t delegate_user_id);
+
+/* Ends building: orders menus by id (remapping bitmaps if rows came out of order),
+ * computes usable flags (cycle-safe), sorts subscriptions, sorts, deduplicates and trims
+ * every list, optimizes bitmaps. Must run once before any read. Never fails. */
+void rbac_model_finish(rbac_model *m);
+
+/* The rbac_change id the loaded snapshot corresponds to (set by the loader, advanced by
+ * whoever applies changes). */
+void rbac_model_set_revision(rbac_model *m, uint64_t revision);
+uint64_t rbac_model_revision(const rbac_model *m);
+
+/* ---- Changes in place (loop thread, finished model) ----
+ * Each returns false when the entity it changes is unknown (nothing changed). Entity
+ * upserts are the rbac_add_* functions above; association adds also work after finish
+ * (they keep lists sorted). */
+
+bool rbac_remove_tenant(rbac_model *m, uint64_t id);
+bool rbac_remove_package(rbac_model *m, uint64_t id);
+bool rbac_remove_menu(rbac_model *m, uint64_t id);
+bool rbac_remove_subscription(rbac_model *m, uint64_t tenant_id, uint64_t id);
+/* Removing a role or user also drops its menus / lists; a later upsert starts empty. */
+bool rbac_remove_role(rbac_model *m, uint64_t id);
+bool rbac_remove_user(rbac_model *m, uint64_t id);
+
+bool rbac_remove_package_menu(rbac_model *m, uint64_t package_id, uint64_t menu_id);
+bool rbac_remove_role_menu(rbac_model *m, uint64_t role_id, uint64_t menu_id);
+bool rbac_remove_user_role(rbac_model *m, uint64_t user_id, uint64_t role_id);
+bool rbac_remove_user_store(rbac_model *m, uint64_t user_id, uint64_t store_id);
+bool rbac_remove_delegate(rbac_model *m, uint64_t user_id, uint64_t delegate_user_id);
+
+/* Whole-list replacements (what a change-log consumer re-reads for one entity). Ids that
+ * name unknown menus / roles are skipped; the arrays need not be sorted. */
+bool rbac_set_package_menus(rbac_model *m, uint64_t package_id, const uint64_t *menu_ids, size_t n);
+bool rbac_set_role_menus(rbac_model *m, uint64_t role_id, const uint64_t *menu_ids, size_t n);
+bool rbac_set_user_roles(rbac_model *m, uint64_t user_id, const uint64_t *role_ids, size_t n);
+bool rbac_set_user_stores(rbac_model *m, uint64_t user_id, const uint64_t *store_ids, size_t n);
+bool rbac_set_user_delegates(rbac_model *m, uint64_t user_id, const uint64_t *user_ids, size_t n);
+
+/* ---- Lookups ---- */
+
+/* Menu index of a live menu by id or by perms code (exact, case-sensitive), or
+ * RBAC_NONE. */
+uint32_t rbac_menu_by_id(const rbac_model *m, uint64_t id);
+uint32_t rbac_menu_by_code(const rbac_model *m, const char *code, size_t len);
+
+typedef struct rbac_menu_info {
+    uint64_t id;        /* tenant_menu.id */
+    uint64_t parent_id; /* 0 = root */
+    int type;           /* menu_type */
+    int32_t sort;       /* sort */
+    const char *name;   /* menu_name, never NULL; points into the model */
+    const char *perms;  /* perms code or NULL; points into the model */
+    const char *path;   /* path or NULL; points into the model */
+    bool usable;        /* live, enabled, every ancestor live and enabled */
+} rbac_menu_info;
+
+/* Fills *out for menu index idx (from a bitmap or a lookup). The strings stay valid
+ * until the model changes. Returns false for an index out of range. */
+bool rbac_menu_get(const rbac_model *m, uint32_t idx, rbac_menu_info *out);
+
+/* Tenant id of a live tenant by tenant_code; false if none. */
+bool rbac_tenant_by_code(const rbac_model *m, const char *code, size_t len, uint64_t *id);
+/* Whether user exists, belongs to tenant, and both are live and enabled (what a session
+ * needs to stay valid). */
+bool rbac_user_active(const rbac_model *m, uint64_t tenant, uint64_t user);
+/* Whether user is a live tenant admin of tenant (admins cannot be disabled). */
+bool rbac_user_is_admin(const rbac_model *m, uint64_t tenant, uint64_t user);
+
+/* ---- Permission reads (SPEC §1). None fails; unknown = denial. ---- */
+
+/* Whether menu index menu is accessible to user of tenant at now_ms. Allocates nothing:
+ * two hash lookups, a few array reads and bitmap probes. */
+bool rbac_canmenu(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t menu,
+                  int64_t now_ms);
+/* The accessible menu indexes (ascending index = ascending id). Never NULL; the caller
+ * frees it with roaring_bitmap_free(). */
+roaring_bitmap_t *rbac_menus(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms);
+/* Accessible menus plus the ancestors needed to reach them, depth-first, siblings by
+ * (sort, id), as menu indexes. Returns the count; *out is owned by the caller (mem_free),
+ * NULL when the count is 0. */
+size_t rbac_tree(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms,
+                 uint32_t **out);
+/* The user's usable role ids, ascending. Ownership of *out as for rbac_tree. Empty when
+ * the user or tenant is unknown, disabled, or the user belongs to another tenant. */
+size_t rbac_roles(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t **out);
+/* Own stores and those of every live, enabled, same-tenant delegate (one level),
+ * ascending and unique. Ownership of *out as for rbac_tree. */
+size_t rbac_stores(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t **out);
+/* Whether store is among rbac_stores(); allocates nothing. */
+bool rbac_canstore(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t store);
+
+/* Receives one WHY line (not '\0'-terminated; valid during the call only). */
+typedef void rbac_line_fn(void *ctx, const char *line, size_t len);
+/* Explains rbac_canmenu(): emits "allow" or "deny", then one plain-English line per
+ * reason. menu is the resolved index (RBAC_NONE if the argument named nothing); arg is
+ * the argument as the client sent it, quoted in the "unknown menu" line. */
+void rbac_why(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t menu, const char *arg,
+              size_t arglen, int64_t now_ms, rbac_line_fn *emit, void *ctx);
+
+/* ---- Accounting ---- */
+
+typedef struct rbac_stats {
+    size_t tenants;       /* live tenants */
+    size_t users;         /* live users */
+    size_t roles;         /* live roles */
+    size_t menus;         /* live menus */
+    size_t packages;      /* live packages */
+    size_t subscriptions; /* subscriptions of all tenants */
+    size_t bytes;         /* approximate memory held by the model */
+} rbac_stats;
+
+/* Counts and memory, O(tenants + packages + menus); user and role memory are running
+ * totals, counted from rbac_model_finish() on. */
+void rbac_model_stats(const rbac_model *m, rbac_stats *out);
+/* Live users, O(1) (DBSIZE). */
+size_t rbac_user_count(const rbac_model *m);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * The permission reads of SPEC §2 (CANMENU, MENUS, ROLES, CANSTORE, STORES, WHY), DBSIZE
+ * and RELOAD, as rows of the command table, and the INFO rbac section.
+ *
+ * Handlers run after command.c checked arity, authentication, ACL and LOADING. They
+ * parse ids (a bad id is the only error a read can reply), ask the engine with the
+ * wall clock of the call, and encode. Unknown tenants, users, menus and stores are
+ * denials (`:0`, empty array), never errors: redis-benchmark stops at the first error.
+ *
+ * Ids are replied as integers; an id above 2^63-1 (which a RESP integer cannot hold)
+ * is replied as a bulk string of its digits.
+ */
+#include "cmd_rbac.h"
+#include "client.h"
+#include "loader.h"
+#include "mem.h"
+#include "rbac.h"
+#include "server.h"
+#include "util.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define ITER_BATCH 256 /* menu indexes read from a bitmap at a time */
+
+static void reply_id(buf *out, uint64_t id)
+{
+    if (id <= (uint64_t)INT64_MAX)
+        resp_int(out, (long long)id);
+    else
+        resp_bulk_u64(out, id);
+}
+
+static void reply_str_or_empty(buf *out, const char *s)
+{
+    resp_bulk_str(out, s ? s : "");
+}
+
+/* Parses argv[1] and argv[2] as tenant and user; on failure the error is replied. */
+static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant, uint64_t *user)
+{
+    return command_parse_id(c, &argv[1], tenant) && command_parse_id(c, &argv[2], user);
+}
+
+/* A menu argument: all digits = an id (an error if out of range), anything else = a
+ * perms code. *idx is RBAC_NONE when it names no live menu. */
+static bool parse_menu(client *c, const resp_arg *a, uint32_t *idx)
+{
+    *idx = RBAC_NONE;
+    if (util_all_digits(a->ptr, a->len)) {
+        uint64_t id;
+        if (!command_parse_id(c, a, &id))
+            return false;
+        if (server.model)
+            *idx = rbac_menu_by_id(server.model, id);
+        return true;
+    }
+    if (server.model)
+        *idx = rbac_menu_by_code(server.model, a->ptr, a->len);
+    return true;
+}
+
+static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint64_t tenant, user;
+    uint32_t menu;
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
+        return;
+    resp_int(&c->out, rbac_canmenu(server.model, tenant, user, menu, util_now_ms()));
+}
+
+/* ---- MENUS ---- */
+
+enum menus_form {
+    MENUS_IDS = 0,   /* ascending menu ids */
+    MENUS_CODES = 1, /* perms codes by menu id */
+    MENUS_TREE = 2,  /* [id, parent, type, name, perms, path, sort] depth-first */
+};
+
+static void reply_menu_ids(client *c, const roaring_bitmap_t *b)
+{
+    resp_array(&c->out, (size_t)roaring_bitmap_get_cardinality(b));
+    uint32_t batch[ITER_BATCH];
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(b, &it);
+    uint32_t n;
+    while ((n = roaring_read_uint32_iterator(&it, batch, ITER_BATCH)) > 0) {
+        for (uint32_t k = 0; k < n; k++) {
+            rbac_menu_info info;
+            if (rbac_menu_get(server.model, batch[k], &info))
+                reply_id(&c->out, info.id);
+            else
+                resp_int(&c->out, 0); /* cannot happen: the count is already sent */
+        }
+    }
+}
+
+static void reply_menu_codes(client *c, const roaring_bitmap_t *b)
+{
+    size_t pos = resp_defer(&c->out), count = 0;
+    uint32_t batch[ITER_BATCH];
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(b, &it);
+    uint32_t n;
+    while ((n = roaring_read_uint32_iterator(&it, batch, ITER_BATCH)) > 0) {
+        for (uint32_t k = 0; k < n; k++) {
+            rbac_menu_info info;
+            if (rbac_menu_get(server.model, batch[k], &info) && info.perms) {
+                resp_bulk_str(&c->out, info.perms);
+                count++;
+            }
+        }
+    }
+    resp_defer_set(&c->out, pos, '*', count);
+}
+
+static void reply_menu_tree(client *c, uint64_t tenant, uint64_t user, int64_t now)
+{
+    uint32_t *idx;
+    size_t n = rbac_tree(server.model, tenant, user, now, &idx);
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++) {
+        rbac_menu_info info;
+        if (!rbac_menu_get(server.model, idx[i], &info))
+            memset(&info, 0, sizeof info); /* cannot happen; keeps the reply well formed */
+        resp_array(&c->out, 7);
+        reply_id(&c->out, info.id);
+        reply_id(&c->out, info.parent_id);
+        resp_int(&c->out, info.type);
+        reply_str_or_empty(&c->out, info.name);
+        reply_str_or_empty(&c->out, info.perms);
+        reply_str_or_empty(&c->out, info.path);
+        resp_int(&c->out, info.sort);
+    }
+    mem_free(idx);
+}
+
+static void menusCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    uint64_t tenant, user;
+    enum menus_form form = MENUS_IDS;
+    if (argc == 4 && util_eq_nocase(argv[3].ptr, argv[3].len, "codes")) {
+        form = MENUS_CODES;
+    } else if (argc == 4 && util_eq_nocase(argv[3].ptr, argv[3].len, "tree")) {
+        form = MENUS_TREE;
+    } else if (argc != 3) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (!parse_tenant_user(c, argv, &tenant, &user))
+        return;
+    int64_t now = util_now_ms();
+    if (form == MENUS_TREE) {
+        reply_menu_tree(c, tenant, user, now);
+        return;
+    }
+    roaring_bitmap_t *b = rbac_menus(server.model, tenant, user, now);
+    if (form == MENUS_CODES)
+        reply_menu_codes(c, b);
+    else
+        reply_menu_ids(c, b);
+    roaring_bitmap_free(b);
+}
+
+/* ---- ROLES, STORES, CANSTORE ---- */
+
+static void reply_ids(client *c, uint64_t *ids, size_t n)
+{
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++)
+        reply_id(&c->out, ids[i]);
+    mem_free(ids);
+}
+
+static void rolesCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint64_t tenant, user, *ids;
+    if (!parse_tenant_user(c, argv, &tenant, &user))
+        return;
+    size_t n = rbac_roles(server.model, tenant, user, &ids);
+    reply_ids(c, ids, n);
+}
+
+static void storesCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint64_t tenant, user, *ids;
+    if (!parse_tenant_user(c, argv, &tenant, &user))
+        return;
+    size_t n = rbac_stores(server.model, tenant, user, &ids);
+    reply_ids(c, ids, n);
+}
+
+static void canstoreCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint64_t tenant, user, store;
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !command_parse_id(c, &argv[3], &store))
+        return;
+    resp_int(&c->out, rbac_canstore(server.model, tenant, user, store));
+}
+
+/* ---- WHY ---- */
+
+typedef struct why_reply {
+    buf *out;     /* the client's output */
+    size_t count; /* lines written */
+} why_reply;
+
+static void why_line(void *ctx, const char *line, size_t len)
+{
+    why_reply *w = ctx;
+    resp_bulk(w->out, line, len);
+    w->count++;
+}
+
+static void whyCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint64_t tenant, user;
+    uint32_t menu;
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
+        return;
+    why_reply w = {&c->out, 0};
+    size_t pos = resp_defer(&c->out);
+    rbac_why(server.model, tenant, user, menu, argv[3].ptr, argv[3].len, util_now_ms(), why_line,
+             &w);
+    resp_defer_set(&c->out, pos, '*', w.count);
+}
+
+/* ---- DBSIZE, RELOAD ---- */
+
+static void dbsizeCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    UNUSED(argv);
+    resp_int(&c->out, (long long)cmd_rbac_user_count());
+}
+
+/* Runs on the loop thread when the reload ends; the client may have gone meanwhile,
+ * which is why it travels as an id, not a pointer. */
+static void reload_done(void *ctx, bool ok, const char *err)
+{
+    client *c = client_by_id((uint64_t)(uintptr_t)ctx);
+    if (!c)
+        return;
+    if (ok)
+        resp_simple(&c->out, "OK");
+    else
+        resp_error(&c->out, "ERR reload failed: %s", err ? err : "unknown error");
+    client_unblock(c);
+}
+
+static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    uint64_t tenant = 0;
+    if (argc > 2) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (argc == 2 && !command_parse_id(c, &argv[1], &tenant))
+        return;
+    client_block(c);
+    loader_start(tenant, reload_done, (void *)(uintptr_t)c->id);
+}
+
+/* ---- INFO ---- */
+
+size_t cmd_rbac_user_count(void)
+{
+    return server.model ? rbac_user_count(server.model) : 0;
+}
+
+size_t cmd_rbac_model_bytes(void)
+{
+    if (!server.model)
+        return 0;
+    rbac_stats st;
+    rbac_model_stats(server.model, &st);
+    return st.bytes;
+}
+
+void cmd_rbac_info(buf *out)
+{
+    rbac_stats st = {0};
+    if (server.model)
+        rbac_model_stats(server.model, &st);
+    uint64_t ok, failed;
+    loader_counters(&ok, &failed);
+    buf_printf(out,
+               "tenants:%zu\r\nusers:%zu\r\nroles:%zu\r\nmenus:%zu\r\npackages:%zu\r\n"
+               "subscriptions:%zu\r\nmodel_bytes:%zu\r\nmodel_revision:%llu\r\n"
+               "last_load_ms:%lld\r\nlast_load_at:%lld\r\nloads:%llu\r\nload_failures:%llu\r\n",
+               st.tenants, st.users, st.roles, st.menus, st.packages, st.subscriptions, st.bytes,
+               (unsigned long long)(server.model ? rbac_model_revision(server.model) : 0),
+               (long long)server.last_load_ms, (long long)server.last_load_at_ms,
+               (unsigned long long)ok, (unsigned long long)failed);
+}
+
+/* ---- the rows ---- */
+
+#define ROW(name, arity, flags, cat, proc, summary, args)                                          \
+    {                                                                                              \
+        name, arity, flags, cat, proc, summary, args, NULL, {0}, NULL, ""                          \
+    }
+
+command cmd_rbac_table[] = {
+    ROW("canmenu", 4, CMD_FAST, ACL_CAT_CHECK, canmenuCommand,
+        "Whether a user may open a menu (id or perms code): 1 or 0.", "tenant user menu"),
+    ROW("menus", -3, 0, ACL_CAT_CHECK, menusCommand,
+        "The menus a user may open: ids ascending, perms codes, or the tree.",
+        "tenant user [CODES|TREE]"),
+    ROW("roles", 3, 0, ACL_CAT_CHECK, rolesCommand, "The usable role ids of a user, ascending.",
+        "tenant user"),
+    ROW("canstore", 4, CMD_FAST, ACL_CAT_CHECK, canstoreCommand,
+        "Whether a user may act on a store (own or delegated): 1 or 0.", "tenant user store"),
+    ROW("stores", 3, 0, ACL_CAT_CHECK, storesCommand,
+        "The store ids of a user, own and delegated, ascending.", "tenant user"),
+    ROW("why", 4, 0, ACL_CAT_CHECK, whyCommand,
+        "Explains CANMENU: allow or deny, then the reasons in plain words.", "tenant user menu"),
+    ROW("dbsize", 1, CMD_FAST, ACL_CAT_CHECK, dbsizeCommand, "The number of users loaded.", ""),
+    ROW("reload", -1, 0, ACL_CAT_ADMIN, reloadCommand,
+        "Reloads the model from the database; reads are served meanwhile.", "[tenant]"),
+    ROW(NULL, 0, 0, 0, NULL, NULL, NULL),
+};
