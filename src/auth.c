@@ -173,8 +173,11 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
     uint8_t digest[AUTH_DIGEST_LEN];
     auth_digest(pass, plen, digest);
     if (!user || (ulen == 7 && memcmp(user, "default", 7) == 0)) {
-        bool ok = auth.has_requirepass &&
-                  sodium_memcmp(digest, auth.requirepass_digest, AUTH_DIGEST_LEN) == 0;
+        /* With no authentication configured the default user takes any password, as
+         * Redis's "nopass" default user does; once users exist, it needs requirepass. */
+        bool ok = !auth_required() ||
+                  (auth.has_requirepass &&
+                   sodium_memcmp(digest, auth.requirepass_digest, AUTH_DIGEST_LEN) == 0);
         if (ok)
             auth_accept(c, "default", CONF_ROLE_ADMIN);
         else

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "session.h"
+#include "sync.h"
 #include "util.h"
 #include "worker.h"
 
@@ -846,6 +848,16 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
     if (section_wanted(argc, argv, "rbac", true)) {
         buf_append_str(&o, "# Rbac\r\n");
         cmd_rbac_info(&o);
+        buf_append_str(&o, "\r\n");
+    }
+    if (section_wanted(argc, argv, "sessions", true)) {
+        buf_append_str(&o, "# Sessions\r\n");
+        session_info(&o);
+        buf_append_str(&o, "\r\n");
+    }
+    if (section_wanted(argc, argv, "sync", true)) {
+        buf_append_str(&o, "# Sync\r\n");
+        sync_info(&o);
         buf_append_str(&o, "\r\n");
     }
     if (section_wanted(argc, argv, "commandstats", false))

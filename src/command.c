@@ -15,6 +15,8 @@
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "session.h"
+#include "sync.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -30,6 +32,8 @@
 static command *const command_tables[] = {
     cmd_server_table,
     cmd_rbac_table,
+    cmd_session_table,
+    cmd_write_table,
 };
 
 static command *command_slots[COMMAND_SLOTS]; /* lookup table */
@@ -202,6 +206,7 @@ void command_process(client *c)
         run = subcommand_lookup(cmd, &argv[1]);
         if (!run) {
             reply_unknown_subcommand(c, cmd, &argv[1]);
+            run = cmd; /* counted against the container */
             goto rejected;
         }
     }

@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "rbac.h"
 #include "server.h"
+#include "sync.h"
 #include "util.h"
 #include "worker.h"
 
@@ -378,6 +379,7 @@ static void install(load_job *j)
     server.last_load_error[0] = '\0';
     loader.retry_ms = 0;
     loader.loads_ok++;
+    sync_model_loaded();
     rbac_stats st;
     rbac_model_stats(server.model, &st);
     log_notice("model loaded in %lld ms: %zu tenants, %zu users, %zu roles, %zu menus, "

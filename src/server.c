@@ -4,6 +4,8 @@
  * order and the orderly shutdown described in server.h.
  */
 #include "server.h"
+#include "session.h"
+#include "sync.h"
 #include "auth.h"
 #include "client.h"
 #include "command.h"
@@ -284,6 +286,9 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     sample_ops();
+    int64_t now_ms = util_now_ms();
+    session_cron(now_ms);
+    sync_cron(now_ms);
     if (server.conf.timeout > 0) {
         int64_t now = util_now_ms();
         for (client *c = server.clients, *next; c; c = next) {
@@ -444,11 +449,15 @@ int server_main(void)
     log_notice("rbacd %s started, pid %d, profile %s", RBACD_VERSION, (int)getpid(),
                conf_profile_name(server.conf.profile));
     loader_start(0, NULL, NULL);
+    if (!session_init() || !sync_init())
+        goto done;
     event_base_dispatch(server.base);
     status = 0;
 done:
     close_listeners();
     free_all_clients();
+    sync_shutdown();
+    session_shutdown();
     if (server.workers)
         worker_pool_stop(server.workers);
     server.workers = NULL;
