@@ -9,6 +9,7 @@
  * than any command are rejected before hashing.
  */
 #include "command.h"
+#include "auth.h"
 #include "client.h"
 #include "cmd_rbac.h"
 #include "conf.h"
@@ -214,6 +215,8 @@ void command_process(client *c)
         resp_error(&c->out, "ERR wrong number of arguments for '%s' command", run->fullname);
         goto rejected;
     }
+    if (!c->authenticated && !auth_required())
+        auth_reset_client(c); /* requirepass was removed at run time */
     if (!c->authenticated && !(run->flags & CMD_NOAUTH)) {
         resp_error(&c->out, "NOAUTH Authentication required.");
         goto rejected;
