@@ -791,18 +791,6 @@ static void info_command_line(buf *o, const command *cmd)
                    (unsigned long long)cmd->stats.failed_calls);
 }
 
-static void info_commandstats(buf *o)
-{
-    buf_append_str(o, "# Commandstats\r\n");
-    for (size_t i = 0; i < command_count(); i++) {
-        const command *cmd = command_at(i);
-        info_command_line(o, cmd);
-        for (const command *s = cmd->subcommands; s && s->name; s++)
-            info_command_line(o, s);
-    }
-    buf_append_str(o, "\r\n");
-}
-
 static void info_latency_line(buf *o, const command *cmd)
 {
     if (cmd->stats.calls)
@@ -811,14 +799,15 @@ static void info_latency_line(buf *o, const command *cmd)
                    command_percentile(&cmd->stats, 99.9));
 }
 
-static void info_latencystats(buf *o)
+/* One INFO section with a line per command and subcommand. */
+static void info_per_command(buf *o, const char *title, void (*line)(buf *, const command *))
 {
-    buf_append_str(o, "# Latencystats\r\n");
+    buf_printf(o, "# %s\r\n", title);
     for (size_t i = 0; i < command_count(); i++) {
         const command *cmd = command_at(i);
-        info_latency_line(o, cmd);
+        line(o, cmd);
         for (const command *s = cmd->subcommands; s && s->name; s++)
-            info_latency_line(o, s);
+            line(o, s);
     }
     buf_append_str(o, "\r\n");
 }
@@ -861,9 +850,9 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
         buf_append_str(&o, "\r\n");
     }
     if (section_wanted(argc, argv, "commandstats", false))
-        info_commandstats(&o);
+        info_per_command(&o, "Commandstats", info_command_line);
     if (section_wanted(argc, argv, "latencystats", false))
-        info_latencystats(&o);
+        info_per_command(&o, "Latencystats", info_latency_line);
     if (section_wanted(argc, argv, "keyspace", true))
         info_keyspace(&o);
     if (o.len >= 2)

@@ -26,13 +26,7 @@ static char *log_path;             /* guarded by log_lock; NULL = stderr */
 bool log_open(const char *path)
 {
     if (!path || !*path) {
-        pthread_mutex_lock(&log_lock);
-        if (log_fd != STDERR_FILENO)
-            close(log_fd);
-        log_fd = STDERR_FILENO;
-        mem_free(log_path);
-        log_path = NULL;
-        pthread_mutex_unlock(&log_lock);
+        log_close();
         return true;
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
