@@ -1,6 +1,22 @@
 /*
  * session.c, cmd_session.c — login sessions: tokens hashed at rest (BLAKE2b-256),
  * expiry, revocation, written through to tenant_session, read through on a miss.
+ * The parts: session_store.h (memory: hash table, per-user lists, expiry heap),
+ * session_db.h (the session lane: batched statements, group commit), passwd.h
+ * (bcrypt and argon2id checks), src/session_internal.h (what the two .c files share).
+ *
+ *   client --SESSION ...--> cmd_session.c --hit--> reply from the store
+ *                               |  miss / write
+ *                               v
+ *                           session_op queue --batch--> lane thread: one transaction
+ *                               ^                        for every write, then reads
+ *          LOGIN: hashing pool (user row, password check) first
+ *   reply <-- session.c applies the batch to the store, answers each waiter
+ *
+ * Invariants: the store holds only sessions the database confirmed; the raw token
+ * exists only in the reply to CREATE/LOGIN (never stored, logged, or kept); every
+ * create, touch and revoke commits before its reply; a database failure answers
+ * -DBERR and leaves memory as it was.
  *
  * Calls other modules make (loop thread only):
  *   server.c  session_init() once the workers run, session_cron() every cron tick,
@@ -19,14 +35,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Starts loading live sessions from the database (on a worker). Returns false only on a
- * setup failure; a database that is down is retried. */
+/* Starts the session lane (1 thread) and the password checkers (one per CPU) and
+ * queues the load of every live session. Returns false (logged) only when a thread
+ * pool cannot start; a database that is down is retried with backoff meanwhile. Under
+ * profile mpbackend it starts nothing and the commands answer an error. */
 bool session_init(void) __attribute__((warn_unused_result));
+/* Stops the pools (running jobs finish; their clients are gone by then), drops queued
+ * work and frees the store. Idempotent. */
 void session_shutdown(void);
+/* Drops expired sessions from memory, retries a failed start-up load, and queues the
+ * purge of expired rows every few seconds. */
 void session_cron(int64_t now_ms);
 /* INFO "sessions" section body: `key:value\r\n` lines. */
 void session_info(buf *out);
+/* Queues a re-read of the user's live sessions from tenant_session: memory then holds
+ * exactly what the database has for that user (new ones added, revoked or deleted ones
+ * gone, expiries moved). Several calls before the re-read runs cost one. Never fails;
+ * a database error leaves memory as it was. */
 void session_user_changed(uint64_t tenant, uint64_t user);
+/* Drops the user's sessions from memory at once (no database access). */
 void session_forget_user(uint64_t tenant, uint64_t user);
 
 /* SESSION command rows (listed in command.c). */

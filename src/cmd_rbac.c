@@ -42,9 +42,7 @@ static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant,
     return command_parse_id(c, &argv[1], tenant) && command_parse_id(c, &argv[2], user);
 }
 
-/* A menu argument: all digits = an id (an error if out of range), anything else = a
- * perms code. *idx is RBAC_NONE when it names no live menu. */
-static bool parse_menu(client *c, const resp_arg *a, uint32_t *idx)
+bool cmd_rbac_parse_menu(client *c, const resp_arg *a, uint32_t *idx)
 {
     *idx = RBAC_NONE;
     if (util_all_digits(a->ptr, a->len)) {
@@ -65,18 +63,12 @@ static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
     UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
-    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !cmd_rbac_parse_menu(c, &argv[3], &menu))
         return;
     resp_int(&c->out, rbac_canmenu(server.model, tenant, user, menu, util_now_ms()));
 }
 
 /* ---- MENUS ---- */
-
-enum menus_form {
-    MENUS_IDS = 0,   /* ascending menu ids */
-    MENUS_CODES = 1, /* perms codes by menu id */
-    MENUS_TREE = 2,  /* [id, parent, type, name, perms, path, sort] depth-first */
-};
 
 static void reply_menu_ids(client *c, const roaring_bitmap_t *b)
 {
@@ -136,31 +128,42 @@ static void reply_menu_tree(client *c, uint64_t tenant, uint64_t user, int64_t n
     mem_free(idx);
 }
 
-static void menusCommand(client *c, size_t argc, const resp_arg *argv)
+bool cmd_rbac_parse_menus_form(const resp_arg *a, int *form)
 {
-    uint64_t tenant, user;
-    enum menus_form form = MENUS_IDS;
-    if (argc == 4 && util_eq_nocase(argv[3].ptr, argv[3].len, "codes")) {
-        form = MENUS_CODES;
-    } else if (argc == 4 && util_eq_nocase(argv[3].ptr, argv[3].len, "tree")) {
-        form = MENUS_TREE;
-    } else if (argc != 3) {
-        command_reply_syntax(c);
-        return;
-    }
-    if (!parse_tenant_user(c, argv, &tenant, &user))
-        return;
-    int64_t now = util_now_ms();
+    if (util_eq_nocase(a->ptr, a->len, "codes"))
+        *form = MENUS_CODES;
+    else if (util_eq_nocase(a->ptr, a->len, "tree"))
+        *form = MENUS_TREE;
+    else
+        return false;
+    return true;
+}
+
+void cmd_rbac_reply_menus(client *c, uint64_t tenant, uint64_t user, int form, int64_t now_ms)
+{
     if (form == MENUS_TREE) {
-        reply_menu_tree(c, tenant, user, now);
+        reply_menu_tree(c, tenant, user, now_ms);
         return;
     }
-    roaring_bitmap_t *b = rbac_menus(server.model, tenant, user, now);
+    roaring_bitmap_t *b = rbac_menus(server.model, tenant, user, now_ms);
     if (form == MENUS_CODES)
         reply_menu_codes(c, b);
     else
         reply_menu_ids(c, b);
     roaring_bitmap_free(b);
+}
+
+static void menusCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    uint64_t tenant, user;
+    int form = MENUS_IDS;
+    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (!parse_tenant_user(c, argv, &tenant, &user))
+        return;
+    cmd_rbac_reply_menus(c, tenant, user, form, util_now_ms());
 }
 
 /* ---- ROLES, STORES, CANSTORE ---- */
@@ -221,7 +224,7 @@ static void whyCommand(client *c, size_t argc, const resp_arg *argv)
     UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
-    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !cmd_rbac_parse_menu(c, &argv[3], &menu))
         return;
     why_reply w = {&c->out, 0};
     size_t pos = resp_defer(&c->out);

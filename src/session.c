@@ -1,35 +1,688 @@
 /*
- * Sessions: placeholder until the session store lands. No session commands exist yet.
+ * Sessions: the module's state, the session lane, and what happens when the database
+ * has answered. Commands (cmd_session.c) answer from the store when it is enough and
+ * queue a session_op when the database must be asked or changed; this file turns the
+ * queue into batches (group commit), applies each batch's results to the store, and
+ * replies to every waiting client.
+ *
+ *   queue --(no batch in flight; deferred to the end of this loop pass so that every
+ *            request read in it joins)--> batch --lane--> session_db_run()
+ *   done: apply results in the lane's phase order, then reply in queue order, then
+ *         start the next batch with whatever queued meanwhile
+ *
+ * Applying before replying means that a client unblocked by a reply, whose pipelined
+ * requests run at once, already sees every effect of the batch.
+ *
+ * The store holds only what the database confirmed: a create is added after its
+ * commit, a revoke removes after its commit, a failed batch changes nothing (its
+ * clients get -DBERR). Live sessions are loaded at start; until then, and for sessions
+ * other instances make, a miss reads through. Expiry: lazily on access, and a sweep
+ * every cron tick pops what has expired off the heap; expired rows are deleted from
+ * the database every SESSION_PURGE_INTERVAL_MS.
  */
 #include "session.h"
+#include "client.h"
+#include "cmd_rbac.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+#include "rbac.h"
+#include "server.h"
+#include "session_internal.h"
+#include "util.h"
+#include "worker.h"
 
-command cmd_session_table[] = {{0}};
+#include <event2/event.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SESSION_SWEEP_MAX         10000 /* expired sessions dropped per cron tick at most */
+#define SESSION_PURGE_INTERVAL_MS 5000  /* how often expired rows are deleted */
+#define SESSION_LOAD_RETRY_MIN_MS 500   /* first retry of a failed start-up load */
+#define SESSION_LOAD_RETRY_MAX_MS 5000  /* retries never further apart than this */
+#define SESSION_WARN_INTERVAL_MS  1000  /* at most one database warning per this long */
+#define SESSION_HASHERS_MAX       16    /* password-checking threads at most */
+
+session_state sess;
+
+static int64_t last_warn_ms; /* when a lane failure was last logged */
+
+int64_t session_default_ttl_ms(void)
+{
+    return (int64_t)server.conf.session_ttl * 1000;
+}
+
+/* ---- validity ---- */
+
+bool session_user_active(uint64_t tenant, uint64_t user)
+{
+    return server.model && rbac_user_active(server.model, tenant, user);
+}
+
+bool session_usable(session *s, int64_t now_ms)
+{
+    if (now_ms >= s->expires_ms) {
+        session_store_remove(&sess.store, s);
+        sess.stats.expired++;
+        return false;
+    }
+    return session_user_active(s->tenant, s->user);
+}
+
+/* Adds a session read from the database unless it is held already. */
+static session *store_row(const session_row *row)
+{
+    session *s = session_store_find(&sess.store, row->hash);
+    if (s)
+        return s;
+    return session_store_add(&sess.store, row->hash, row->tenant, row->user, row->created_ms,
+                             row->expires_ms, row->expires_ms - row->last_seen_ms);
+}
+
+/* Drops from memory every session of user that belongs to tenant. */
+static size_t drop_user_sessions(uint64_t tenant, uint64_t user)
+{
+    session_user *u = session_store_user(&sess.store, user);
+    if (!u)
+        return 0;
+    size_t n = 0;
+    u->pending_creates++; /* pins u while its list empties */
+    for (session *s = u->head, *next; s; s = next) {
+        next = s->next;
+        if (s->tenant == tenant) {
+            session_store_remove(&sess.store, s);
+            n++;
+        }
+    }
+    u->pending_creates--;
+    session_store_user_release(&sess.store, u);
+    return n;
+}
+
+/* ---- the per-user cap ---- */
+
+static size_t live_count(const session_user *u, int64_t now_ms)
+{
+    size_t n = 0;
+    for (const session *s = u->head; s; s = s->next)
+        n += !s->revoking && s->expires_ms > now_ms;
+    return n;
+}
+
+void session_plan_create(session_op *op)
+{
+    session_user *u = session_store_user_get(&sess.store, op->user);
+    size_t live = live_count(u, op->at_ms);
+    size_t max = (size_t)server.conf.session_max_per_user;
+    size_t total = live + u->pending_creates + 1;
+    size_t excess = total > max ? total - max : 0;
+    if (excess > live)
+        excess = live; /* the rest is caught after the commit (enforce_cap) */
+    if (excess)
+        op->evict = mem_calloc(excess, sizeof *op->evict);
+    for (session *s = u->head; s && op->nevict < excess; s = s->next) {
+        if (s->revoking || s->expires_ms <= op->at_ms)
+            continue;
+        s->revoking = true;
+        memcpy(op->evict[op->nevict++], s->hash, SESSION_HASH_LEN);
+    }
+    u->pending_creates++;
+}
+
+/* After a commit: when more creates committed at once than the plan could evict
+ * (many concurrent logins of one user), revoke the oldest beyond the cap now. */
+static void enforce_cap(uint64_t user, int64_t now_ms)
+{
+    session_user *u = session_store_user(&sess.store, user);
+    if (!u || u->pending_creates)
+        return;
+    size_t live = live_count(u, now_ms), max = (size_t)server.conf.session_max_per_user;
+    for (session *s = u->head; s && live > max; s = s->next) {
+        if (s->revoking || s->expires_ms <= now_ms)
+            continue;
+        s->revoking = true;
+        session_op *op = session_op_new(SESSION_OP_REVOKE, 0);
+        memcpy(op->hash, s->hash, SESSION_HASH_LEN);
+        op->at_ms = now_ms;
+        session_enqueue(op);
+        live--;
+    }
+}
+
+/* ---- the queue and the lane ---- */
+
+static void batch_job(void *arg)
+{
+    session_db_run(arg);
+}
+
+static void batch_done(void *arg);
+
+static void start_batch(void)
+{
+    if (sess.batch_in_flight || sess.stopping || !sess.queue_head)
+        return;
+    session_batch *b = mem_calloc(1, sizeof *b);
+    b->now_ms = util_now_ms();
+    session_op **tail = &b->head;
+    while (sess.queue_head && b->n < SESSION_BATCH_MAX) {
+        session_op *op = sess.queue_head;
+        sess.queue_head = op->next;
+        sess.queued--;
+        if (op->kind == SESSION_OP_USER && !op->client_id)
+            idmap_del(&sess.reread_queued, op->user); /* later changes queue a new re-read */
+        op->next = NULL;
+        *tail = op;
+        tail = &op->next;
+        b->n++;
+    }
+    if (!sess.queue_head)
+        sess.queue_tail = NULL;
+    sess.batch_in_flight = true;
+    worker_submit(sess.lane, batch_job, batch_done, b);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    UNUSED(fd);
+    UNUSED(what);
+    UNUSED(arg);
+    sess.kick_pending = false;
+    start_batch();
+}
+
+void session_enqueue(session_op *op)
+{
+    if (!sess.enabled || sess.stopping) {
+        session_op_free(op);
+        return;
+    }
+    op->next = NULL;
+    if (sess.queue_tail)
+        sess.queue_tail->next = op;
+    else
+        sess.queue_head = op;
+    sess.queue_tail = op;
+    sess.queued++;
+    if (!sess.batch_in_flight && !sess.kick_pending) {
+        sess.kick_pending = true;
+        event_active(sess.ev_kick, EV_TIMEOUT, 0);
+    }
+}
+
+/* ---- applying results (phase order, see session_db.c) ---- */
+
+static void apply_revokeall(session_op *op)
+{
+    if (!op->ok)
+        return;
+    drop_user_sessions(op->tenant, op->user);
+    sess.stats.revoked += op->count;
+}
+
+static void apply_create(session_op *op, int64_t now_ms)
+{
+    session_user *u = session_store_user_get(&sess.store, op->user);
+    u->pending_creates++; /* pinned while evictions empty its list */
+    for (size_t e = 0; e < op->nevict; e++) {
+        session *s = session_store_find(&sess.store, op->evict[e]);
+        if (s && op->ok) {
+            session_store_remove(&sess.store, s);
+            sess.stats.revoked++;
+        } else if (s) {
+            s->revoking = false;
+        }
+    }
+    if (op->ok) {
+        /* NULL only if another held hash shares 8 bytes: it then lives in the database
+         * alone and is found by reading through. */
+        (void)session_store_add(&sess.store, op->hash, op->tenant, op->user, op->at_ms,
+                                op->expires_ms, op->ttl_ms);
+        sess.stats.created++;
+    }
+    /* the pin above, and the pending count session_plan_create() took */
+    u->pending_creates = u->pending_creates >= 2 ? u->pending_creates - 2 : 0;
+    session_store_user_release(&sess.store, u);
+    if (op->ok)
+        enforce_cap(op->user, now_ms);
+}
+
+static void apply_touch(session_op *op)
+{
+    session *s = session_store_find(&sess.store, op->hash);
+    if (!op->ok)
+        return;
+    if (!op->found) {
+        if (s) /* revoked or expired elsewhere */
+            session_store_remove(&sess.store, s);
+        return;
+    }
+    sess.stats.touched++;
+    if (s) {
+        session_store_set_expiry(&sess.store, s, op->expires_ms);
+        s->ttl_ms = op->ttl_ms;
+    } else {
+        (void)session_store_add(&sess.store, op->hash, op->row.tenant, op->row.user,
+                                op->row.created_ms, op->expires_ms, op->ttl_ms);
+    }
+    op->row.expires_ms = op->expires_ms;
+    if (!session_user_active(op->row.tenant, op->row.user))
+        op->found = false; /* the row lives on, but the session is not usable */
+}
+
+static void apply_revoke(session_op *op)
+{
+    session *s = session_store_find(&sess.store, op->hash);
+    if (op->ok && op->found)
+        sess.stats.revoked++;
+    if (!s)
+        return;
+    if (op->ok)
+        session_store_remove(&sess.store, s);
+    else
+        s->revoking = false;
+}
+
+static void apply_lookup(session_op *op, int64_t now_ms)
+{
+    if (!op->ok || !op->found)
+        return;
+    sess.stats.read_through_hits++;
+    if (op->row.expires_ms <= now_ms || !session_user_active(op->row.tenant, op->row.user)) {
+        op->found = false;
+        return;
+    }
+    (void)store_row(&op->row);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    return memcmp(((const session_row *)a)->hash, ((const session_row *)b)->hash, SESSION_HASH_LEN);
+}
+
+/* The database's live sessions of one user replace what memory holds for it. */
+static void apply_user(session_op *op)
+{
+    if (!op->ok)
+        return;
+    if (op->rows.n)
+        qsort(op->rows.v, op->rows.n, sizeof *op->rows.v, row_cmp);
+    session_user *u = session_store_user(&sess.store, op->user);
+    if (u) {
+        u->pending_creates++;
+        for (session *s = u->head, *next; s; s = next) {
+            next = s->next;
+            session_row key;
+            memcpy(key.hash, s->hash, SESSION_HASH_LEN);
+            if (s->tenant == op->tenant && (!op->rows.n || !bsearch(&key, op->rows.v, op->rows.n,
+                                                                    sizeof *op->rows.v, row_cmp)))
+                session_store_remove(&sess.store, s);
+        }
+        u->pending_creates--;
+        session_store_user_release(&sess.store, u);
+    }
+    for (size_t i = 0; i < op->rows.n; i++) {
+        const session_row *row = &op->rows.v[i];
+        session *s = session_store_find(&sess.store, row->hash);
+        if (!s) {
+            (void)store_row(row);
+        } else if (s->expires_ms != row->expires_ms) {
+            session_store_set_expiry(&sess.store, s, row->expires_ms);
+            if (row->expires_ms > row->last_seen_ms)
+                s->ttl_ms = row->expires_ms - row->last_seen_ms;
+        }
+    }
+}
+
+static void apply_load(session_op *op, int64_t now_ms)
+{
+    sess.load_queued = false;
+    if (!op->ok) {
+        sess.load_backoff_ms =
+            sess.load_backoff_ms ? sess.load_backoff_ms * 2 : SESSION_LOAD_RETRY_MIN_MS;
+        if (sess.load_backoff_ms > SESSION_LOAD_RETRY_MAX_MS)
+            sess.load_backoff_ms = SESSION_LOAD_RETRY_MAX_MS;
+        sess.load_retry_ms = now_ms + sess.load_backoff_ms;
+        return;
+    }
+    for (size_t i = 0; i < op->rows.n; i++)
+        (void)store_row(&op->rows.v[i]);
+    sess.loaded = true;
+    log_notice("sessions: %zu live sessions loaded", op->rows.n);
+}
+
+static void apply_op(session_op *op, int64_t now_ms)
+{
+    switch (op->kind) {
+    case SESSION_OP_REVOKEALL:
+        apply_revokeall(op);
+        break;
+    case SESSION_OP_CREATE:
+        apply_create(op, now_ms);
+        break;
+    case SESSION_OP_TOUCH:
+        apply_touch(op);
+        break;
+    case SESSION_OP_REVOKE:
+        apply_revoke(op);
+        break;
+    case SESSION_OP_LOOKUP:
+        apply_lookup(op, now_ms);
+        break;
+    case SESSION_OP_USER:
+        apply_user(op);
+        break;
+    case SESSION_OP_LOAD:
+        apply_load(op, now_ms);
+        break;
+    case SESSION_OP_PURGE:
+        sess.stats.purged += op->ok ? op->count : 0;
+        if (op->ok && op->count >= SESSION_PURGE_LIMIT)
+            sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
+        break;
+    default: /* SESSION_OP_LOGIN_FAILED: its row is all there is */
+        break;
+    }
+}
+
+/* The order session_db_run() acts in; applying in it keeps memory in step. */
+static const int apply_order[] = {
+    SESSION_OP_REVOKEALL, SESSION_OP_CREATE,       SESSION_OP_TOUCH,
+    SESSION_OP_REVOKE,    SESSION_OP_LOGIN_FAILED, SESSION_OP_LOOKUP,
+    SESSION_OP_USER,      SESSION_OP_LOAD,         SESSION_OP_PURGE,
+};
+
+/* ---- replies ---- */
+
+static void reply_u64(buf *out, uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        resp_int(out, (long long)v);
+    else
+        resp_bulk_u64(out, v);
+}
+
+void session_reply_dberr(client *c)
+{
+    resp_error(&c->out, "DBERR the session store in the database is unavailable or refused "
+                        "the change; nothing changed");
+}
+
+void session_reply_nosession(client *c)
+{
+    resp_error(&c->out, "NOSESSION session unknown, expired or revoked");
+}
+
+void session_reply_read(client *c, int reply, const session_row *row, uint32_t menu, int form)
+{
+    if (!row) {
+        if (reply == SESSION_REPLY_GET)
+            resp_null(&c->out, c->proto);
+        else
+            session_reply_nosession(c);
+        return;
+    }
+    switch (reply) {
+    case SESSION_REPLY_GET:
+        resp_array(&c->out, 4);
+        reply_u64(&c->out, row->tenant);
+        reply_u64(&c->out, row->user);
+        resp_int(&c->out, row->created_ms);
+        resp_int(&c->out, row->expires_ms);
+        break;
+    case SESSION_REPLY_CANMENU:
+        resp_int(&c->out, rbac_canmenu(server.model, row->tenant, row->user, menu, util_now_ms()));
+        break;
+    default:
+        cmd_rbac_reply_menus(c, row->tenant, row->user, form, util_now_ms());
+        break;
+    }
+}
+
+static void reply_list(client *c, uint64_t tenant, uint64_t user)
+{
+    int64_t now = util_now_ms();
+    session_user *u = session_store_user(&sess.store, user);
+    if (!u || !session_user_active(tenant, user)) {
+        resp_array(&c->out, 0);
+        return;
+    }
+    size_t n = 0;
+    for (const session *s = u->head; s; s = s->next)
+        n += s->tenant == tenant && s->expires_ms > now;
+    resp_array(&c->out, n);
+    for (const session *s = u->head; s; s = s->next) {
+        if (s->tenant != tenant || s->expires_ms <= now)
+            continue;
+        char id[SESSION_ID_HEX + 1];
+        session_hash_hex(s->hash, SESSION_ID_BYTES, id);
+        resp_array(&c->out, 3);
+        resp_bulk(&c->out, id, SESSION_ID_HEX);
+        resp_int(&c->out, s->created_ms);
+        resp_int(&c->out, s->expires_ms);
+    }
+}
+
+static void reply_lookup(client *c, const session_op *op)
+{
+    uint32_t menu = RBAC_NONE;
+    if (op->found && op->reply == SESSION_REPLY_CANMENU && op->arg) {
+        resp_arg a = {op->arg, op->arglen};
+        if (!cmd_rbac_parse_menu(c, &a, &menu))
+            return; /* cannot happen: the argument was checked before the lookup */
+    }
+    session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
+}
+
+static void reply_op(client *c, const session_op *op)
+{
+    if (!op->ok) {
+        session_reply_dberr(c);
+        return;
+    }
+    switch (op->reply) {
+    case SESSION_REPLY_TOKEN:
+        resp_bulk(&c->out, op->token, SESSION_TOKEN_LEN);
+        sess.stats.logins_ok += op->login != NULL;
+        break;
+    case SESSION_REPLY_WRONGPASS:
+        resp_error(&c->out, "WRONGPASS invalid credentials");
+        sess.stats.logins_failed++;
+        break;
+    case SESSION_REPLY_TOUCH:
+        if (op->found)
+            resp_int(&c->out, op->expires_ms);
+        else
+            resp_null(&c->out, c->proto);
+        break;
+    case SESSION_REPLY_REVOKE:
+        resp_int(&c->out, op->found);
+        break;
+    case SESSION_REPLY_REVOKEALL:
+        resp_int(&c->out, (long long)op->count);
+        break;
+    case SESSION_REPLY_LIST:
+        reply_list(c, op->tenant, op->user);
+        break;
+    default:
+        reply_lookup(c, op);
+        break;
+    }
+}
+
+static void note_batch_error(const session_batch *b)
+{
+    sess.stats.db_errors++;
+    int64_t now = util_now_ms();
+    if (now - last_warn_ms >= SESSION_WARN_INTERVAL_MS) {
+        last_warn_ms = now;
+        log_warn("sessions: database: %s", b->err);
+    }
+}
+
+static void batch_done(void *arg)
+{
+    session_batch *b = arg;
+    int64_t now = util_now_ms();
+    sess.stats.batches++;
+    sess.stats.writes += b->writes;
+    sess.stats.commits += b->commits;
+    if (b->db_error)
+        note_batch_error(b);
+    for (size_t p = 0; p < ARRAY_LEN(apply_order); p++)
+        for (session_op *op = b->head; op; op = op->next)
+            if (op->kind == apply_order[p])
+                apply_op(op, now);
+    for (session_op *op = b->head; op; op = op->next) {
+        client *c = op->client_id ? client_by_id(op->client_id) : NULL;
+        if (!c)
+            continue;
+        reply_op(c, op);
+        client_unblock(c);
+    }
+    while (b->head) {
+        session_op *op = b->head;
+        b->head = op->next;
+        session_op_free(op);
+    }
+    mem_free(b);
+    sess.batch_in_flight = false;
+    start_batch();
+}
+
+/* ---- life cycle ---- */
+
+static void queue_load(void)
+{
+    sess.load_queued = true;
+    session_enqueue(session_op_new(SESSION_OP_LOAD, 0));
+}
+
+static size_t hasher_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > SESSION_HASHERS_MAX ? SESSION_HASHERS_MAX : (size_t)n;
+}
 
 bool session_init(void)
 {
+    if (server.conf.profile != CONF_PROFILE_BITENANT)
+        return true; /* the commands answer that they need profile bitenant */
+    session_store_init(&sess.store);
+    idmap_init(&sess.reread_queued);
+    sess.ev_kick = event_new(server.base, -1, 0, on_kick, NULL);
+    db_params dbp;
+    db_params_from_conf(&dbp, &server.conf);
+    sess.hasher_threads = hasher_count();
+    sess.lane = worker_pool_start(server.base, 1, &dbp);
+    sess.hashers = sess.lane ? worker_pool_start(server.base, sess.hasher_threads, &dbp) : NULL;
+    sodium_memzero(&dbp, sizeof dbp);
+    if (!sess.ev_kick || !sess.lane || !sess.hashers) {
+        log_warn("sessions: cannot start the session lane and the password checkers");
+        goto fail;
+    }
+    sess.enabled = true;
+    session_login_init();
+    queue_load();
+    sess.next_purge_ms = util_now_ms() + SESSION_PURGE_INTERVAL_MS;
     return true;
+fail:
+    session_shutdown();
+    return false;
 }
 
-void session_shutdown(void) {}
+void session_shutdown(void)
+{
+    sess.stopping = true;
+    /* Password checks end first: their completions may still queue ops (dropped now). */
+    if (sess.hashers) {
+        session_login_cancel();
+        worker_pool_stop(sess.hashers);
+    }
+    if (sess.lane)
+        worker_pool_stop(sess.lane);
+    sess.hashers = sess.lane = NULL;
+    while (sess.queue_head) {
+        session_op *op = sess.queue_head;
+        sess.queue_head = op->next;
+        session_op_free(op);
+    }
+    sess.queue_tail = NULL;
+    sess.queued = 0;
+    if (sess.ev_kick)
+        event_free(sess.ev_kick);
+    sess.ev_kick = NULL;
+    session_store_free(&sess.store);
+    idmap_free(&sess.reread_queued);
+    sess.enabled = false;
+}
 
 void session_cron(int64_t now_ms)
 {
-    (void)now_ms;
+    if (!sess.enabled || sess.stopping)
+        return;
+    session *s;
+    for (size_t n = 0; n < SESSION_SWEEP_MAX && (s = session_store_first_expiry(&sess.store)) &&
+                       s->expires_ms <= now_ms;
+         n++) {
+        session_store_remove(&sess.store, s);
+        sess.stats.expired++;
+    }
+    if (!sess.loaded && !sess.load_queued && now_ms >= sess.load_retry_ms)
+        queue_load();
+    if (now_ms >= sess.next_purge_ms) {
+        sess.next_purge_ms = now_ms + SESSION_PURGE_INTERVAL_MS;
+        session_enqueue(session_op_new(SESSION_OP_PURGE, 0));
+    }
 }
 
 void session_info(buf *out)
 {
-    (void)out;
+    const session_stats *st = &sess.stats;
+    buf_printf(out,
+               "sessions_live:%zu\r\nsession_users:%zu\r\nsessions_loaded:%d\r\n"
+               "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_in_progress:%zu\r\n"
+               "sessions_created:%llu\r\nsessions_touched:%llu\r\nsessions_revoked:%llu\r\n"
+               "sessions_expired:%llu\r\nsessions_purged:%llu\r\n"
+               "session_read_throughs:%llu\r\nsession_read_through_hits:%llu\r\n"
+               "session_writes:%llu\r\ngroup_commits:%llu\r\navg_batch_size:%.2f\r\n"
+               "session_batches:%llu\r\nsession_db_errors:%llu\r\nsession_queue:%zu\r\n"
+               "session_hash_threads:%zu\r\nsession_memory_bytes:%zu\r\n",
+               session_store_count(&sess.store), session_store_users(&sess.store),
+               sess.loaded ? 1 : 0, (unsigned long long)st->logins_ok,
+               (unsigned long long)st->logins_failed, sess.logins_running,
+               (unsigned long long)st->created, (unsigned long long)st->touched,
+               (unsigned long long)st->revoked, (unsigned long long)st->expired,
+               (unsigned long long)st->purged, (unsigned long long)st->read_throughs,
+               (unsigned long long)st->read_through_hits, (unsigned long long)st->writes,
+               (unsigned long long)st->commits,
+               st->commits ? (double)st->writes / (double)st->commits : 0.0,
+               (unsigned long long)st->batches, (unsigned long long)st->db_errors, sess.queued,
+               sess.hasher_threads, session_store_bytes(&sess.store));
 }
 
 void session_user_changed(uint64_t tenant, uint64_t user)
 {
-    (void)tenant;
-    (void)user;
+    if (!sess.enabled || sess.stopping)
+        return;
+    uint64_t queued_tenant;
+    if (idmap_get(&sess.reread_queued, user, &queued_tenant) && queued_tenant == tenant)
+        return; /* a re-read of this user is queued and will see this change too */
+    idmap_put(&sess.reread_queued, user, tenant);
+    session_op *op = session_op_new(SESSION_OP_USER, 0);
+    op->tenant = tenant;
+    op->user = user;
+    session_enqueue(op);
 }
 
 void session_forget_user(uint64_t tenant, uint64_t user)
 {
-    (void)tenant;
-    (void)user;
+    if (!sess.enabled)
+        return;
+    sess.stats.revoked += drop_user_sessions(tenant, user);
 }

@@ -1,0 +1,140 @@
+/*
+ * session_db.c — the database half of the sessions: every statement on tenant_session
+ * (and the login log rows and last_login_at that go with a login) runs here, on the
+ * one thread of the session lane, a batch at a time.
+ *
+ *   loop thread                                   session lane (1 worker thread)
+ *   -----------                                   ------------------------------
+ *   commands queue session_ops
+ *   no batch in flight? take the queue  ---job--> session_db_run(batch):
+ *     (group commit: whatever queued                one transaction for every write
+ *      while the last batch ran)                    (revokealls, inserts, touches,
+ *                                                   revokes, login rows), COMMIT, then
+ *                                                   the reads (read-through, per-user
+ *   apply results to the store, reply   <--done--   re-reads, the start-up load, purge)
+ *   to every waiter, take the next batch
+ *
+ * Because one batch runs at a time and results are applied in batch order, memory
+ * changes in the order the database did, and a re-read of a user's sessions cannot be
+ * overtaken by an older write. A write that fails fails its batch; when the failure
+ * was a refused statement (not a lost connection) each write is retried alone, so one
+ * bad row cannot fail its neighbours.
+ *
+ * A session_op belongs to the loop until its batch is submitted, to the lane while the
+ * batch runs, and to the loop again in the done callback, which frees it.
+ */
+#ifndef RBACD_SESSION_DB_H
+#define RBACD_SESSION_DB_H
+
+#include "session_store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SESSION_BATCH_MAX      512   /* ops in one batch (bounds statement size) */
+#define SESSION_PURGE_LIMIT    10000 /* expired rows deleted by one purge statement */
+#define SESSION_DB_ERR_MAX     256   /* error text kept per batch */
+#define SESSION_IP_MAX_CHARS   64    /* tenant_session.ip, tenant_login_log.ip */
+#define SESSION_UA_MAX_CHARS   512   /* user_agent columns */
+#define SESSION_NAME_MAX_CHARS 64    /* tenant_login_log.username, tenant_user.username */
+
+enum session_op_kind {
+    SESSION_OP_CREATE = 0,       /* insert a session (CREATE, a successful LOGIN) */
+    SESSION_OP_LOGIN_FAILED = 1, /* a failed login: its log row only */
+    SESSION_OP_TOUCH = 2,        /* new expiry for a live session */
+    SESSION_OP_REVOKE = 3,       /* revoke one session */
+    SESSION_OP_REVOKEALL = 4,    /* revoke every live session of a user */
+    SESSION_OP_LOOKUP = 5,       /* read-through: one session by hash */
+    SESSION_OP_USER = 6,         /* re-read every live session of a user (LIST, sync) */
+    SESSION_OP_LOAD = 7,         /* every live session (start-up) */
+    SESSION_OP_PURGE = 8,        /* delete rows that expired */
+};
+
+typedef struct session_row {
+    uint8_t hash[SESSION_HASH_LEN]; /* token_hash */
+    uint64_t tenant;                /* tenant_id */
+    uint64_t user;                  /* user_id */
+    int64_t created_ms;             /* created_at */
+    int64_t expires_ms;             /* expires_at */
+    int64_t last_seen_ms;           /* last_seen_at */
+} session_row;
+
+typedef struct session_rows {
+    session_row *v; /* owned array */
+    size_t n;       /* rows held */
+    size_t cap;     /* rows allocated */
+} session_rows;
+
+/* A login attempt to record in tenant_login_log (and, when ok, last_login_at). */
+typedef struct session_login_log {
+    uint64_t tenant;     /* 0 when no live tenant has the code */
+    uint64_t user;       /* 0 when no such user */
+    char *username;      /* as presented, made valid UTF-8 and cut to the column; owned */
+    int64_t time_ms;     /* when the attempt was decided */
+    bool ok;             /* result column */
+    const char *message; /* static text: "ok", "wrong password", ... */
+} session_login_log;
+
+typedef struct session_op {
+    int kind;                           /* enum session_op_kind */
+    uint64_t client_id;                 /* who waits for the reply, 0 = nobody */
+    int reply;                          /* what to reply (session.c decides) */
+    uint8_t hash[SESSION_HASH_LEN];     /* the session concerned */
+    uint64_t tenant;                    /* create, revokeall, user: whose */
+    uint64_t user;                      /* same */
+    int64_t at_ms;                      /* when it was asked (row times derive from it) */
+    int64_t expires_ms;                 /* create: expiry; touch: new expiry (worker sets it
+                                           when ttl_ms is 0) */
+    int64_t ttl_ms;                     /* create/touch: lifetime; touch 0 = the row's own */
+    int64_t default_ttl_ms;             /* touch: when the row's own cannot be told */
+    char *ip;                           /* create: tenant_session.ip (owned, may be NULL) */
+    char *ua;                           /* create: tenant_session.user_agent (same) */
+    session_login_log *login;           /* a login to log (owned), or NULL */
+    uint8_t (*evict)[SESSION_HASH_LEN]; /* create: older sessions revoked with it (owned) */
+    size_t nevict;                      /* entries in evict */
+    char token[SESSION_TOKEN_LEN + 1];  /* create: the reply; wiped when freed */
+    char *arg;                          /* lookup: menu argument to answer with (owned) */
+    size_t arglen;                      /* its length */
+    int form;                           /* lookup: MENUS form */
+    /* results, set by session_db_run() */
+    bool ok;                 /* the database did it (writes: committed) */
+    bool found;              /* touch, revoke, lookup: the session was live */
+    session_row row;         /* touch, lookup: the session as stored */
+    uint64_t count;          /* revokeall: revoked; purge: deleted */
+    session_rows rows;       /* user, load: the live sessions */
+    struct session_op *next; /* queue / batch link */
+} session_op;
+
+typedef struct session_batch {
+    session_op *head; /* ops, in queue order */
+    size_t n;         /* how many */
+    int64_t now_ms;   /* the clock the batch compares expiries with */
+    /* results */
+    uint64_t writes;              /* write ops committed */
+    uint64_t commits;             /* transactions committed (1, or more after a split) */
+    bool db_error;                /* some statement failed */
+    char err[SESSION_DB_ERR_MAX]; /* the first failure, for the log */
+} session_batch;
+
+/* A zeroed op of kind for client_id (0 = nobody waits). The caller owns it. */
+session_op *session_op_new(int kind, uint64_t client_id);
+/* Frees op and what it owns, wiping the token. NULL is fine. */
+void session_op_free(session_op *op);
+/* Whether op changes the database (it then runs in the batch's transaction). */
+bool session_op_is_write(const session_op *op);
+
+/* Text bound for a utf8mb4 VARCHAR column: a copy of s[0..len) in which every byte
+ * that is not part of valid UTF-8 (and every NUL) became '?', cut after max_chars
+ * characters. The caller owns the copy (mem_free). */
+char *session_text_clean(const char *s, size_t len, size_t max_chars);
+/* Whether s[0..len) is valid UTF-8 without NUL and at most max_chars characters (what
+ * may be compared with a column as it is). */
+bool session_text_ok(const char *s, size_t len, size_t max_chars);
+
+/* Worker side (the session lane): runs the batch on the worker's connection and fills
+ * every op's results. Never fails as a whole: an op that could not be done has
+ * ok == false (and the batch says why in err). */
+void session_db_run(session_batch *b);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * The SESSION commands (SPEC §2 "Sessions"): argument checks, the answers the store
+ * can give at once, and the login flow. Everything that needs the database becomes a
+ * session_op for the lane (session.c); the client is blocked until its reply.
+ *
+ *   GET, CANMENU, MENUS  store hit: answered now (microseconds). Miss, or a session
+ *                        that expired here (another instance may have touched it):
+ *                        read through, then answered.
+ *   TOUCH, REVOKE        always through the database (another instance may have
+ *                        revoked or touched it); REVOKEALL, LIST too.
+ *   CREATE               a new token; the insert (with the cap's evictions) commits
+ *                        before the token is replied.
+ *   LOGIN                loop: tenant by code, copies  --> hashing pool: the user row,
+ *                        the password check (or the dummy one)  --> loop: model check,
+ *                        then a create (or a failed-login row) through the lane; the
+ *                        reply waits for that commit.
+ *
+ * Secrets: every row is CMD_SECRET (SLOWLOG keeps "session <sub>" only); no handler
+ * echoes a token or password in an error, and nothing here logs either. The password
+ * copy is wiped as soon as it is checked. Password checks run on their own pool at a
+ * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
+ */
+#include "client.h"
+#include "cmd_rbac.h"
+#include "command.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+#include "passwd.h"
+#include "rbac.h"
+#include "server.h"
+#include "session.h"
+#include "session_internal.h"
+#include "util.h"
+#include "worker.h"
+
+#include <mysql.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SESSION_LOGINS_MAX   4096 /* password checks queued or running at once */
+#define SESSION_HASH_NICE    10   /* scheduling niceness of the password checkers */
+#define SESSION_MENU_ARG_MAX 4096 /* longest menu argument kept for a deferred CANMENU */
+
+/* ---- arguments ---- */
+
+static bool parse_ttl(client *c, const resp_arg *a, int64_t *ttl_ms)
+{
+    long long v;
+    if (!util_parse_ll(a->ptr, a->len, &v) || v < 1 || v > SESSION_TTL_MAX_S) {
+        resp_error(&c->out, "ERR invalid TTL: expected whole seconds between 1 and %d",
+                   SESSION_TTL_MAX_S);
+        return false;
+    }
+    *ttl_ms = (int64_t)v * 1000;
+    return true;
+}
+
+/* An optional trailing "TTL s" at argv[at]: argc must be at or at + 2. */
+static bool parse_opt_ttl(client *c, size_t argc, const resp_arg *argv, size_t at, int64_t *ttl_ms)
+{
+    if (argc == at)
+        return true;
+    if (argc != at + 2 || !util_eq_nocase(argv[at].ptr, argv[at].len, "ttl")) {
+        command_reply_syntax(c);
+        return false;
+    }
+    return parse_ttl(c, &argv[at + 1], ttl_ms);
+}
+
+static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant, uint64_t *user)
+{
+    return command_parse_id(c, &argv[2], tenant) && command_parse_id(c, &argv[3], user);
+}
+
+static bool enabled(client *c)
+{
+    if (sess.enabled)
+        return true;
+    resp_error(&c->out, "ERR SESSION needs profile bitenant");
+    return false;
+}
+
+/* Queues op for c and blocks c until its reply. */
+static void submit(client *c, session_op *op)
+{
+    client_block(c);
+    session_enqueue(op);
+}
+
+/* ---- CREATE (and the create half of LOGIN) ---- */
+
+static session_op *create_op(uint64_t client_id, uint64_t tenant, uint64_t user, int64_t ttl_ms)
+{
+    session_op *op = session_op_new(SESSION_OP_CREATE, client_id);
+    op->reply = SESSION_REPLY_TOKEN;
+    op->tenant = tenant;
+    op->user = user;
+    op->at_ms = util_now_ms();
+    op->ttl_ms = ttl_ms;
+    op->expires_ms = op->at_ms + ttl_ms;
+    session_token_new(op->token);
+    session_token_hash(op->token, SESSION_TOKEN_LEN, op->hash);
+    return op;
+}
+
+static void sessionCreateCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    uint64_t tenant, user;
+    int64_t ttl_ms = session_default_ttl_ms();
+    if (!enabled(c) || !parse_tenant_user(c, argv, &tenant, &user) ||
+        !parse_opt_ttl(c, argc, argv, 4, &ttl_ms))
+        return;
+    if (!session_user_active(tenant, user)) {
+        resp_error(&c->out, "ERR no live, enabled user %llu in live, enabled tenant %llu",
+                   (unsigned long long)user, (unsigned long long)tenant);
+        return;
+    }
+    session_op *op = create_op(c->id, tenant, user, ttl_ms);
+    session_plan_create(op);
+    submit(c, op);
+}
+
+/* ---- GET, CANMENU, MENUS ---- */
+
+/* Answers from the store, or reads through. arg: the CANMENU menu argument (already
+ * checked), NULL otherwise. */
+static void session_read(client *c, const resp_arg *token, int reply, uint32_t menu,
+                         const resp_arg *arg, int form)
+{
+    if (!session_token_wellformed(token->ptr, token->len)) {
+        session_reply_read(c, reply, NULL, menu, form);
+        return;
+    }
+    uint8_t hash[SESSION_HASH_LEN];
+    session_token_hash(token->ptr, token->len, hash);
+    session *s = session_store_find(&sess.store, hash);
+    int64_t now = util_now_ms();
+    if (s && session_usable(s, now)) {
+        session_row row = {.tenant = s->tenant,
+                           .user = s->user,
+                           .created_ms = s->created_ms,
+                           .expires_ms = s->expires_ms};
+        session_reply_read(c, reply, &row, menu, form);
+        return;
+    }
+    if (s && session_store_find(&sess.store, hash)) {
+        session_reply_read(c, reply, NULL, menu, form); /* held, but its user is not active */
+        return;
+    }
+    session_op *op = session_op_new(SESSION_OP_LOOKUP, c->id);
+    op->reply = reply;
+    op->form = form;
+    memcpy(op->hash, hash, SESSION_HASH_LEN);
+    op->at_ms = now;
+    if (arg && arg->len <= SESSION_MENU_ARG_MAX) {
+        op->arg = mem_strndup(arg->ptr, arg->len);
+        op->arglen = arg->len;
+    }
+    sess.stats.read_throughs++;
+    submit(c, op);
+}
+
+static void sessionGetCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    if (enabled(c))
+        session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, MENUS_IDS);
+}
+
+static void sessionCanmenuCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    uint32_t menu;
+    if (enabled(c) && cmd_rbac_parse_menu(c, &argv[3], &menu))
+        session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], MENUS_IDS);
+}
+
+static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    int form = MENUS_IDS;
+    if (!enabled(c))
+        return;
+    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+        command_reply_syntax(c);
+        return;
+    }
+    session_read(c, &argv[2], SESSION_REPLY_MENUS, RBAC_NONE, NULL, form);
+}
+
+/* ---- TOUCH, REVOKE, REVOKEALL, LIST ---- */
+
+static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    int64_t ttl_ms = 0;
+    if (!enabled(c) || !parse_opt_ttl(c, argc, argv, 3, &ttl_ms))
+        return;
+    if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    session_op *op = session_op_new(SESSION_OP_TOUCH, c->id);
+    op->reply = SESSION_REPLY_TOUCH;
+    op->at_ms = util_now_ms();
+    op->default_ttl_ms = session_default_ttl_ms();
+    session_token_hash(argv[2].ptr, argv[2].len, op->hash);
+    session *s = session_store_find(&sess.store, op->hash);
+    if (s && op->at_ms >= s->expires_ms) {
+        session_store_remove(&sess.store, s); /* the database may know a later expiry */
+        sess.stats.expired++;
+        s = NULL;
+    }
+    if (s && !session_user_active(s->tenant, s->user)) {
+        session_op_free(op);
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    op->ttl_ms = ttl_ms ? ttl_ms : s ? s->ttl_ms : 0;
+    submit(c, op);
+}
+
+static void sessionRevokeCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    if (!enabled(c))
+        return;
+    if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
+        resp_int(&c->out, 0);
+        return;
+    }
+    session_op *op = session_op_new(SESSION_OP_REVOKE, c->id);
+    op->reply = SESSION_REPLY_REVOKE;
+    op->at_ms = util_now_ms();
+    session_token_hash(argv[2].ptr, argv[2].len, op->hash);
+    session *s = session_store_find(&sess.store, op->hash);
+    if (s)
+        s->revoking = true;
+    submit(c, op);
+}
+
+/* REVOKEALL and LIST: an op naming a user. */
+static void user_command(client *c, const resp_arg *argv, int kind, int reply)
+{
+    uint64_t tenant, user;
+    if (!enabled(c) || !parse_tenant_user(c, argv, &tenant, &user))
+        return;
+    session_op *op = session_op_new(kind, c->id);
+    op->reply = reply;
+    op->tenant = tenant;
+    op->user = user;
+    op->at_ms = util_now_ms();
+    submit(c, op);
+}
+
+static void sessionRevokeallCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    user_command(c, argv, SESSION_OP_REVOKEALL, SESSION_REPLY_REVOKEALL);
+}
+
+static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    user_command(c, argv, SESSION_OP_USER, SESSION_REPLY_LIST);
+}
+
+/* ---- LOGIN ---- */
+
+typedef struct login_job {
+    uint64_t client_id;        /* who asked */
+    uint64_t tenant;           /* tenant id by code, 0 if no live tenant has it */
+    char *username;            /* exact copy, only when name_ok */
+    bool name_ok;              /* valid UTF-8, no NUL, fits the column: worth a lookup */
+    char *log_name;            /* the name as logged (cleaned, cut to the column) */
+    char *password;            /* copy, wiped once checked */
+    size_t pwlen;              /* its length */
+    int64_t ttl_ms;            /* lifetime of the session */
+    char *ip;                  /* cleaned IP option, or NULL */
+    char *ua;                  /* cleaned UA option, or NULL */
+    const atomic_bool *cancel; /* set at shutdown: skip the check, nobody waits */
+    /* results (worker) */
+    bool db_ok;          /* the user row could be read */
+    uint64_t user;       /* tenant_user.id, 0 if none */
+    bool matched;        /* right password of an enabled user */
+    const char *message; /* login log message */
+    char err[256];       /* why db_ok is false */
+} login_job;
+
+static void login_job_free(login_job *j)
+{
+    if (j->password) {
+        sodium_memzero(j->password, j->pwlen);
+        mem_free(j->password);
+    }
+    mem_free(j->username);
+    mem_free(j->log_name);
+    mem_free(j->ip);
+    mem_free(j->ua);
+    sodium_memzero(j, sizeof *j);
+    mem_free(j);
+}
+
+static _Thread_local bool hasher_niced; /* this checker thread lowered its priority */
+
+/* The one flag the loop shares with the checkers: at shutdown, queued logins end
+ * without hashing instead of holding the exit up for seconds. */
+static atomic_bool logins_cancelled;
+
+static void hasher_prepare(void)
+{
+    if (hasher_niced)
+        return;
+    hasher_niced = true;
+    /* On Linux a thread id names one thread for setpriority(). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SESSION_HASH_NICE) != 0)
+        log_verbose("sessions: cannot lower the priority of a password checker");
+}
+
+static void prewarm_job(void *arg)
+{
+    UNUSED(arg);
+    hasher_prepare();
+    passwd_init();
+}
+
+void session_login_init(void)
+{
+    atomic_store(&logins_cancelled, false);
+    worker_submit(sess.hashers, prewarm_job, NULL, NULL);
+}
+
+void session_login_cancel(void)
+{
+    atomic_store(&logins_cancelled, true);
+}
+
+typedef struct user_row {
+    bool found;                     /* a live user row matched */
+    uint64_t id;                    /* tenant_user.id */
+    int status;                     /* tenant_user.status */
+    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
+} user_row;
+
+/* Reads the user row on the worker's connection; false when the database failed. */
+static bool fetch_user(MYSQL *m, login_job *j, user_row *u)
+{
+    buf q;
+    buf_init(&q);
+    buf_printf(&q,
+               "SELECT id, status, password, username FROM tenant_user WHERE tenant_id = %llu "
+               "AND username = ",
+               (unsigned long long)j->tenant);
+    db_quote(m, &q, j->username, strlen(j->username));
+    buf_append_str(&q, " AND deleted_at = 0");
+    bool ok = mysql_real_query(m, q.data, q.len) == 0;
+    buf_free(&q);
+    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
+    if (!res) {
+        snprintf(j->err, sizeof j->err, "%s", mysql_error(m));
+        if (db_error_is_connection(m))
+            worker_db_failed();
+        return false;
+    }
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res))) {
+        /* The column's collation pads spaces: "admin " equals "admin". Only the exact
+         * name counts. */
+        if (!r[0] || !r[3] || strcmp(r[3], j->username) != 0 ||
+            !util_parse_u64(r[0], strlen(r[0]), &u->id))
+            continue;
+        u->found = true;
+        u->status = r[1] ? (int)strtol(r[1], NULL, 10) : 0;
+        if (r[2] && strlen(r[2]) <= PASSWD_HASH_MAX)
+            snprintf(u->hash, sizeof u->hash, "%s", r[2]);
+        break;
+    }
+    mysql_free_result(res);
+    return true;
+}
+
+static void login_job_run(void *arg)
+{
+    login_job *j = arg;
+    if (atomic_load(j->cancel))
+        return; /* db_ok stays false; the server is stopping */
+    hasher_prepare();
+    MYSQL *m = worker_db(j->err, sizeof j->err);
+    if (!m)
+        return; /* db_ok stays false: -DBERR at once, no hashing */
+    user_row u = {0};
+    if (j->name_ok && !fetch_user(m, j, &u))
+        return;
+    j->db_ok = true;
+    if (!u.found) {
+        passwd_verify_dummy(j->password, j->pwlen);
+        j->message = j->tenant ? "unknown user" : "unknown tenant";
+    } else {
+        int r = passwd_verify(u.hash, j->password, j->pwlen);
+        j->user = u.id;
+        j->matched = r == PASSWD_MATCH && u.status == 1;
+        j->message = r == PASSWD_UNSUPPORTED ? "no usable password hash"
+                     : r == PASSWD_MISMATCH  ? "wrong password"
+                     : u.status != 1         ? "user disabled"
+                                             : "ok";
+    }
+    sodium_memzero(&u, sizeof u);
+    sodium_memzero(j->password, j->pwlen);
+}
+
+static void login_job_done(void *arg)
+{
+    login_job *j = arg;
+    sess.logins_running--;
+    client *c = sess.stopping ? NULL : client_by_id(j->client_id);
+    if (sess.stopping || !j->db_ok) {
+        if (c) {
+            log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
+            session_reply_dberr(c);
+            client_unblock(c);
+        }
+        login_job_free(j);
+        return;
+    }
+    bool ok = j->matched;
+    const char *message = j->message;
+    if (ok && !session_user_active(j->tenant, j->user)) {
+        ok = false;
+        message = "user or tenant disabled";
+    }
+    if (ok && !c) {
+        ok = false;
+        message = "client gone before the reply";
+    }
+    session_op *op;
+    if (ok) {
+        op = create_op(c->id, j->tenant, j->user, j->ttl_ms);
+        session_plan_create(op);
+    } else {
+        op = session_op_new(SESSION_OP_LOGIN_FAILED, c ? c->id : 0);
+        op->reply = SESSION_REPLY_WRONGPASS;
+    }
+    op->ip = j->ip;
+    op->ua = j->ua;
+    j->ip = j->ua = NULL;
+    op->login = mem_calloc(1, sizeof *op->login);
+    op->login->tenant = j->tenant;
+    op->login->user = j->user;
+    op->login->username = j->log_name;
+    j->log_name = NULL;
+    op->login->time_ms = util_now_ms();
+    op->login->ok = ok;
+    op->login->message = message;
+    log_debug("session login: tenant %llu user %llu: %s", (unsigned long long)j->tenant,
+              (unsigned long long)j->user, message);
+    login_job_free(j);
+    session_enqueue(op); /* c stays blocked until the row is committed */
+}
+
+/* Reads the LOGIN options from argv[5] on into j; replies the error itself. */
+static bool parse_login_options(client *c, size_t argc, const resp_arg *argv, login_job *j)
+{
+    for (size_t i = 5; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            command_reply_syntax(c);
+            return false;
+        }
+        const resp_arg *opt = &argv[i], *val = &argv[i + 1];
+        if (util_eq_nocase(opt->ptr, opt->len, "ttl")) {
+            if (!parse_ttl(c, val, &j->ttl_ms))
+                return false;
+        } else if (util_eq_nocase(opt->ptr, opt->len, "ip")) {
+            mem_free(j->ip);
+            j->ip = session_text_clean(val->ptr, val->len, SESSION_IP_MAX_CHARS);
+        } else if (util_eq_nocase(opt->ptr, opt->len, "ua")) {
+            mem_free(j->ua);
+            j->ua = session_text_clean(val->ptr, val->len, SESSION_UA_MAX_CHARS);
+        } else {
+            command_reply_syntax(c);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!enabled(c))
+        return;
+    const resp_arg *code = &argv[2], *name = &argv[3], *pass = &argv[4];
+    login_job *j = mem_calloc(1, sizeof *j);
+    j->ttl_ms = session_default_ttl_ms();
+    if (!parse_login_options(c, argc, argv, j)) {
+        login_job_free(j);
+        return;
+    }
+    if (sess.logins_running >= SESSION_LOGINS_MAX) {
+        resp_error(&c->out, "ERR too many logins in progress, try again later");
+        login_job_free(j);
+        return;
+    }
+    j->client_id = c->id;
+    j->cancel = &logins_cancelled;
+    if (server.model && !rbac_tenant_by_code(server.model, code->ptr, code->len, &j->tenant))
+        j->tenant = 0;
+    j->name_ok = session_text_ok(name->ptr, name->len, SESSION_NAME_MAX_CHARS);
+    if (j->name_ok)
+        j->username = mem_strndup(name->ptr, name->len);
+    j->log_name = session_text_clean(name->ptr, name->len, SESSION_NAME_MAX_CHARS);
+    /* Past PASSWD_MAX_LEN a password never matches: a bounded copy keeps it over the
+     * limit without holding megabytes per queued login. */
+    j->pwlen = pass->len <= PASSWD_MAX_LEN ? pass->len : PASSWD_MAX_LEN + 1;
+    j->password = mem_alloc(j->pwlen + 1);
+    memcpy(j->password, pass->ptr, j->pwlen);
+    j->password[j->pwlen] = '\0';
+    sess.logins_running++;
+    client_block(c);
+    worker_submit(sess.hashers, login_job_run, login_job_done, j);
+}
+
+/* ---- HELP and the rows ---- */
+
+static void sessionHelpCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    UNUSED(argc);
+    UNUSED(argv);
+    static const char *const lines[] = {
+        "SESSION <subcommand> [<arg> ...]. Subcommands are:",
+        "LOGIN <tenant_code> <username> <password> [TTL <s>] [IP <addr>] [UA <agent>]",
+        "    Check the password; return a new token, or WRONGPASS.",
+        "CREATE <tenant> <user> [TTL <s>]",
+        "    Return a new token for a user authenticated elsewhere (admin).",
+        "GET <token>",
+        "    Return [tenant, user, created_ms, expires_ms], or nil.",
+        "TOUCH <token> [TTL <s>]",
+        "    Extend the session; return the new expires_ms, or nil.",
+        "CANMENU <token> <menu>",
+        "    Whether the session's user may open the menu: 1 or 0.",
+        "MENUS <token> [CODES|TREE]",
+        "    The session user's menus, as MENUS.",
+        "REVOKE <token>",
+        "    End a session: 1 if a live one was revoked, else 0.",
+        "REVOKEALL <tenant> <user>",
+        "    End every session of a user; return how many.",
+        "LIST <tenant> <user>",
+        "    Return the user's live sessions as [id, created_ms, expires_ms].",
+    };
+    resp_array(&c->out, ARRAY_LEN(lines));
+    for (size_t i = 0; i < ARRAY_LEN(lines); i++)
+        resp_simple(&c->out, lines[i]);
+}
+
+#define SUB(name, arity, flags, cat, proc, summary, args)                                          \
+    {                                                                                              \
+        name, arity, (flags) | CMD_SECRET, cat, proc, summary, args, NULL, {0}, NULL, ""           \
+    }
+
+static command session_subcommands[] = {
+    SUB("login", -5, CMD_WRITE, ACL_CAT_SESSION, sessionLoginCommand,
+        "Checks a tenant user's password and starts a session: the token, or WRONGPASS.",
+        "tenant_code username password [TTL s] [IP addr] [UA agent]"),
+    SUB("create", -4, CMD_WRITE, ACL_CAT_ADMIN, sessionCreateCommand,
+        "Starts a session for a user authenticated elsewhere: the token.", "tenant user [TTL s]"),
+    SUB("get", 3, CMD_FAST, ACL_CAT_SESSION, sessionGetCommand,
+        "The session's [tenant, user, created_ms, expires_ms], or nil.", "token"),
+    SUB("touch", -3, CMD_WRITE, ACL_CAT_SESSION, sessionTouchCommand,
+        "Extends a session: the new expires_ms, or nil.", "token [TTL s]"),
+    SUB("canmenu", 4, CMD_FAST, ACL_CAT_SESSION, sessionCanmenuCommand,
+        "Whether the session's user may open a menu: 1 or 0, or NOSESSION.", "token menu"),
+    SUB("menus", -3, 0, ACL_CAT_SESSION, sessionMenusCommand,
+        "The menus of the session's user, as MENUS, or NOSESSION.", "token [CODES|TREE]"),
+    SUB("revoke", 3, CMD_WRITE, ACL_CAT_SESSION, sessionRevokeCommand,
+        "Ends a session: 1 if a live session was revoked, else 0.", "token"),
+    SUB("revokeall", 4, CMD_WRITE, ACL_CAT_SESSION, sessionRevokeallCommand,
+        "Ends every session of a user: how many.", "tenant user"),
+    SUB("list", 4, 0, ACL_CAT_SESSION, sessionListCommand,
+        "The user's live sessions: [id, created_ms, expires_ms] each.", "tenant user"),
+    SUB("help", 2, CMD_LOADING, ACL_CAT_SESSION, sessionHelpCommand,
+        "Shows the SESSION subcommands.", ""),
+    {0},
+};
+
+command cmd_session_table[] = {
+    {"session",
+     -2,
+     CMD_SECRET,
+     ACL_CAT_SESSION,
+     NULL,
+     "A container for login session commands.",
+     "",
+     session_subcommands,
+     {0},
+     NULL,
+     ""},
+    {0},
+};

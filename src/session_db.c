@@ -1,0 +1,638 @@
+/*
+ * The session lane's statements. One batch = at most one write transaction, then the
+ * reads. Inside the transaction the phases run in a fixed order, and session.c applies
+ * results in the same order:
+ *
+ *   1 REVOKEALL  UPDATE per user (the count is the reply)
+ *   2 CREATE     one multi-row INSERT per SQL_ROWS_PER_INSERT sessions
+ *   3 TOUCH      SELECT ... FOR UPDATE of every touched or revoked hash (which are
+ *      REVOKE    live), one UPDATE with CASE for the touches, one UPDATE for the
+ *                revokes (explicit ones found live, and the per-user cap's evictions)
+ *   4 logins     one multi-row INSERT into tenant_login_log, last_login_at per user
+ *   COMMIT
+ *   5 reads      read-through (one SELECT ... IN), per-user re-reads, the start-up
+ *                load (streamed), the purge
+ *
+ * Hashes travel as hex literals (X'..'), times as UTC DATETIME(3) literals made from
+ * the loop's clock, text through mysql_real_escape_string. A revoked row keeps
+ * revoked = 1 and gets its expiry capped at SESSION_REVOKED_KEEP_MS from now, so that
+ * the purge (an index range on expires_at) removes it a minute later.
+ */
+#include "session_db.h"
+#include "buf.h"
+#include "db.h"
+#include "mem.h"
+#include "util.h"
+#include "worker.h"
+
+#include <mysql.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SQL_ROWS_PER_INSERT     256   /* rows in one multi-row INSERT */
+#define SESSION_REVOKED_KEEP_MS 60000 /* a revoked row stays readable this long */
+#define ROW_COLS                "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at"
+
+enum txn_result {
+    TXN_OK = 0,      /* committed */
+    TXN_REFUSED = 1, /* a statement was refused; rolled back */
+    TXN_LOST = 2,    /* the connection failed */
+};
+
+/* ---- ops ---- */
+
+session_op *session_op_new(int kind, uint64_t client_id)
+{
+    session_op *op = mem_calloc(1, sizeof *op);
+    op->kind = kind;
+    op->client_id = client_id;
+    return op;
+}
+
+void session_op_free(session_op *op)
+{
+    if (!op)
+        return;
+    mem_free(op->ip);
+    mem_free(op->ua);
+    if (op->login) {
+        mem_free(op->login->username);
+        mem_free(op->login);
+    }
+    mem_free(op->evict);
+    mem_free(op->arg);
+    mem_free(op->rows.v);
+    sodium_memzero(op, sizeof *op);
+    mem_free(op);
+}
+
+bool session_op_is_write(const session_op *op)
+{
+    return op->kind <= SESSION_OP_REVOKEALL;
+}
+
+/* ---- text for VARCHAR columns ---- */
+
+/* Length of the UTF-8 sequence starting s[0..n), 0 when it is not valid (overlong
+ * forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+        return 0;
+    return len;
+}
+
+char *session_text_clean(const char *s, size_t len, size_t max_chars)
+{
+    buf out;
+    buf_init(&out);
+    buf_append(&out, "", 0);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0, chars = 0; i < len && chars < max_chars; chars++) {
+        size_t k = p[i] ? utf8_seq(p + i, len - i) : 0;
+        if (k == 0) {
+            buf_append(&out, "?", 1);
+            i++;
+        } else {
+            buf_append(&out, p + i, k);
+            i += k;
+        }
+    }
+    if (!out.data)
+        return mem_strdup("");
+    return out.data; /* the buffer's storage is the caller's now */
+}
+
+bool session_text_ok(const char *s, size_t len, size_t max_chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t chars = 0;
+    for (size_t i = 0; i < len; chars++) {
+        size_t k = p[i] ? utf8_seq(p + i, len - i) : 0;
+        if (k == 0 || chars >= max_chars)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* ---- SQL text ---- */
+
+static void sql_hash(buf *b, const uint8_t *h)
+{
+    char hex[SESSION_HASH_LEN * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, h, SESSION_HASH_LEN);
+    buf_printf(b, "X'%s'", hex);
+}
+
+static void sql_time(buf *b, int64_t ms)
+{
+    char t[32];
+    db_format_datetime_ms(ms, t, sizeof t);
+    buf_printf(b, "'%s'", t);
+}
+
+static void sql_str(MYSQL *m, buf *b, const char *s)
+{
+    db_quote(m, b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Records the first failure of the batch. Returns false for convenience. */
+static bool note_error(session_batch *b, MYSQL *m, const char *what)
+{
+    b->db_error = true;
+    if (!b->err[0])
+        snprintf(b->err, sizeof b->err, "%s: %s", what, m ? mysql_error(m) : "no connection");
+    return false;
+}
+
+/* Runs a statement that returns no rows; *affected (may be NULL) gets the changed-row
+ * count. */
+static bool run_stmt(MYSQL *m, session_batch *b, const buf *sql, const char *what,
+                     uint64_t *affected)
+{
+    if (mysql_real_query(m, sql->data, sql->len) != 0)
+        return note_error(b, m, what);
+    if (affected)
+        *affected = (uint64_t)mysql_affected_rows(m);
+    MYSQL_RES *r = mysql_store_result(m);
+    if (r)
+        mysql_free_result(r);
+    return true;
+}
+
+static bool run_text(MYSQL *m, session_batch *b, const char *sql, const char *what)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, sql);
+    bool ok = run_stmt(m, b, &q, what, NULL);
+    buf_free(&q);
+    return ok;
+}
+
+/* ---- reading rows ---- */
+
+static bool col_u64(const char *s, uint64_t *out)
+{
+    return s && util_parse_u64(s, strlen(s), out);
+}
+
+static bool parse_row(MYSQL_ROW r, const unsigned long *len, session_row *out)
+{
+    if (!r[0] || len[0] != SESSION_HASH_LEN)
+        return false;
+    memcpy(out->hash, r[0], SESSION_HASH_LEN);
+    return col_u64(r[1], &out->tenant) && col_u64(r[2], &out->user) &&
+           db_parse_datetime_ms(r[3], &out->created_ms) &&
+           db_parse_datetime_ms(r[4], &out->expires_ms) &&
+           db_parse_datetime_ms(r[5], &out->last_seen_ms);
+}
+
+static void rows_push(session_rows *rows, const session_row *r)
+{
+    mem_grow((void **)&rows->v, &rows->cap, rows->n + 1, sizeof *rows->v);
+    rows->v[rows->n++] = *r;
+}
+
+/* Runs a SELECT of ROW_COLS and appends its rows. stream: mysql_use_result (the
+ * start-up load), else the result is stored first. Malformed rows are skipped. */
+static bool select_rows(MYSQL *m, session_batch *b, const buf *sql, session_rows *rows, bool stream,
+                        const char *what)
+{
+    if (mysql_real_query(m, sql->data, sql->len) != 0)
+        return note_error(b, m, what);
+    MYSQL_RES *res = stream ? mysql_use_result(m) : mysql_store_result(m);
+    if (!res)
+        return mysql_field_count(m) == 0 || note_error(b, m, what);
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res))) {
+        session_row row;
+        if (parse_row(r, mysql_fetch_lengths(res), &row))
+            rows_push(rows, &row);
+    }
+    bool ok = mysql_errno(m) == 0;
+    mysql_free_result(res);
+    return ok || note_error(b, m, what);
+}
+
+static const session_row *rows_find(const session_rows *rows, const uint8_t *hash)
+{
+    for (size_t i = 0; i < rows->n; i++)
+        if (memcmp(rows->v[i].hash, hash, SESSION_HASH_LEN) == 0)
+            return &rows->v[i];
+    return NULL;
+}
+
+/* ---- write phases (inside the transaction) ---- */
+
+static bool phase_revokeall(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    bool ok = true;
+    buf q;
+    buf_init(&q);
+    for (size_t i = 0; i < n && ok; i++) {
+        if (w[i]->kind != SESSION_OP_REVOKEALL)
+            continue;
+        buf_clear(&q);
+        buf_append_str(&q,
+                       "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
+        sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
+        buf_printf(&q,
+                   ") WHERE tenant_id = %llu AND user_id = %llu AND revoked = 0 AND expires_at > ",
+                   (unsigned long long)w[i]->tenant, (unsigned long long)w[i]->user);
+        sql_time(&q, b->now_ms);
+        ok = run_stmt(m, b, &q, "revoke all", &w[i]->count);
+    }
+    buf_free(&q);
+    return ok;
+}
+
+static void insert_values(MYSQL *m, buf *q, const session_op *op)
+{
+    buf_append_str(q, "(");
+    sql_hash(q, op->hash);
+    buf_printf(q, ", %llu, %llu, ", (unsigned long long)op->tenant, (unsigned long long)op->user);
+    sql_time(q, op->at_ms);
+    buf_append_str(q, ", ");
+    sql_time(q, op->expires_ms);
+    buf_append_str(q, ", ");
+    sql_time(q, op->at_ms);
+    buf_append_str(q, ", ");
+    sql_str(m, q, op->ip);
+    buf_append_str(q, ", ");
+    sql_str(m, q, op->ua);
+    buf_append_str(q, ")");
+}
+
+static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    bool ok = true;
+    size_t rows = 0;
+    buf q;
+    buf_init(&q);
+    for (size_t i = 0; i <= n && ok; i++) {
+        bool last = i == n;
+        if (!last && w[i]->kind == SESSION_OP_CREATE) {
+            buf_append_str(&q, rows ? ", "
+                                    : "INSERT INTO tenant_session (token_hash, tenant_id, "
+                                      "user_id, created_at, expires_at, last_seen_at, ip, "
+                                      "user_agent) VALUES ");
+            insert_values(m, &q, w[i]);
+            rows++;
+        }
+        if (rows && (last || rows == SQL_ROWS_PER_INSERT)) {
+            ok = run_stmt(m, b, &q, "insert sessions", NULL);
+            buf_clear(&q);
+            rows = 0;
+        }
+    }
+    buf_free(&q);
+    return ok;
+}
+
+/* Appends the hashes of the ops of kind (only those found live when found_only) to a
+ * comma-separated list that already holds *count entries. */
+static void hash_list(buf *q, session_op **w, size_t n, int kind, bool found_only, size_t *count)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (w[i]->kind != kind || (found_only && !w[i]->found))
+            continue;
+        if ((*count)++)
+            buf_append_str(q, ", ");
+        sql_hash(q, w[i]->hash);
+    }
+}
+
+/* Which touched or revoked sessions are live, locked for the rest of the transaction. */
+static bool lock_live(MYSQL *m, session_batch *b, session_op **w, size_t n, session_rows *live)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SELECT " ROW_COLS " FROM tenant_session WHERE token_hash IN (");
+    size_t k = 0;
+    hash_list(&q, w, n, SESSION_OP_TOUCH, false, &k);
+    hash_list(&q, w, n, SESSION_OP_REVOKE, false, &k);
+    buf_append_str(&q, ") AND revoked = 0 AND expires_at > ");
+    sql_time(&q, b->now_ms);
+    buf_append_str(&q, " FOR UPDATE");
+    bool ok = k == 0 || select_rows(m, b, &q, live, false, "lock sessions");
+    buf_free(&q);
+    return ok;
+}
+
+static int64_t touch_ttl(const session_op *op, const session_row *row)
+{
+    if (op->ttl_ms > 0)
+        return op->ttl_ms;
+    int64_t own = row->expires_ms - row->last_seen_ms;
+    return own > 0 ? own : op->default_ttl_ms;
+}
+
+static bool update_touches(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "UPDATE tenant_session SET expires_at = CASE token_hash");
+    /* Latest first: when one token is touched twice, the later touch wins. */
+    for (size_t i = n; i-- > 0;) {
+        if (w[i]->kind != SESSION_OP_TOUCH || !w[i]->found)
+            continue;
+        buf_append_str(&q, " WHEN ");
+        sql_hash(&q, w[i]->hash);
+        buf_append_str(&q, " THEN ");
+        sql_time(&q, w[i]->expires_ms);
+    }
+    buf_append_str(&q, " ELSE expires_at END, last_seen_at = ");
+    sql_time(&q, b->now_ms);
+    buf_append_str(&q, " WHERE token_hash IN (");
+    size_t k = 0;
+    hash_list(&q, w, n, SESSION_OP_TOUCH, true, &k);
+    buf_append_str(&q, ")");
+    bool ok = k == 0 || run_stmt(m, b, &q, "touch sessions", NULL);
+    buf_free(&q);
+    return ok;
+}
+
+static bool update_revokes(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
+    sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
+    buf_append_str(&q, ") WHERE revoked = 0 AND token_hash IN (");
+    size_t k = 0;
+    hash_list(&q, w, n, SESSION_OP_REVOKE, true, &k);
+    for (size_t i = 0; i < n; i++) {
+        if (w[i]->kind != SESSION_OP_CREATE)
+            continue;
+        for (size_t e = 0; e < w[i]->nevict; e++) {
+            if (k++)
+                buf_append_str(&q, ", ");
+            sql_hash(&q, w[i]->evict[e]);
+        }
+    }
+    buf_append_str(&q, ")");
+    bool ok = k == 0 || run_stmt(m, b, &q, "revoke sessions", NULL);
+    buf_free(&q);
+    return ok;
+}
+
+static bool phase_touch_revoke(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    session_rows live = {0};
+    bool ok = lock_live(m, b, w, n, &live);
+    for (size_t i = 0; ok && i < n; i++) {
+        session_op *op = w[i];
+        if (op->kind != SESSION_OP_TOUCH && op->kind != SESSION_OP_REVOKE)
+            continue;
+        const session_row *row = rows_find(&live, op->hash);
+        if (!row)
+            continue;
+        op->found = true;
+        op->row = *row;
+        if (op->kind == SESSION_OP_TOUCH) {
+            op->ttl_ms = touch_ttl(op, row);
+            op->expires_ms = b->now_ms + op->ttl_ms; /* last_seen_at is now_ms */
+        } else {
+            /* A second revoke of the same token in this batch revokes nothing. */
+            for (size_t j = 0; j < i; j++)
+                if (w[j]->kind == SESSION_OP_REVOKE && w[j]->found &&
+                    memcmp(w[j]->hash, op->hash, SESSION_HASH_LEN) == 0)
+                    op->found = false;
+        }
+    }
+    ok = ok && update_touches(m, b, w, n) && update_revokes(m, b, w, n);
+    mem_free(live.v);
+    return ok;
+}
+
+static bool phase_logins(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    bool ok = true;
+    size_t rows = 0;
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "INSERT INTO tenant_login_log (tenant_id, user_id, username, login_time, "
+                       "ip, user_agent, result, message) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        const session_login_log *l = w[i]->login;
+        if (!l)
+            continue;
+        buf_printf(&q, "%s(%llu, %llu, ", rows++ ? ", " : "", (unsigned long long)l->tenant,
+                   (unsigned long long)l->user);
+        sql_str(m, &q, l->username);
+        buf_append_str(&q, ", ");
+        sql_time(&q, l->time_ms);
+        buf_append_str(&q, ", ");
+        sql_str(m, &q, w[i]->ip);
+        buf_append_str(&q, ", ");
+        sql_str(m, &q, w[i]->ua);
+        buf_printf(&q, ", %d, ", l->ok ? 1 : 0);
+        sql_str(m, &q, l->message);
+        buf_append_str(&q, ")");
+    }
+    if (rows)
+        ok = run_stmt(m, b, &q, "insert login log", NULL);
+    for (size_t i = 0; i < n && ok; i++) {
+        const session_login_log *l = w[i]->login;
+        if (!l || !l->ok || w[i]->kind != SESSION_OP_CREATE)
+            continue;
+        buf_clear(&q);
+        buf_append_str(&q, "UPDATE tenant_user SET last_login_at = ");
+        sql_time(&q, l->time_ms);
+        buf_printf(&q, " WHERE id = %llu AND tenant_id = %llu", (unsigned long long)l->user,
+                   (unsigned long long)l->tenant);
+        ok = run_stmt(m, b, &q, "set last_login_at", NULL);
+    }
+    buf_free(&q);
+    return ok;
+}
+
+static void reset_results(session_op **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        w[i]->ok = false;
+        w[i]->found = false;
+        w[i]->count = 0;
+    }
+}
+
+static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    reset_results(w, n);
+    bool ok = run_text(m, b, "START TRANSACTION", "start transaction") &&
+              phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
+              phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
+              run_text(m, b, "COMMIT", "commit");
+    if (ok) {
+        for (size_t i = 0; i < n; i++)
+            w[i]->ok = true;
+        b->writes += n;
+        b->commits++;
+        return TXN_OK;
+    }
+    bool lost = db_error_is_connection(m);
+    if (!lost)
+        (void)mysql_query(m, "ROLLBACK");
+    reset_results(w, n);
+    return lost ? TXN_LOST : TXN_REFUSED;
+}
+
+/* Returns the connection to go on with, NULL once it was lost. */
+static MYSQL *run_writes(MYSQL *m, session_batch *b)
+{
+    session_op *w[SESSION_BATCH_MAX];
+    size_t n = 0;
+    for (session_op *op = b->head; op && n < SESSION_BATCH_MAX; op = op->next)
+        if (session_op_is_write(op))
+            w[n++] = op;
+    if (n == 0)
+        return m;
+    int r = write_txn(m, b, w, n);
+    /* One refused row must not fail its neighbours: retry each write alone. */
+    for (size_t i = 0; r == TXN_REFUSED && n > 1 && i < n; i++) {
+        int one = write_txn(m, b, &w[i], 1);
+        if (one == TXN_LOST)
+            r = TXN_LOST;
+    }
+    if (r == TXN_LOST) {
+        worker_db_failed();
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- reads (after the commit, autocommit) ---- */
+
+static bool read_lookups(MYSQL *m, session_batch *b)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SELECT " ROW_COLS " FROM tenant_session WHERE token_hash IN (");
+    size_t k = 0;
+    for (session_op *op = b->head; op; op = op->next) {
+        if (op->kind != SESSION_OP_LOOKUP)
+            continue;
+        if (k++)
+            buf_append_str(&q, ", ");
+        sql_hash(&q, op->hash);
+    }
+    buf_append_str(&q, ") AND revoked = 0 AND expires_at > ");
+    sql_time(&q, b->now_ms);
+    session_rows found = {0};
+    bool ok = k == 0 || select_rows(m, b, &q, &found, false, "read through");
+    for (session_op *op = b->head; ok && op; op = op->next) {
+        if (op->kind != SESSION_OP_LOOKUP)
+            continue;
+        const session_row *row = rows_find(&found, op->hash);
+        op->ok = true;
+        op->found = row != NULL;
+        if (row)
+            op->row = *row;
+    }
+    mem_free(found.v);
+    buf_free(&q);
+    return ok;
+}
+
+static bool read_user(MYSQL *m, session_batch *b, session_op *op)
+{
+    buf q;
+    buf_init(&q);
+    buf_printf(&q,
+               "SELECT " ROW_COLS " FROM tenant_session WHERE tenant_id = %llu AND user_id = %llu "
+               "AND revoked = 0 AND expires_at > ",
+               (unsigned long long)op->tenant, (unsigned long long)op->user);
+    sql_time(&q, b->now_ms);
+    op->ok = select_rows(m, b, &q, &op->rows, false, "read user sessions");
+    buf_free(&q);
+    return op->ok;
+}
+
+static bool read_all(MYSQL *m, session_batch *b, session_op *op)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q,
+                   "SELECT " ROW_COLS " FROM tenant_session WHERE revoked = 0 AND expires_at > ");
+    sql_time(&q, b->now_ms);
+    op->ok = select_rows(m, b, &q, &op->rows, true, "load sessions");
+    buf_free(&q);
+    return op->ok;
+}
+
+static bool purge(MYSQL *m, session_batch *b, session_op *op)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "DELETE FROM tenant_session WHERE expires_at <= ");
+    sql_time(&q, b->now_ms);
+    buf_printf(&q, " LIMIT %d", SESSION_PURGE_LIMIT);
+    op->ok = run_stmt(m, b, &q, "purge sessions", &op->count);
+    buf_free(&q);
+    return op->ok;
+}
+
+static bool run_read(MYSQL *m, session_batch *b, session_op *op)
+{
+    switch (op->kind) {
+    case SESSION_OP_USER:
+        return read_user(m, b, op);
+    case SESSION_OP_LOAD:
+        return read_all(m, b, op);
+    case SESSION_OP_PURGE:
+        return purge(m, b, op);
+    default:
+        return true; /* lookups are read together; writes are done */
+    }
+}
+
+void session_db_run(session_batch *b)
+{
+    char err[SESSION_DB_ERR_MAX];
+    MYSQL *m = worker_db(err, sizeof err);
+    if (!m) {
+        b->db_error = true;
+        snprintf(b->err, sizeof b->err, "%s", err);
+        return; /* every op keeps ok == false */
+    }
+    m = run_writes(m, b);
+    if (m && !read_lookups(m, b) && db_error_is_connection(m)) {
+        worker_db_failed();
+        m = NULL;
+    }
+    for (session_op *op = b->head; m && op; op = op->next) {
+        if (!run_read(m, b, op) && db_error_is_connection(m)) {
+            worker_db_failed();
+            m = NULL;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+/*
+ * What session.c and cmd_session.c share, and nothing else sees: the module's state
+ * (one struct, loop thread only), the queue towards the session lane, the validity
+ * rule, and the reply encoders both the immediate and the deferred paths use.
+ *
+ *   cmd_session.c  parses arguments; answers from the store when it can; otherwise
+ *                  queues a session_op (client blocked) or, for LOGIN, runs the
+ *                  password check on the hashing pool first.
+ *   session.c      owns the store and the lane: batches ops, applies results, replies.
+ */
+#ifndef RBACD_SESSION_INTERNAL_H
+#define RBACD_SESSION_INTERNAL_H
+
+#include "idmap.h"
+#include "session_db.h"
+#include "session_store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct client;
+struct event;
+struct worker_pool;
+
+#define SESSION_TTL_MAX_S 31536000 /* longest TTL a command may ask for (a year) */
+
+/* What a queued op answers its client once the database has spoken. */
+enum session_reply {
+    SESSION_REPLY_NONE = 0,      /* nobody waits (eviction, sync re-read, purge, load) */
+    SESSION_REPLY_TOKEN = 1,     /* CREATE, LOGIN: the new token */
+    SESSION_REPLY_WRONGPASS = 2, /* LOGIN refused: after its log row is written */
+    SESSION_REPLY_GET = 3,       /* [tenant, user, created_ms, expires_ms] or nil */
+    SESSION_REPLY_CANMENU = 4,   /* :1/:0 or -NOSESSION */
+    SESSION_REPLY_MENUS = 5,     /* as MENUS, or -NOSESSION */
+    SESSION_REPLY_TOUCH = 6,     /* new expires_ms or nil */
+    SESSION_REPLY_REVOKE = 7,    /* :1/:0 */
+    SESSION_REPLY_REVOKEALL = 8, /* count */
+    SESSION_REPLY_LIST = 9,      /* [[id, created_ms, expires_ms], ...] */
+};
+
+typedef struct session_stats {
+    uint64_t logins_ok;         /* LOGIN answered with a token */
+    uint64_t logins_failed;     /* LOGIN answered WRONGPASS */
+    uint64_t created;           /* sessions committed (CREATE and LOGIN) */
+    uint64_t touched;           /* TOUCH committed on a live session */
+    uint64_t revoked;           /* sessions revoked by REVOKE, REVOKEALL and the cap */
+    uint64_t expired;           /* dropped from memory on expiry (sweep or access) */
+    uint64_t read_throughs;     /* lookups sent to the database on a miss */
+    uint64_t read_through_hits; /* ... that found a live session */
+    uint64_t writes;            /* write ops committed */
+    uint64_t commits;           /* write transactions committed */
+    uint64_t batches;           /* lane jobs run */
+    uint64_t db_errors;         /* batches in which a statement failed */
+    uint64_t purged;            /* expired rows deleted from the database */
+} session_stats;
+
+typedef struct session_state {
+    bool enabled;                /* session_init() ran under profile bitenant */
+    bool stopping;               /* session_shutdown() began: nothing new is submitted */
+    session_store store;         /* live sessions held in memory */
+    struct worker_pool *lane;    /* 1 thread: every tenant_session statement, in order */
+    struct worker_pool *hashers; /* password checks (LOGIN) */
+    session_op *queue_head;      /* ops waiting for the next batch */
+    session_op *queue_tail;      /* its last op, for appending */
+    size_t queued;               /* ops in the queue */
+    bool batch_in_flight;        /* a batch is on the lane */
+    struct event *ev_kick;       /* deferred batch start: after this loop pass's reads */
+    bool kick_pending;           /* ev_kick is active */
+    idmap reread_queued;         /* user -> 1: a sync re-read of the user is queued */
+    bool loaded;                 /* the start-up load of live sessions has finished */
+    bool load_queued;            /* a load op is queued or running */
+    int64_t load_retry_ms;       /* wall clock of the next load attempt */
+    int64_t load_backoff_ms;     /* current retry step */
+    int64_t next_purge_ms;       /* wall clock of the next purge */
+    size_t logins_running;       /* password checks queued or running */
+    size_t hasher_threads;       /* size of the hashing pool */
+    session_stats stats;
+} session_state;
+
+extern session_state sess;
+
+/* Queues op for the lane (ownership moves to the queue) and arranges for a batch to
+ * start. Ops with a client_id reply to that client when done; the caller has blocked
+ * it. After session_shutdown() began, op is freed unanswered. */
+void session_enqueue(session_op *op);
+
+/* Whether s may be used at now_ms: not expired, and its user and tenant live and
+ * enabled in the model. An expired session is removed from the store (s is then
+ * gone); a session whose user is not active is kept (it comes back if the user is
+ * enabled again before it expires) but does not count. */
+bool session_usable(session *s, int64_t now_ms);
+/* session-ttl in milliseconds (it may change at run time). */
+int64_t session_default_ttl_ms(void);
+/* Whether the user of tenant is active in the model (false without a model). */
+bool session_user_active(uint64_t tenant, uint64_t user);
+
+/* Prepares a create op (tenant, user, hash, at_ms, expires_ms set): counts it as
+ * pending for its user and picks the oldest live sessions to revoke in the same
+ * transaction so that the user stays within session-max-per-user. */
+void session_plan_create(session_op *op);
+
+/* Called once by session_init() when the pools run: prepares the password checkers
+ * (the dummy hash is made on one of them, not on the loop). cmd_session.c. */
+void session_login_init(void);
+
+/* At shutdown, before the checkers stop: password checks still queued end at once
+ * without hashing (their clients are gone). */
+void session_login_cancel(void);
+
+/* Reply encoders (loop thread, c's protocol). */
+void session_reply_dberr(struct client *c);
+void session_reply_nosession(struct client *c);
+/* GET/CANMENU/MENUS for a usable session (row), or for none (row == NULL). menu is the
+ * resolved menu for CANMENU, form the MENUS form. */
+void session_reply_read(struct client *c, int reply, const session_row *row, uint32_t menu,
+                        int form);
+
+#endif
