@@ -110,6 +110,26 @@ bool rbac_set_user_roles(rbac_model *m, uint64_t user_id, const uint64_t *role_i
 bool rbac_set_user_stores(rbac_model *m, uint64_t user_id, const uint64_t *store_ids, size_t n);
 bool rbac_set_user_delegates(rbac_model *m, uint64_t user_id, const uint64_t *user_ids, size_t n);
 
+/* One tenant_subscription row, as rbac_set_subscriptions() takes them. */
+typedef struct rbac_sub_row {
+    uint64_t id;         /* tenant_subscription.id */
+    uint64_t package_id; /* as stored, even when the package is unknown */
+    int64_t start_ms;    /* start_time (INT64_MIN for NULL) */
+    int64_t end_ms;      /* end_time (INT64_MAX for NULL) */
+    int status;          /* 1 active */
+} rbac_sub_row;
+
+/* Replaces every subscription of tenant_id with rows[0..n) (copied). A tenant the model
+ * has never seen gets a dead stub holding them, so that subscriptions which arrive
+ * before their tenant row are not lost. False only on a model still being built. */
+bool rbac_set_subscriptions(rbac_model *m, uint64_t tenant_id, const rbac_sub_row *rows, size_t n);
+
+/* Whether the model has ever held this role / menu id, live or removed. A change-log
+ * consumer uses it to notice an entity that is new to the model: associations naming it
+ * were ignored when they were loaded, and must be read again. */
+bool rbac_role_known(const rbac_model *m, uint64_t id);
+bool rbac_menu_known(const rbac_model *m, uint64_t id);
+
 /* ---- Lookups ---- */
 
 /* Menu index of a live menu by id or by perms code (exact, case-sensitive), or

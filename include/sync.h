@@ -1,11 +1,27 @@
 /*
- * sync.c, cmd_write.c — changes written through to the database, and changes other
- * programs make followed through the rbac_change log.
+ * sync.c, sync_cursor.c, sync_read.c, sync_apply.c, cmd_write.c — changes written
+ * through to the database, and changes other programs make followed through the
+ * rbac_change log.
+ *
+ * Every job that must apply to the model in commit order runs on one serial lane (a
+ * worker pool of one thread, its own database connection): write-through transactions,
+ * change-log polls and full model loads. Completions come back to the loop thread in
+ * the order the jobs ran, so a poll that read the database before a write committed is
+ * always applied before that write, never after it, and read-your-writes holds.
+ *
+ *   loop thread                                  sync lane (1 thread)
+ *   -----------                                  --------------------
+ *   USER ADDROLE ... ----- write job ----------> txn: change + log + re-read, COMMIT
+ *   poll timer ----------- poll job -----------> read rbac_change > cursor, re-read the
+ *   gap / RELOAD --------- load job (loader) --> entities named, probe holes
+ *   apply to model, advance cursor <------------ completions, in lane order
+ *   reply, wake WAITREV waiters
  *
  * Calls other modules make (loop thread only):
  *   server.c  sync_init() once the workers run, sync_cron() every cron tick,
  *             sync_shutdown() before the workers stop, sync_info() for INFO.
- *   loader.c  sync_model_loaded() after a new model was swapped in.
+ *   loader.c  sync_lane() to run loads in lane order; sync_model_loaded() after a new
+ *             model was swapped in.
  */
 #ifndef RBACD_SYNC_H
 #define RBACD_SYNC_H
@@ -14,16 +30,35 @@
 #include "command.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+struct worker_pool;
+
+/* A full load reports the rbac_change ids missing from its snapshot among the last
+ * SYNC_LOAD_HOLE_WINDOW ids below its revision: transactions still open when the
+ * snapshot was taken, which the change-log cursor must wait for. */
+#define SYNC_LOAD_HOLE_WINDOW 10000
+
+/* Starts the serial lane and the change-log follower. False (logged) when the lane
+ * cannot be started; the server then refuses to start. */
 bool sync_init(void) __attribute__((warn_unused_result));
+/* Answers blocked WAITREV callers, stops the lane (running jobs finish and are applied),
+ * frees everything. Idempotent. */
 void sync_shutdown(void);
 void sync_cron(int64_t now_ms);
 /* INFO "sync" section body: `key:value\r\n` lines. */
 void sync_info(buf *out);
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
-void sync_model_loaded(void);
+/* The serial lane, or NULL before sync_init() / after sync_shutdown(). Jobs submitted
+ * to it run one at a time in submission order, and their done callbacks run on the loop
+ * thread in that order. Owned by sync.c. */
+struct worker_pool *sync_lane(void);
+/* A new model (server.model) was swapped in; its revision is the snapshot's highest
+ * rbac_change id, and holes[0..n) the ids below it the snapshot did not hold (any order;
+ * the array stays the caller's). Resets the change-log cursor to the snapshot. */
+void sync_model_loaded(const uint64_t *holes, size_t nholes);
 
 /* Write and revision command rows (listed in command.c). */
 extern command cmd_write_table[];

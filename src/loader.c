@@ -56,6 +56,8 @@ typedef struct load_job {
     int64_t duration_ms;      /* worker: time the load took */
     uint64_t rows;            /* worker: rows read */
     uint64_t ignored;         /* worker: rows naming unknown entities or malformed */
+    uint64_t *holes;          /* worker: change ids below the revision the snapshot lacks */
+    size_t nholes, capholes;  /* used, allocated */
 } load_job;
 
 static struct {
@@ -250,14 +252,11 @@ static bool stream(MYSQL *db, const load_step *st, rbac_model *m, load_job *j)
     return ok;
 }
 
-/* The change-log position of the snapshot: changes with a higher id happened after it
- * (a missing change log reads as 0). */
-static bool read_revision(MYSQL *db, rbac_model *m, load_job *j)
+/* Runs a query in the snapshot and hands each row's first column to fn. */
+static bool snapshot_ids(MYSQL *db, const char *sql, load_job *j,
+                         void (*fn)(load_job *j, uint64_t id, void *ctx), void *ctx)
 {
-    static const char sql[] = "SELECT COALESCE(MAX(id), 0) FROM rbac_change";
-    if (mysql_real_query(db, sql, sizeof sql - 1) != 0) {
-        if (mysql_errno(db) == ER_NO_SUCH_TABLE)
-            return true;
+    if (mysql_real_query(db, sql, strlen(sql)) != 0) {
         job_db_error(j, db, "rbac_change");
         return false;
     }
@@ -267,16 +266,70 @@ static bool read_revision(MYSQL *db, rbac_model *m, load_job *j)
         return false;
     }
     MYSQL_ROW row;
-    uint64_t rev = 0;
-    while ((row = mysql_fetch_row(res)))
-        if (!col_u64(row[0], &rev))
-            rev = 0;
+    while ((row = mysql_fetch_row(res))) {
+        uint64_t id = 0;
+        if (col_u64(row[0], &id))
+            fn(j, id, ctx);
+    }
     bool ok = mysql_errno(db) == 0;
     if (!ok)
         job_db_error(j, db, "rbac_change");
     mysql_free_result(res);
-    rbac_model_set_revision(m, rev);
     return ok;
+}
+
+static void keep_u64(load_job *j, uint64_t id, void *ctx)
+{
+    UNUSED(j);
+    *(uint64_t *)ctx = id;
+}
+
+/* Walks the ids present near the top of the log; what is missing between them is a hole:
+ * a transaction open when the snapshot was taken (or rolled back). */
+typedef struct hole_walk {
+    uint64_t next; /* the id expected next */
+} hole_walk;
+
+static void hole_add(load_job *j, uint64_t id)
+{
+    mem_grow((void **)&j->holes, &j->capholes, j->nholes + 1, sizeof *j->holes);
+    j->holes[j->nholes++] = id;
+}
+
+static void walk_id(load_job *j, uint64_t id, void *ctx)
+{
+    hole_walk *w = ctx;
+    for (; w->next < id; w->next++)
+        hole_add(j, w->next);
+    w->next = id + 1;
+}
+
+/* The change-log position of the snapshot: changes with a higher id happened after it
+ * (a missing change log reads as 0). The ids missing below it within the last
+ * SYNC_LOAD_HOLE_WINDOW go to j->holes, for the change-log cursor to wait for. */
+static bool read_revision(MYSQL *db, rbac_model *m, load_job *j)
+{
+    uint64_t rev = 0, min = 0;
+    if (!snapshot_ids(db, "SELECT COALESCE(MAX(id), 0) FROM rbac_change", j, keep_u64, &rev)) {
+        if (mysql_errno(db) != ER_NO_SUCH_TABLE)
+            return false;
+        j->err[0] = '\0';
+        rbac_model_set_revision(m, 0);
+        return true;
+    }
+    if (!snapshot_ids(db, "SELECT COALESCE(MIN(id), 0) FROM rbac_change", j, keep_u64, &min))
+        return false;
+    rbac_model_set_revision(m, rev);
+    if (rev == 0)
+        return true;
+    uint64_t from = rev > SYNC_LOAD_HOLE_WINDOW ? rev - SYNC_LOAD_HOLE_WINDOW + 1 : 1;
+    if (from < min)
+        from = min; /* below MIN(id) is purged, not missing */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT id FROM rbac_change WHERE id >= %" PRIu64 " ORDER BY id",
+             from);
+    hole_walk w = {from};
+    return snapshot_ids(db, sql, j, walk_id, &w);
 }
 
 static bool load_all(MYSQL *db, rbac_model *m, load_job *j)
@@ -379,7 +432,7 @@ static void install(load_job *j)
     server.last_load_error[0] = '\0';
     loader.retry_ms = 0;
     loader.loads_ok++;
-    sync_model_loaded();
+    sync_model_loaded(j->holes, j->nholes);
     rbac_stats st;
     rbac_model_stats(server.model, &st);
     log_notice("model loaded in %lld ms: %zu tenants, %zu users, %zu roles, %zu menus, "
@@ -421,6 +474,7 @@ static void load_job_done(void *arg)
         }
     }
     mem_free(j->waiters.items);
+    mem_free(j->holes);
     mem_free(j);
     bool retry_armed = loader.retry_ev && evtimer_pending(loader.retry_ev, NULL);
     if (loader.pending.n && !loader.running && !loader.stopped && !retry_armed && server.workers)
@@ -434,7 +488,10 @@ static void start_load(void)
     memset(&loader.pending, 0, sizeof loader.pending);
     loader.running = true;
     log_verbose("model load started");
-    worker_submit(server.workers, load_job_run, load_job_done, j);
+    /* On the sync lane once it runs: a load then sits in commit order between writes
+     * and change-log polls, so nothing they applied is lost when the model is swapped. */
+    struct worker_pool *lane = sync_lane();
+    worker_submit(lane ? lane : server.workers, load_job_run, load_job_done, j);
 }
 
 void loader_start(uint64_t tenant, loader_done_fn *done, void *ctx)

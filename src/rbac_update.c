@@ -273,3 +273,42 @@ bool rbac_set_user_delegates(rbac_model *m, uint64_t user_id, const uint64_t *us
     mem_free(v);
     return true;
 }
+
+/* ----------------------------------------------------------- subscriptions ---- */
+
+bool rbac_set_subscriptions(rbac_model *m, uint64_t tenant_id, const rbac_sub_row *rows, size_t n)
+{
+    if (!m->finished)
+        return false;
+    rbac_tenant *t = &m->tenants[rbac_tenant_ref(m, tenant_id)];
+    m->nsubs -= t->nsubs;
+    if (n > t->capsubs) {
+        mem_free(t->subs);
+        t->subs = mem_alloc(n * sizeof *t->subs);
+        t->capsubs = (uint32_t)n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        rbac_sub *s = &t->subs[k];
+        s->id = rows[k].id;
+        s->package_id = rows[k].package_id;
+        s->start_ms = rows[k].start_ms;
+        s->end_ms = rows[k].end_ms;
+        s->status = rows[k].status == 1;
+    }
+    t->nsubs = (uint32_t)n;
+    m->nsubs += n;
+    rbac_tenant_subs_refresh(m, t);
+    return true;
+}
+
+/* ------------------------------------------------------------------ lookups ---- */
+
+bool rbac_role_known(const rbac_model *m, uint64_t id)
+{
+    return rbac_slot(&m->role_ix, id) != RBAC_NONE;
+}
+
+bool rbac_menu_known(const rbac_model *m, uint64_t id)
+{
+    return rbac_slot(&m->menu_ix, id) != RBAC_NONE;
+}
