@@ -31,17 +31,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CLIENT_READ_CHUNK        16384         /* bytes asked of read(2) at least */
-#define CLIENT_IDLE_BUF_KEEP     65536         /* idle buffers above this are released */
-#define CLIENT_PREAUTH_MAX_ARGS  16            /* before AUTH: HELLO 3 AUTH u p SETNAME n fits */
-#define CLIENT_PREAUTH_MAX_BULK  4096          /* before AUTH: enough for a name and password */
-#define CLIENT_PREAUTH_MAX_QUERY 16384         /* before AUTH: buffered input at most */
-#define CLIENT_MAX_ARGS          (1024 * 1024) /* after AUTH: arguments in one request */
-#define CLIENT_MAX_INLINE        (64 * 1024)   /* inline request line */
+#define CLIENT_READ_CHUNK         16384         /* bytes asked of read(2) at least */
+#define CLIENT_IDLE_BUF_KEEP      65536         /* idle buffers above this are released */
+#define CLIENT_PREAUTH_MAX_ARGS   16            /* before AUTH: HELLO 3 AUTH u p SETNAME n fits */
+#define CLIENT_PREAUTH_MAX_BULK   4096          /* before AUTH: enough for a name and password */
+#define CLIENT_PREAUTH_MAX_QUERY  16384         /* before AUTH: buffered input at most */
+#define CLIENT_PREAUTH_MAX_OUTPUT 65536         /* before AUTH: pending replies at most */
+#define CLIENT_MAX_ARGS           (1024 * 1024) /* after AUTH: arguments in one request */
+#define CLIENT_MAX_INLINE         (64 * 1024)   /* inline request line */
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
-static void client_process_input(client *c);
 
 static void client_set_reading(client *c, bool on)
 {
@@ -132,11 +132,18 @@ void client_close_after_reply(client *c)
     client_set_reading(c, false);
 }
 
-/* Pending output beyond the limit pauses reading (backpressure). */
+/* Pending output beyond the limit pauses reading (backpressure). Before AUTH the limit
+ * is small and exceeding it closes the connection: nobody needs 64 KiB of NOAUTH. */
+static size_t client_output_limit(const client *c)
+{
+    if (!c->authenticated)
+        return CLIENT_PREAUTH_MAX_OUTPUT;
+    return server.conf.client_output_limit > 0 ? (size_t)server.conf.client_output_limit : SIZE_MAX;
+}
+
 static bool client_output_over_limit(const client *c)
 {
-    return server.conf.client_output_limit > 0 &&
-           c->out.len - c->out_pos > (size_t)server.conf.client_output_limit;
+    return c->out.len - c->out_pos > client_output_limit(c);
 }
 
 /* Writes as much as the socket takes. Returns false when c was freed. */
@@ -176,22 +183,6 @@ void client_flush(client *c)
     client_write_now(c);
 }
 
-static void client_on_write(evutil_socket_t fd, short what, void *arg)
-{
-    client *c = arg;
-    (void)fd;
-    (void)what;
-    bool paused = client_output_over_limit(c);
-    if (!client_write_now(c))
-        return;
-    if (paused && !client_output_over_limit(c) && c->state == CLIENT_READY) {
-        client_set_reading(c, true);
-        client_process_input(c);
-        if (client_by_id(c->id) == c)
-            client_flush(c);
-    }
-}
-
 static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
 {
     if (c->authenticated) {
@@ -207,16 +198,28 @@ static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
     }
 }
 
-/* Parses and runs buffered requests until the input runs out, the client blocks, or
- * it starts closing. Compacts the input afterwards. */
-static void client_process_input(client *c)
+/* Why client_process_input() stopped. */
+enum input_stop {
+    INPUT_DRAINED = 0,     /* no whole request is buffered: wait for bytes */
+    INPUT_OUTPUT_FULL = 1, /* replies pending over the limit: write first */
+    INPUT_STOPPED = 2,     /* blocked on a job, or closing */
+};
+
+/* Parses and runs buffered requests until the input runs out, the output is over its
+ * limit, the client blocks, or it starts closing. Compacts the input afterwards. */
+static enum input_stop client_process_input(client *c)
 {
     resp_limits lim;
     size_t max_query;
+    enum input_stop why = INPUT_DRAINED;
     int64_t now_ms = util_now_ms(); /* one clock read per batch, not per request */
-    while (c->state == CLIENT_READY && c->in_pos < c->in.len) {
+    while (c->in_pos < c->in.len) {
+        if (c->state != CLIENT_READY) {
+            why = INPUT_STOPPED;
+            break;
+        }
         if (client_output_over_limit(c)) {
-            client_set_reading(c, false);
+            why = INPUT_OUTPUT_FULL;
             break;
         }
         client_limits(c, &lim, &max_query);
@@ -243,12 +246,65 @@ static void client_process_input(client *c)
         }
         c->in_pos += used;
     }
+    if (c->state != CLIENT_READY)
+        why = INPUT_STOPPED;
     if (c->in_pos > 0) {
         buf_consume(&c->in, c->in_pos);
         c->in_pos = 0;
     }
     if (c->in.len == 0)
         buf_shrink_idle(&c->in, CLIENT_IDLE_BUF_KEEP);
+    return why;
+}
+
+/* Reading stays on while the client can take more input: also while it is blocked (so
+ * a hang-up is noticed and frees it at once), up to the query limit. It pauses while
+ * replies are over the output limit, which is what pushes back on a client that does
+ * not read. */
+static void client_update_reading(client *c)
+{
+    resp_limits lim;
+    size_t max_query;
+    client_limits(c, &lim, &max_query);
+    bool on = c->state != CLIENT_CLOSING && !client_output_over_limit(c) &&
+              !(c->state == CLIENT_BLOCKED && c->in.len > max_query);
+    client_set_reading(c, on);
+}
+
+/* Runs buffered requests and writes their replies until the client has to wait for
+ * input, for a job, or for the socket. Returns false when c was freed. */
+static bool client_pump(client *c)
+{
+    for (;;) {
+        enum input_stop why = client_process_input(c);
+        if (!c->authenticated && client_output_over_limit(c)) {
+            log_client(LOG_LVL_VERBOSE, c, "closed: too much output before AUTH");
+            c->out_pos = c->out.len; /* nothing more is sent to it */
+            c->state = CLIENT_CLOSING;
+        }
+        if (event_pending(c->ev_write, EV_WRITE, NULL))
+            break; /* the socket is full; client_on_write pumps again */
+        if (!client_write_now(c))
+            return false;
+        if (event_pending(c->ev_write, EV_WRITE, NULL) || why != INPUT_OUTPUT_FULL)
+            break;
+        /* everything was written: go on with the requests still buffered */
+    }
+    client_update_reading(c);
+    return true;
+}
+
+static void client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    client *c = arg;
+    (void)fd;
+    (void)what;
+    if (!client_write_now(c))
+        return;
+    if (!event_pending(c->ev_write, EV_WRITE, NULL) && c->state == CLIENT_READY)
+        client_pump(c);
+    else
+        client_update_reading(c);
 }
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg)
@@ -263,7 +319,7 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
         if (n < 0)
             log_client(LOG_LVL_VERBOSE, c, "read error: %s", strerror(errno));
-        client_free(c);
+        client_free(c); /* a job still running for it finds no client by id */
         return;
     }
     if (n < 0)
@@ -271,15 +327,15 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
     c->in.len += (size_t)n;
     c->in.data[c->in.len] = '\0';
     server.stats.net_in += (uint64_t)n;
-    client_process_input(c);
-    /* c may have been freed only by its own flush below. */
-    client_flush(c);
+    if (c->state == CLIENT_READY)
+        client_pump(c);
+    else
+        client_update_reading(c);
 }
 
 void client_block(client *c)
 {
     c->state = CLIENT_BLOCKED;
-    client_set_reading(c, false);
 }
 
 void client_unblock(client *c)
@@ -287,11 +343,7 @@ void client_unblock(client *c)
     if (c->state != CLIENT_BLOCKED)
         return;
     c->state = CLIENT_READY;
-    uint64_t id = c->id;
-    client_set_reading(c, true);
-    client_process_input(c);
-    if (client_by_id(id) == c)
-        client_flush(c);
+    client_pump(c);
 }
 
 void client_describe(const client *c, buf *out)

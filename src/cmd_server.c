@@ -889,27 +889,48 @@ static void configGetCommand(client *c, size_t argc, const resp_arg *argv)
     buf_free(&tmp);
 }
 
+/* Applies every name/value pair of CONFIG SET to conf; stops at the first refusal with
+ * the error reply written. */
+static bool config_set_pairs(client *c, rbacd_conf *conf, size_t argc, const resp_arg *argv,
+                             bool apply)
+{
+    for (size_t i = 2; i + 1 < argc; i += 2) {
+        char name[64], err[256];
+        if (memchr(argv[i + 1].ptr, '\0', argv[i + 1].len)) {
+            resp_error(&c->out, "ERR CONFIG SET failed - values cannot contain NUL bytes");
+            return false;
+        }
+        char *value = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
+        snprintf(name, sizeof name, "%.*s", (int)(argv[i].len > 63 ? 63 : argv[i].len),
+                 argv[i].ptr);
+        bool ok = conf_set_runtime(conf, name, value, err, sizeof err);
+        mem_free(value);
+        if (!ok) {
+            resp_error(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                       name, err);
+            return false;
+        }
+        if (apply)
+            server_conf_changed(name);
+    }
+    return true;
+}
+
 static void configSetCommand(client *c, size_t argc, const resp_arg *argv)
 {
     if (argc % 2 != 0) {
         resp_error(&c->out, "ERR wrong number of arguments for 'config|set' command");
         return;
     }
-    for (size_t i = 2; i + 1 < argc; i += 2) {
-        char name[64], err[256];
-        char *value = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
-        snprintf(name, sizeof name, "%.*s", (int)(argv[i].len > 63 ? 63 : argv[i].len),
-                 argv[i].ptr);
-        bool ok = conf_set_runtime(&server.conf, name, value, err, sizeof err);
-        mem_free(value);
-        if (!ok) {
-            resp_error(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                       name, err);
-            return;
-        }
-        server_conf_changed(name);
-    }
-    resp_simple(&c->out, "OK");
+    /* All or nothing: every pair is checked on a scratch configuration first. */
+    rbacd_conf scratch;
+    conf_init(&scratch);
+    bool ok = config_set_pairs(c, &scratch, argc, argv, false);
+    conf_free(&scratch);
+    if (!ok)
+        return;
+    if (config_set_pairs(c, &server.conf, argc, argv, true))
+        resp_simple(&c->out, "OK");
 }
 
 static void configResetstatCommand(client *c, size_t argc, const resp_arg *argv)
@@ -938,7 +959,7 @@ static command config_subcommands[] = {
      ""},
     {"set",
      -4,
-     CMD_LOADING,
+     CMD_LOADING | CMD_SECRET,
      ACL_CAT_ADMIN,
      configSetCommand,
      "Sets configuration parameters in-flight.",

@@ -27,15 +27,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define SERVER_CRON_MS        100 /* housekeeping period */
-#define SERVER_LISTEN_BACKLOG 511
-#define SLOWLOG_MAX_ARGS      32  /* arguments kept per slowlog entry */
-#define SLOWLOG_MAX_ARG_LEN   128 /* bytes kept per argument */
+#define SERVER_CRON_MS         100 /* housekeeping period */
+#define SERVER_ACCEPT_PAUSE_MS 100 /* accepting stops this long when out of descriptors */
+#define SERVER_RESERVED_FDS    64  /* descriptors kept for listeners, logs, MariaDB, workers */
+#define SERVER_LISTEN_BACKLOG  511
+#define SLOWLOG_MAX_ARGS       32  /* arguments kept per slowlog entry */
+#define SLOWLOG_MAX_ARG_LEN    128 /* bytes kept per argument */
 
 server_t server;
 
@@ -112,11 +115,55 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     log_client(LOG_LVL_VERBOSE, c, "accepted");
 }
 
+static void resume_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (server.shutting_down)
+        return;
+    for (int i = 0; i < server.nlisteners; i++)
+        evconnlistener_enable(server.listeners[i]);
+}
+
 static void on_listener_error(struct evconnlistener *l, void *arg)
 {
     (void)l;
     (void)arg;
-    log_warn("accept failed: %s", strerror(errno));
+    int err = errno;
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        log_warn("accept failed: %s", strerror(err));
+        return;
+    }
+    /* Out of descriptors: the pending connection would make accept fail again at once,
+     * so stop accepting for a moment instead of spinning. */
+    log_warn("accept failed: %s; not accepting for %d ms", strerror(err), SERVER_ACCEPT_PAUSE_MS);
+    for (int i = 0; i < server.nlisteners; i++)
+        evconnlistener_disable(server.listeners[i]);
+    struct timeval tv = {0, SERVER_ACCEPT_PAUSE_MS * 1000};
+    event_base_once(server.base, -1, EV_TIMEOUT, resume_accepting, NULL, &tv);
+}
+
+/* Makes room for maxclients connections plus our own descriptors, or lowers maxclients
+ * to what the process may open. */
+static void adjust_fd_limit(void)
+{
+    rlim_t want = (rlim_t)server.conf.maxclients + SERVER_RESERVED_FDS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = cur;
+    if (rl.rlim_cur < want) {
+        long long fit = rl.rlim_cur > SERVER_RESERVED_FDS + 1
+                            ? (long long)(rl.rlim_cur - SERVER_RESERVED_FDS)
+                            : 1;
+        log_warn("open file limit is %llu: maxclients lowered from %lld to %lld",
+                 (unsigned long long)rl.rlim_cur, server.conf.maxclients, fit);
+        server.conf.maxclients = fit;
+    }
 }
 
 static bool listen_fd(int fd, int kind)
@@ -428,6 +475,7 @@ int server_main(void)
         goto done;
     }
     command_init();
+    adjust_fd_limit();
     if (!open_listeners())
         goto done;
     if (!add_signal(&server.ev_sigterm, SIGTERM) || !add_signal(&server.ev_sigint, SIGINT) ||

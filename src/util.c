@@ -117,54 +117,54 @@ static bool glob_class(const char **pp, const char *pend, int c, bool nocase)
     return neg ? !hit : hit;
 }
 
-static bool glob_rec(const char *p, const char *pend, const char *s, const char *send, bool nocase,
-                     int depth)
+/* Matches one pattern element at *pp against character c; advances *pp past it. */
+static bool glob_one(const char **pp, const char *pend, int c, bool nocase)
 {
-    if (depth > 64)
-        return false; /* bounds the work a hostile pattern can cause */
-    while (p < pend) {
-        switch (*p) {
-        case '*':
-            while (p + 1 < pend && p[1] == '*')
-                p++;
-            if (p + 1 == pend)
-                return true;
-            for (const char *t = s; t <= send; t++)
-                if (glob_rec(p + 1, pend, t, send, nocase, depth + 1))
-                    return true;
-            return false;
-        case '?':
-            if (s == send)
-                return false;
-            s++;
-            p++;
-            break;
-        case '[': {
-            if (s == send)
-                return false;
-            p++;
-            if (!glob_class(&p, pend, fold((unsigned char)*s, nocase), nocase))
-                return false;
-            s++;
-            break;
-        }
-        case '\\':
-            if (p + 1 < pend)
-                p++;
-            /* fall through */
-        default:
-            if (s == send || fold((unsigned char)*p, nocase) != fold((unsigned char)*s, nocase))
-                return false;
-            s++;
-            p++;
-        }
+    const char *p = *pp;
+    if (*p == '?') {
+        *pp = p + 1;
+        return true;
     }
-    return s == send;
+    if (*p == '[') {
+        *pp = p + 1;
+        return glob_class(pp, pend, c, nocase);
+    }
+    if (*p == '\\' && p + 1 < pend)
+        p++;
+    *pp = p + 1;
+    return fold((unsigned char)*p, nocase) == c;
 }
 
-bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase)
+/* Iterative matching with one backtrack point (the last '*'): a later '*' makes every
+ * earlier choice final, so the work is O(pattern x string), never exponential. */
+bool util_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
 {
-    return glob_rec(pat, pat + plen, s, s + slen, nocase, 0);
+    const char *p = pat, *pend = pat + plen, *s = str, *send = str + slen;
+    const char *star_p = NULL, *star_s = NULL;
+    while (s < send) {
+        if (p < pend && *p == '*') {
+            while (p < pend && *p == '*')
+                p++;
+            if (p == pend)
+                return true;
+            star_p = p;
+            star_s = s;
+            continue;
+        }
+        const char *next = p;
+        if (p < pend && glob_one(&next, pend, fold((unsigned char)*s, nocase), nocase)) {
+            p = next;
+            s++;
+            continue;
+        }
+        if (!star_p)
+            return false;
+        p = star_p;
+        s = ++star_s;
+    }
+    while (p < pend && *p == '*')
+        p++;
+    return p == pend;
 }
 
 bool util_eq_nocase(const char *s, size_t len, const char *lit)

@@ -24,8 +24,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define WORKER_BACKOFF_MIN_US 100000  /* first retry after a failed connect */
-#define WORKER_BACKOFF_MAX_US 5000000 /* retries never further apart than this */
+#define WORKER_BACKOFF_MIN_US  100000  /* first retry after a failed connect */
+#define WORKER_BACKOFF_MAX_US  5000000 /* retries never further apart than this */
+#define WORKER_DB_IDLE_PING_US 1000000 /* a connection idle this long is pinged before use */
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -58,6 +59,7 @@ struct worker_pool {
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
 static _Thread_local MYSQL *tl_db;
+static _Thread_local int64_t tl_db_used_us; /* monotonic time tl_db was last handed out */
 
 static atomic_llong db_next_attempt_us; /* monotonic time before which no connect is tried */
 static atomic_llong db_backoff_us;      /* current backoff step */
@@ -249,8 +251,18 @@ static void db_record_failure(const char *err)
 
 MYSQL *worker_db(char *err, size_t errlen)
 {
-    if (tl_db)
+    int64_t now = util_mono_us();
+    if (tl_db && now - tl_db_used_us > WORKER_DB_IDLE_PING_US && mysql_ping(tl_db) != 0) {
+        /* Restarted server, wait_timeout, killed connection: reconnect now rather than
+         * fail the job that happens to come first. */
+        log_verbose("database connection lost while idle (%s), reconnecting", mysql_error(tl_db));
+        mysql_close(tl_db);
+        tl_db = NULL;
+    }
+    if (tl_db) {
+        tl_db_used_us = now;
         return tl_db;
+    }
     if (!tl_pool) {
         snprintf(err, errlen, "no database connection outside a worker");
         return NULL;
@@ -268,6 +280,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         snprintf(err, errlen, "%s", cerr);
         return NULL;
     }
+    tl_db_used_us = util_mono_us();
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
     if (!atomic_exchange(&db_up, true))
@@ -277,12 +290,12 @@ MYSQL *worker_db(char *err, size_t errlen)
 
 void worker_db_failed(void)
 {
+    /* Only a failed connect starts the shared backoff: the next worker_db() reconnects at
+     * once, and if the server is really gone that connect fails and backs off. */
     if (tl_db) {
-        char e[256];
-        snprintf(e, sizeof e, "%s", mysql_error(tl_db));
+        log_verbose("database connection dropped after: %s", mysql_error(tl_db));
         mysql_close(tl_db);
         tl_db = NULL;
-        db_record_failure(e);
     }
 }
 
