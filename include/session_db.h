@@ -17,8 +17,8 @@
  * Because one batch runs at a time and results are applied in batch order, memory
  * changes in the order the database did, and a re-read of a user's sessions cannot be
  * overtaken by an older write. A write that fails fails its batch; when the failure
- * was a refused statement (not a lost connection) each write is retried alone, so one
- * bad row cannot fail its neighbours.
+ * was a refused statement or a held lock (not a lost connection) each write is retried
+ * alone, so one bad row or locked user row cannot fail its neighbours.
  *
  * A session_op belongs to the loop until its batch is submitted, to the lane while the
  * batch runs, and to the loop again in the done callback, which frees it.
@@ -77,33 +77,37 @@ typedef struct session_login_log {
 } session_login_log;
 
 typedef struct session_op {
-    int kind;                           /* enum session_op_kind */
-    uint64_t client_id;                 /* who waits for the reply, 0 = nobody */
-    int reply;                          /* what to reply (session.c decides) */
-    uint8_t hash[SESSION_HASH_LEN];     /* the session concerned */
-    uint64_t tenant;                    /* create, revokeall, user: whose */
-    uint64_t user;                      /* same */
-    int64_t at_ms;                      /* when it was asked (row times derive from it) */
-    int64_t expires_ms;                 /* create: expiry; touch: new expiry (worker sets it
-                                           when ttl_ms is 0) */
-    int64_t ttl_ms;                     /* create/touch: lifetime; touch 0 = the row's own */
-    int64_t default_ttl_ms;             /* touch: when the row's own cannot be told */
-    char *ip;                           /* create: tenant_session.ip (owned, may be NULL) */
-    char *ua;                           /* create: tenant_session.user_agent (same) */
-    session_login_log *login;           /* a login to log (owned), or NULL */
-    uint8_t (*evict)[SESSION_HASH_LEN]; /* create: older sessions revoked with it (owned) */
-    size_t nevict;                      /* entries in evict */
-    char token[SESSION_TOKEN_LEN + 1];  /* create: the reply; wiped when freed */
-    char *arg;                          /* lookup: menu argument to answer with (owned) */
-    size_t arglen;                      /* its length */
-    int form;                           /* lookup: MENUS form */
+    int kind;                          /* enum session_op_kind */
+    uint64_t client_id;                /* who waits for the reply, 0 = nobody */
+    int reply;                         /* what to reply (session.c decides) */
+    uint8_t hash[SESSION_HASH_LEN];    /* the session concerned */
+    uint64_t tenant;                   /* create, revokeall, user: whose */
+    uint64_t user;                     /* same */
+    int64_t at_ms;                     /* when it was asked (row times derive from it) */
+    int64_t expires_ms;                /* create: expiry; touch: new expiry (worker sets it
+                                          when ttl_ms is 0) */
+    int64_t ttl_ms;                    /* create/touch: lifetime; touch 0 = the row's own */
+    int64_t default_ttl_ms;            /* touch: when the row's own cannot be told */
+    char *ip;                          /* create: tenant_session.ip (owned, may be NULL) */
+    char *ua;                          /* create: tenant_session.user_agent (same) */
+    session_login_log *login;          /* a login to log (owned), or NULL */
+    size_t max_live;                   /* create: session-max-per-user when it was asked */
+    char token[SESSION_TOKEN_LEN + 1]; /* create: the reply; wiped when freed */
+    char *arg;                         /* lookup: menu argument to answer with (owned) */
+    size_t arglen;                     /* its length */
+    int form;                          /* lookup: MENUS form */
     /* results, set by session_db_run() */
-    bool ok;                 /* the database did it (writes: committed) */
-    bool found;              /* touch, revoke, lookup: the session was live */
-    session_row row;         /* touch, lookup: the session as stored */
-    uint64_t count;          /* revokeall: revoked; purge: deleted */
-    session_rows rows;       /* user, load: the live sessions */
-    struct session_op *next; /* queue / batch link */
+    bool ok;                            /* the database did it (writes: committed) */
+    bool found;                         /* touch, revoke, lookup: the session was live */
+    bool refused;                       /* create: the user is not live and enabled in the database,
+                                           so nothing was inserted */
+    uint8_t (*evict)[SESSION_HASH_LEN]; /* create: older sessions its cap revoked (owned) */
+    size_t nevict;                      /* entries in evict */
+    session_row row;                    /* touch, lookup: the session as stored */
+    uint64_t count;                     /* revokeall: revoked; purge: deleted */
+    session_rows rows;                  /* user, load: the live sessions; create: the user's live
+                                           sessions after it committed, oldest first */
+    struct session_op *next;            /* queue / batch link */
 } session_op;
 
 typedef struct session_batch {
@@ -114,6 +118,7 @@ typedef struct session_batch {
     uint64_t writes;              /* write ops committed */
     uint64_t commits;             /* transactions committed (1, or more after a split) */
     bool db_error;                /* some statement failed */
+    unsigned last_errno;          /* MariaDB error number of the latest failure */
     char err[SESSION_DB_ERR_MAX]; /* the first failure, for the log */
 } session_batch;
 

@@ -7,9 +7,13 @@
  *                        that expired here (another instance may have touched it):
  *                        read through, then answered.
  *   TOUCH, REVOKE        always through the database (another instance may have
- *                        revoked or touched it); REVOKEALL, LIST too.
+ *                        revoked or touched it); REVOKEALL, LIST too. A TOUCH of a
+ *                        session not held here reads it first: the row is extended
+ *                        only when the session is usable (its user and tenant active).
  *   CREATE               a new token; the insert (with the cap's evictions) commits
- *                        before the token is replied.
+ *                        before the token is replied. The insert happens only while
+ *                        the user is live and enabled in the database (its row is
+ *                        locked in the same transaction), else -ERR (LOGIN: WRONGPASS).
  *   LOGIN                loop: tenant by code, copies  --> hashing pool: the user row,
  *                        the password check (or the dummy one)  --> loop: model check,
  *                        then a create (or a failed-login row) through the lane; the
@@ -223,6 +227,12 @@ static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
         return;
     }
     op->ttl_ms = ttl_ms ? ttl_ms : s ? s->ttl_ms : 0;
+    if (!s) {
+        /* Not held here: read it first, and extend it only if its user and tenant are
+         * active (session.c queues the touch when the read finds it usable). */
+        op->kind = SESSION_OP_LOOKUP;
+        sess.stats.read_throughs++;
+    }
     submit(c, op);
 }
 

@@ -21,10 +21,14 @@
  * itself. The checks and the re-read use locking reads instead, which see the latest
  * committed rows, so the state applied to memory is the committed state, not the view.
  *
- * A deadlock or lock wait timeout retries the transaction (SYNC_WRITE_ATTEMPTS); any
- * other database error is -DBERR and nothing was applied. The lock wait is bounded
- * (SYNC_WRITE_LOCK_WAIT_S) so a row held by a stuck transaction elsewhere fails the
- * write in seconds rather than hanging the client. While the database is down,
+ * A deadlock (1213), or a row changed since the snapshot read it (1020, raised under
+ * innodb_snapshot_isolation), retries the transaction (SYNC_WRITE_ATTEMPTS): InnoDB
+ * rolled it back and trying again is likely to succeed. A lock wait timeout (1205) is
+ * -DBERR at once: the row is held by a transaction elsewhere that may stay open for
+ * long, and retrying would keep the single sync lane (polls, writes, reloads) waiting
+ * for it. The lock wait is bounded (SYNC_WRITE_LOCK_WAIT_S), so such a write fails in
+ * seconds and everything queued behind it runs. Any other database error is -DBERR,
+ * and nothing was applied. While the database is down,
  * worker_db() refuses at once (shared reconnect backoff), so writes fail fast. One case
  * cannot be told apart: a connection lost during COMMIT may or may not have committed;
  * the client gets -DBERR, and if it did commit the change log brings it in like any
@@ -50,13 +54,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYNC_WRITE_ATTEMPTS      3                 /* tries on deadlock / lock wait timeout */
-#define SYNC_WRITE_LOCK_WAIT_S   5                 /* innodb_lock_wait_timeout of a write */
-#define SYNC_WRITE_MAX_MENUS     1000              /* menus in one ROLE GRANT / REVOKE */
-#define SYNC_DATETIME_MAX_MS     253402300799999LL /* 9999-12-31 23:59:59.999 UTC */
-#define ER_LOCK_WAIT_TIMEOUT_NUM 1205
-#define ER_LOCK_DEADLOCK_NUM     1213
-#define MS_PER_DAY               86400000LL
+#define SYNC_WRITE_ATTEMPTS    3                 /* tries on deadlock / changed record */
+#define SYNC_WRITE_LOCK_WAIT_S 2                 /* innodb_lock_wait_timeout of a write */
+#define SYNC_WRITE_MAX_MENUS   1000              /* menus in one ROLE GRANT / REVOKE */
+#define SYNC_DATETIME_MAX_MS   253402300799999LL /* 9999-12-31 23:59:59.999 UTC */
+#define ER_CHECKREAD_NUM       1020 /* record changed since last read (snapshot isolation) */
+#define ER_LOCK_DEADLOCK_NUM   1213
+#define MS_PER_DAY             86400000LL
+#define SYNC_REVOKED_KEEP_S    60 /* a revoked session row stays this long, then is purged */
 
 enum write_op {
     OP_ROLE_GRANT = 0,
@@ -78,7 +83,7 @@ enum write_status {
     WS_OK = 0,      /* committed: reply the number */
     WS_REFUSED = 1, /* -ERR msg: something named does not exist, or not allowed */
     WS_DBERR = 2,   /* -DBERR msg: the database failed; nothing changed */
-    WS_RETRY = 3,   /* deadlock or lock wait: try the transaction again */
+    WS_RETRY = 3,   /* deadlock or changed record: try the transaction again */
 };
 
 typedef struct write_job {
@@ -110,12 +115,18 @@ typedef struct tx {
     write_job *j; /* status and msg are set on failure */
 } tx;
 
+/* Whether the database rolled the transaction back for a reason that trying again
+ * cures. Not a lock wait timeout: see the top of the file. */
+static bool tx_retryable(MYSQL *db)
+{
+    unsigned e = mysql_errno(db);
+    return e == ER_LOCK_DEADLOCK_NUM || e == ER_CHECKREAD_NUM;
+}
+
 /* Classifies a failed statement: retry, or -DBERR (and drops a lost connection). */
 static void tx_fail(tx *t, const char *what)
 {
-    unsigned e = mysql_errno(t->db);
-    t->j->status =
-        (e == ER_LOCK_DEADLOCK_NUM || e == ER_LOCK_WAIT_TIMEOUT_NUM) ? WS_RETRY : WS_DBERR;
+    t->j->status = tx_retryable(t->db) ? WS_RETRY : WS_DBERR;
     sync_db_error(t->db, what, t->j->msg, sizeof t->j->msg);
 }
 
@@ -481,9 +492,10 @@ static bool change_user_status(tx *t, change *ch)
     long long revoked = 0;
     if (!enable) {
         if (!tx_execf(t, &revoked,
-                      "UPDATE tenant_session SET revoked = 1 WHERE tenant_id = %" PRIu64
+                      "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, "
+                      "UTC_TIMESTAMP(3) + INTERVAL %d SECOND) WHERE tenant_id = %" PRIu64
                       " AND user_id = %" PRIu64 " AND revoked = 0",
-                      j->tenant, j->target))
+                      SYNC_REVOKED_KEEP_S, j->tenant, j->target))
             return false;
         j->forget_sessions = true;
     }
@@ -607,10 +619,10 @@ static bool own_change_ids(tx *t, uint64_t m0)
 
 static bool tx_begin(tx *t, uint64_t *m0)
 {
-    if (!tx_execf(t, NULL,
-                  "SET SESSION innodb_lock_wait_timeout = %d, SESSION tx_isolation = "
-                  "'REPEATABLE-READ'",
-                  SYNC_WRITE_LOCK_WAIT_S) ||
+    /* The standard form of the isolation setting: tx_isolation is deprecated, and
+     * transaction_isolation is not known to every supported server version. */
+    if (!tx_execf(t, NULL, "SET SESSION innodb_lock_wait_timeout = %d", SYNC_WRITE_LOCK_WAIT_S) ||
+        !tx_execf(t, NULL, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") ||
         !tx_execf(t, NULL, "START TRANSACTION"))
         return false;
     /* The first consistent read: it opens the read view own_change_ids() relies on. */
@@ -641,9 +653,7 @@ static void write_attempt(MYSQL *db, write_job *j)
     bool ok = tx_begin(&t, &m0) && ops[j->op].fn(&t, &ch) && log_operation(&t, &ch) &&
               own_change_ids(&t, m0);
     if (ok && !sync_read_state(db, &ch.key, 1, true, &j->batch, j->msg, sizeof j->msg)) {
-        unsigned e = mysql_errno(db);
-        j->status =
-            (e == ER_LOCK_DEADLOCK_NUM || e == ER_LOCK_WAIT_TIMEOUT_NUM) ? WS_RETRY : WS_DBERR;
+        j->status = tx_retryable(db) ? WS_RETRY : WS_DBERR;
         ok = false;
     }
     if (ok && !tx_execf(&t, NULL, "COMMIT"))
@@ -729,6 +739,16 @@ static write_job *job_new(int op)
 static void submit(client *c, write_job *j)
 {
     struct worker_pool *lane = sync_lane();
+    if (server.conf.profile != CONF_PROFILE_BITENANT) {
+        char name[16];
+        size_t i = 0;
+        for (const char *m = ops[j->op].module; *m && i < sizeof name - 1; m++)
+            name[i++] = (char)(*m >= 'a' && *m <= 'z' ? *m - 'a' + 'A' : *m);
+        name[i] = '\0';
+        resp_error(&c->out, "ERR %s needs profile bitenant", name);
+        write_job_free(j);
+        return;
+    }
     if (!lane) {
         resp_error(&c->out, "DBERR the database lane is not running");
         write_job_free(j);

@@ -104,51 +104,44 @@ static size_t drop_user_sessions(uint64_t tenant, uint64_t user)
 
 /* ---- the per-user cap ---- */
 
-static size_t live_count(const session_user *u, int64_t now_ms)
-{
-    size_t n = 0;
-    for (const session *s = u->head; s; s = s->next)
-        n += !s->revoking && s->expires_ms > now_ms;
-    return n;
-}
-
+/* The cap itself is kept by the database: a create locks its user's live rows and
+ * revokes the oldest beyond session-max-per-user in the same transaction
+ * (session_db.c), on whichever instance it runs. Memory follows what the create read
+ * back; a re-read of a user (apply_user) that finds more than the cap, left by an
+ * instance with a higher one or by another program, revokes the oldest. */
 void session_plan_create(session_op *op)
 {
     session_user *u = session_store_user_get(&sess.store, op->user);
-    size_t live = live_count(u, op->at_ms);
-    size_t max = (size_t)server.conf.session_max_per_user;
-    size_t total = live + u->pending_creates + 1;
-    size_t excess = total > max ? total - max : 0;
-    if (excess > live)
-        excess = live; /* the rest is caught after the commit (enforce_cap) */
-    if (excess)
-        op->evict = mem_calloc(excess, sizeof *op->evict);
-    for (session *s = u->head; s && op->nevict < excess; s = s->next) {
-        if (s->revoking || s->expires_ms <= op->at_ms)
-            continue;
-        s->revoking = true;
-        memcpy(op->evict[op->nevict++], s->hash, SESSION_HASH_LEN);
-    }
+    op->max_live = (size_t)server.conf.session_max_per_user;
     u->pending_creates++;
 }
 
-/* After a commit: when more creates committed at once than the plan could evict
- * (many concurrent logins of one user), revoke the oldest beyond the cap now. */
-static void enforce_cap(uint64_t user, int64_t now_ms)
+static int created_cmp(const void *a, const void *b)
 {
-    session_user *u = session_store_user(&sess.store, user);
-    if (!u || u->pending_creates)
+    const session_row *x = a, *y = b;
+    if (x->created_ms != y->created_ms)
+        return x->created_ms < y->created_ms ? -1 : 1;
+    return memcmp(x->hash, y->hash, SESSION_HASH_LEN);
+}
+
+/* Revokes the oldest of a user's live sessions (rows, any order; reordered) beyond
+ * the cap. */
+static void cap_user(session_rows *rows, int64_t now_ms)
+{
+    size_t max = (size_t)server.conf.session_max_per_user;
+    if (rows->n <= max)
         return;
-    size_t live = live_count(u, now_ms), max = (size_t)server.conf.session_max_per_user;
-    for (session *s = u->head; s && live > max; s = s->next) {
-        if (s->revoking || s->expires_ms <= now_ms)
+    qsort(rows->v, rows->n, sizeof *rows->v, created_cmp);
+    for (size_t i = 0; i < rows->n - max; i++) {
+        session *s = session_store_find(&sess.store, rows->v[i].hash);
+        if (s && s->revoking)
             continue;
-        s->revoking = true;
+        if (s)
+            s->revoking = true;
         session_op *op = session_op_new(SESSION_OP_REVOKE, 0);
-        memcpy(op->hash, s->hash, SESSION_HASH_LEN);
+        memcpy(op->hash, rows->v[i].hash, SESSION_HASH_LEN);
         op->at_ms = now_ms;
         session_enqueue(op);
-        live--;
     }
 }
 
@@ -223,31 +216,22 @@ static void apply_revokeall(session_op *op)
     sess.stats.revoked += op->count;
 }
 
-static void apply_create(session_op *op, int64_t now_ms)
+static void replace_user_sessions(uint64_t tenant, uint64_t user, session_rows *rows);
+
+static void apply_create(session_op *op)
 {
     session_user *u = session_store_user_get(&sess.store, op->user);
-    u->pending_creates++; /* pinned while evictions empty its list */
-    for (size_t e = 0; e < op->nevict; e++) {
-        session *s = session_store_find(&sess.store, op->evict[e]);
-        if (s && op->ok) {
-            session_store_remove(&sess.store, s);
-            sess.stats.revoked++;
-        } else if (s) {
-            s->revoking = false;
-        }
-    }
-    if (op->ok) {
-        /* NULL only if another held hash shares 8 bytes: it then lives in the database
-         * alone and is found by reading through. */
-        (void)session_store_add(&sess.store, op->hash, op->tenant, op->user, op->at_ms,
-                                op->expires_ms, op->ttl_ms);
+    u->pending_creates++; /* pinned while its list is replaced */
+    if (op->ok && !op->refused) {
+        /* rows: the user's live sessions as the create left them, its own included;
+         * the ones its cap revoked are gone from them. */
+        replace_user_sessions(op->tenant, op->user, &op->rows);
+        sess.stats.revoked += op->nevict;
         sess.stats.created++;
     }
     /* the pin above, and the pending count session_plan_create() took */
     u->pending_creates = u->pending_creates >= 2 ? u->pending_creates - 2 : 0;
     session_store_user_release(&sess.store, u);
-    if (op->ok)
-        enforce_cap(op->user, now_ms);
 }
 
 static void apply_touch(session_op *op)
@@ -303,29 +287,28 @@ static int row_cmp(const void *a, const void *b)
     return memcmp(((const session_row *)a)->hash, ((const session_row *)b)->hash, SESSION_HASH_LEN);
 }
 
-/* The database's live sessions of one user replace what memory holds for it. */
-static void apply_user(session_op *op)
+/* The database's live sessions of one user (rows, reordered) replace what memory holds
+ * for it. */
+static void replace_user_sessions(uint64_t tenant, uint64_t user, session_rows *rows)
 {
-    if (!op->ok)
-        return;
-    if (op->rows.n)
-        qsort(op->rows.v, op->rows.n, sizeof *op->rows.v, row_cmp);
-    session_user *u = session_store_user(&sess.store, op->user);
+    if (rows->n)
+        qsort(rows->v, rows->n, sizeof *rows->v, row_cmp);
+    session_user *u = session_store_user(&sess.store, user);
     if (u) {
         u->pending_creates++;
         for (session *s = u->head, *next; s; s = next) {
             next = s->next;
             session_row key;
             memcpy(key.hash, s->hash, SESSION_HASH_LEN);
-            if (s->tenant == op->tenant && (!op->rows.n || !bsearch(&key, op->rows.v, op->rows.n,
-                                                                    sizeof *op->rows.v, row_cmp)))
+            if (s->tenant == tenant &&
+                (!rows->n || !bsearch(&key, rows->v, rows->n, sizeof *rows->v, row_cmp)))
                 session_store_remove(&sess.store, s);
         }
         u->pending_creates--;
         session_store_user_release(&sess.store, u);
     }
-    for (size_t i = 0; i < op->rows.n; i++) {
-        const session_row *row = &op->rows.v[i];
+    for (size_t i = 0; i < rows->n; i++) {
+        const session_row *row = &rows->v[i];
         session *s = session_store_find(&sess.store, row->hash);
         if (!s) {
             (void)store_row(row);
@@ -335,6 +318,14 @@ static void apply_user(session_op *op)
                 s->ttl_ms = row->expires_ms - row->last_seen_ms;
         }
     }
+}
+
+static void apply_user(session_op *op, int64_t now_ms)
+{
+    if (!op->ok)
+        return;
+    replace_user_sessions(op->tenant, op->user, &op->rows);
+    cap_user(&op->rows, now_ms);
 }
 
 static void apply_load(session_op *op, int64_t now_ms)
@@ -361,7 +352,7 @@ static void apply_op(session_op *op, int64_t now_ms)
         apply_revokeall(op);
         break;
     case SESSION_OP_CREATE:
-        apply_create(op, now_ms);
+        apply_create(op);
         break;
     case SESSION_OP_TOUCH:
         apply_touch(op);
@@ -373,7 +364,7 @@ static void apply_op(session_op *op, int64_t now_ms)
         apply_lookup(op, now_ms);
         break;
     case SESSION_OP_USER:
-        apply_user(op);
+        apply_user(op, now_ms);
         break;
     case SESSION_OP_LOAD:
         apply_load(op, now_ms);
@@ -451,11 +442,12 @@ static void reply_list(client *c, uint64_t tenant, uint64_t user)
         return;
     }
     size_t n = 0;
+    /* Sessions being revoked (REVOKE in flight, or beyond the cap) are not listed. */
     for (const session *s = u->head; s; s = s->next)
-        n += s->tenant == tenant && s->expires_ms > now;
+        n += s->tenant == tenant && s->expires_ms > now && !s->revoking;
     resp_array(&c->out, n);
     for (const session *s = u->head; s; s = s->next) {
-        if (s->tenant != tenant || s->expires_ms <= now)
+        if (s->tenant != tenant || s->expires_ms <= now || s->revoking)
             continue;
         char id[SESSION_ID_HEX + 1];
         session_hash_hex(s->hash, SESSION_ID_BYTES, id);
@@ -485,6 +477,17 @@ static void reply_op(client *c, const session_op *op)
     }
     switch (op->reply) {
     case SESSION_REPLY_TOKEN:
+        if (op->refused && op->login) {
+            /* disabled or deleted after the password check: as for any disabled user */
+            resp_error(&c->out, "WRONGPASS invalid credentials");
+            sess.stats.logins_failed++;
+            break;
+        }
+        if (op->refused) {
+            resp_error(&c->out, "ERR no live, enabled user %llu in live, enabled tenant %llu",
+                       (unsigned long long)op->user, (unsigned long long)op->tenant);
+            break;
+        }
         resp_bulk(&c->out, op->token, SESSION_TOKEN_LEN);
         sess.stats.logins_ok += op->login != NULL;
         break;
@@ -511,6 +514,23 @@ static void reply_op(client *c, const session_op *op)
         reply_lookup(c, op);
         break;
     }
+}
+
+/* A TOUCH of a session this instance did not hold reads it first (cmd_session.c):
+ * only a session that is usable here, its user and tenant active, is extended in the
+ * database. Queues the touch and returns true when op was such a read and found one. */
+static bool touch_after_lookup(const session_op *op)
+{
+    if (op->kind != SESSION_OP_LOOKUP || op->reply != SESSION_REPLY_TOUCH || !op->ok || !op->found)
+        return false;
+    session_op *t = session_op_new(SESSION_OP_TOUCH, op->client_id);
+    t->reply = SESSION_REPLY_TOUCH;
+    memcpy(t->hash, op->hash, SESSION_HASH_LEN);
+    t->at_ms = util_now_ms();
+    t->ttl_ms = op->ttl_ms;
+    t->default_ttl_ms = op->default_ttl_ms;
+    session_enqueue(t);
+    return true;
 }
 
 static void note_batch_error(const session_batch *b)
@@ -540,6 +560,8 @@ static void batch_done(void *arg)
         client *c = op->client_id ? client_by_id(op->client_id) : NULL;
         if (!c)
             continue;
+        if (touch_after_lookup(op))
+            continue; /* c stays blocked until the touch commits */
         reply_op(c, op);
         client_unblock(c);
     }

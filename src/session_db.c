@@ -3,15 +3,29 @@
  * reads. Inside the transaction the phases run in a fixed order, and session.c applies
  * results in the same order:
  *
+ *   0 users      SELECT ... FOR UPDATE NOWAIT of the users that get a session: each
+ *                must be live and enabled in the database, and holding its row keeps
+ *                USER DISABLE (which locks it too) from revoking between the check and
+ *                the insert, and orders the creates of one user across instances
  *   1 REVOKEALL  UPDATE per user (the count is the reply)
- *   2 CREATE     one multi-row INSERT per SQL_ROWS_PER_INSERT sessions
+ *   2 CREATE     per session: lock the user's live rows oldest first, revoke those
+ *                beyond session-max-per-user - 1, insert, read the user's rows back
  *   3 TOUCH      SELECT ... FOR UPDATE of every touched or revoked hash (which are
  *      REVOKE    live), one UPDATE with CASE for the touches, one UPDATE for the
- *                revokes (explicit ones found live, and the per-user cap's evictions)
- *   4 logins     one multi-row INSERT into tenant_login_log, last_login_at per user
+ *                revokes found live
+ *   4 logins     one multi-row INSERT into tenant_login_log
  *   COMMIT
+ *   last_login_at of the successful logins: its own short transaction, best effort
+ *                (rows another transaction holds are skipped, a failure only logged),
+ *                so that a tenant_user row locked elsewhere cannot fail the batch
  *   5 reads      read-through (one SELECT ... IN), per-user re-reads, the start-up
  *                load (streamed), the purge
+ *
+ * A batch that fails on a refused statement (a lock held elsewhere, a deadlock, a bad
+ * row) is run again one write at a time, so one op cannot fail its neighbours. Phase 0
+ * never waits for a lock: a user row held elsewhere fails the attempt at once rather
+ * than holding the lane (and every session command queued behind it) for the lock
+ * wait; a write run alone tries that lock SESSION_USER_LOCK_TRIES times.
  *
  * Hashes travel as hex literals (X'..'), times as UTC DATETIME(3) literals made from
  * the loop's clock, text through mysql_real_escape_string. A revoked row keeps
@@ -21,6 +35,7 @@
 #include "session_db.h"
 #include "buf.h"
 #include "db.h"
+#include "log.h"
 #include "mem.h"
 #include "util.h"
 #include "worker.h"
@@ -29,10 +44,15 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#define SQL_ROWS_PER_INSERT     256   /* rows in one multi-row INSERT */
-#define SESSION_REVOKED_KEEP_MS 60000 /* a revoked row stays readable this long */
-#define ROW_COLS                "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at"
+#define SQL_ROWS_PER_INSERT      256   /* rows in one multi-row INSERT */
+#define SESSION_REVOKED_KEEP_MS  60000 /* a revoked row stays readable this long */
+#define ROW_COLS                 "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at"
+#define SESSION_USER_LOCK_TRIES  5     /* a write run alone: tries of its user lock */
+#define SESSION_USER_LOCK_GAP_US 20000 /* pause between those tries */
+#define ER_LOCK_WAIT_TIMEOUT_NUM 1205  /* also what NOWAIT raises on a held row */
+#define ER_LOCK_DEADLOCK_NUM     1213
 
 enum txn_result {
     TXN_OK = 0,      /* committed */
@@ -168,6 +188,7 @@ static void sql_str(MYSQL *m, buf *b, const char *s)
 static bool note_error(session_batch *b, MYSQL *m, const char *what)
 {
     b->db_error = true;
+    b->last_errno = m ? mysql_errno(m) : 0;
     if (!b->err[0])
         snprintf(b->err, sizeof b->err, "%s: %s", what, m ? mysql_error(m) : "no connection");
     return false;
@@ -275,47 +296,140 @@ static bool phase_revokeall(MYSQL *m, session_batch *b, session_op **w, size_t n
     return ok;
 }
 
-static void insert_values(MYSQL *m, buf *q, const session_op *op)
+/* The users of the batch's creates, as a comma-separated id list; false if none. */
+static bool create_users(buf *q, session_op **w, size_t n)
 {
-    buf_append_str(q, "(");
-    sql_hash(q, op->hash);
-    buf_printf(q, ", %llu, %llu, ", (unsigned long long)op->tenant, (unsigned long long)op->user);
-    sql_time(q, op->at_ms);
-    buf_append_str(q, ", ");
-    sql_time(q, op->expires_ms);
-    buf_append_str(q, ", ");
-    sql_time(q, op->at_ms);
-    buf_append_str(q, ", ");
-    sql_str(m, q, op->ip);
-    buf_append_str(q, ", ");
-    sql_str(m, q, op->ua);
-    buf_append_str(q, ")");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i]->kind == SESSION_OP_CREATE)
+            buf_printf(q, "%s%llu", k++ ? ", " : "", (unsigned long long)w[i]->user);
+    return k > 0;
 }
 
-static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
+/* Phase 0: locks the rows of the users that get a session, without waiting, and
+ * marks the creates whose user is not live and enabled (in its tenant) as refused. */
+static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
-    bool ok = true;
-    size_t rows = 0;
     buf q;
     buf_init(&q);
-    for (size_t i = 0; i <= n && ok; i++) {
-        bool last = i == n;
-        if (!last && w[i]->kind == SESSION_OP_CREATE) {
-            buf_append_str(&q, rows ? ", "
-                                    : "INSERT INTO tenant_session (token_hash, tenant_id, "
-                                      "user_id, created_at, expires_at, last_seen_at, ip, "
-                                      "user_agent) VALUES ");
-            insert_values(m, &q, w[i]);
-            rows++;
-        }
-        if (rows && (last || rows == SQL_ROWS_PER_INSERT)) {
-            ok = run_stmt(m, b, &q, "insert sessions", NULL);
-            buf_clear(&q);
-            rows = 0;
-        }
+    buf_append_str(&q, "SELECT id, tenant_id, status, deleted_at FROM tenant_user WHERE id IN (");
+    if (!create_users(&q, w, n)) {
+        buf_free(&q);
+        return true;
     }
+    buf_append_str(&q, ") ORDER BY id FOR UPDATE NOWAIT");
+    bool ok = mysql_real_query(m, q.data, q.len) == 0;
+    buf_free(&q);
+    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
+    if (!res)
+        return note_error(b, m, "lock users");
+    for (size_t i = 0; i < n; i++)
+        w[i]->refused = w[i]->kind == SESSION_OP_CREATE;
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res))) {
+        uint64_t id, tenant;
+        if (!col_u64(r[0], &id) || !col_u64(r[1], &tenant) || !r[2] || strcmp(r[2], "1") != 0 ||
+            !r[3] || strcmp(r[3], "0") != 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (w[i]->kind == SESSION_OP_CREATE && w[i]->user == id && w[i]->tenant == tenant)
+                w[i]->refused = false;
+    }
+    mysql_free_result(res);
+    return true;
+}
+
+/* The user's live sessions, oldest first, locked (the latest committed rows, and this
+ * transaction's own). */
+static bool lock_user_rows(MYSQL *m, session_batch *b, const session_op *op, session_rows *rows)
+{
+    buf q;
+    buf_init(&q);
+    buf_printf(&q,
+               "SELECT " ROW_COLS " FROM tenant_session WHERE tenant_id = %llu AND user_id = %llu "
+               "AND revoked = 0 AND expires_at > ",
+               (unsigned long long)op->tenant, (unsigned long long)op->user);
+    sql_time(&q, b->now_ms);
+    buf_append_str(&q, " ORDER BY created_at, token_hash FOR UPDATE");
+    rows->n = 0;
+    bool ok = select_rows(m, b, &q, rows, false, "lock user sessions");
     buf_free(&q);
     return ok;
+}
+
+/* Revokes the oldest live sessions of op's user beyond max_live - 1 (rows: its live
+ * sessions, oldest first), so that the insert leaves it at the cap. They go to
+ * op->evict, and out of rows. */
+static bool revoke_excess(MYSQL *m, session_batch *b, session_op *op, session_rows *rows)
+{
+    size_t keep = op->max_live > 0 ? op->max_live - 1 : 0;
+    if (rows->n <= keep)
+        return true;
+    size_t excess = rows->n - keep;
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
+    sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
+    buf_append_str(&q, ") WHERE token_hash IN (");
+    op->evict = mem_realloc(op->evict, excess * sizeof *op->evict);
+    for (size_t e = 0; e < excess; e++) {
+        if (e)
+            buf_append_str(&q, ", ");
+        sql_hash(&q, rows->v[e].hash);
+        memcpy(op->evict[e], rows->v[e].hash, SESSION_HASH_LEN);
+    }
+    op->nevict = excess;
+    buf_append_str(&q, ")");
+    bool ok = run_stmt(m, b, &q, "revoke beyond the cap", NULL);
+    buf_free(&q);
+    memmove(rows->v, rows->v + excess, (rows->n - excess) * sizeof *rows->v);
+    rows->n -= excess;
+    return ok;
+}
+
+static bool insert_session(MYSQL *m, session_batch *b, const session_op *op)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "INSERT INTO tenant_session (token_hash, tenant_id, user_id, created_at, "
+                       "expires_at, last_seen_at, ip, user_agent) VALUES (");
+    sql_hash(&q, op->hash);
+    buf_printf(&q, ", %llu, %llu, ", (unsigned long long)op->tenant, (unsigned long long)op->user);
+    sql_time(&q, op->at_ms);
+    buf_append_str(&q, ", ");
+    sql_time(&q, op->expires_ms);
+    buf_append_str(&q, ", ");
+    sql_time(&q, op->at_ms);
+    buf_append_str(&q, ", ");
+    sql_str(m, &q, op->ip);
+    buf_append_str(&q, ", ");
+    sql_str(m, &q, op->ua);
+    buf_append_str(&q, ")");
+    bool ok = run_stmt(m, b, &q, "insert session", NULL);
+    buf_free(&q);
+    return ok;
+}
+
+/* Phase 2: each create holds its user's row (phase 0), so the count it caps against
+ * is not changing under it, on this instance or another. */
+static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        session_op *op = w[i];
+        if (op->kind != SESSION_OP_CREATE || op->refused)
+            continue;
+        if (!lock_user_rows(m, b, op, &op->rows) || !revoke_excess(m, b, op, &op->rows) ||
+            !insert_session(m, b, op))
+            return false;
+        session_row row = {.tenant = op->tenant,
+                           .user = op->user,
+                           .created_ms = op->at_ms,
+                           .expires_ms = op->expires_ms,
+                           .last_seen_ms = op->at_ms};
+        memcpy(row.hash, op->hash, SESSION_HASH_LEN);
+        rows_push(&op->rows, &row);
+    }
+    return true;
 }
 
 /* Appends the hashes of the ops of kind (only those found live when found_only) to a
@@ -390,15 +504,6 @@ static bool update_revokes(MYSQL *m, session_batch *b, session_op **w, size_t n)
     buf_append_str(&q, ") WHERE revoked = 0 AND token_hash IN (");
     size_t k = 0;
     hash_list(&q, w, n, SESSION_OP_REVOKE, true, &k);
-    for (size_t i = 0; i < n; i++) {
-        if (w[i]->kind != SESSION_OP_CREATE)
-            continue;
-        for (size_t e = 0; e < w[i]->nevict; e++) {
-            if (k++)
-                buf_append_str(&q, ", ");
-            sql_hash(&q, w[i]->evict[e]);
-        }
-    }
     buf_append_str(&q, ")");
     bool ok = k == 0 || run_stmt(m, b, &q, "revoke sessions", NULL);
     buf_free(&q);
@@ -455,25 +560,74 @@ static bool phase_logins(MYSQL *m, session_batch *b, session_op **w, size_t n)
         sql_str(m, &q, w[i]->ip);
         buf_append_str(&q, ", ");
         sql_str(m, &q, w[i]->ua);
-        buf_printf(&q, ", %d, ", l->ok ? 1 : 0);
-        sql_str(m, &q, l->message);
+        /* A create refused in phase 0: the user was disabled after the password check. */
+        bool ok_row = l->ok && !w[i]->refused;
+        buf_printf(&q, ", %d, ", ok_row ? 1 : 0);
+        sql_str(m, &q, l->ok && !ok_row ? "user disabled" : l->message);
         buf_append_str(&q, ")");
     }
     if (rows)
         ok = run_stmt(m, b, &q, "insert login log", NULL);
-    for (size_t i = 0; i < n && ok; i++) {
-        const session_login_log *l = w[i]->login;
-        if (!l || !l->ok || w[i]->kind != SESSION_OP_CREATE)
-            continue;
-        buf_clear(&q);
-        buf_append_str(&q, "UPDATE tenant_user SET last_login_at = ");
-        sql_time(&q, l->time_ms);
-        buf_printf(&q, " WHERE id = %llu AND tenant_id = %llu", (unsigned long long)l->user,
-                   (unsigned long long)l->tenant);
-        ok = run_stmt(m, b, &q, "set last_login_at", NULL);
-    }
     buf_free(&q);
     return ok;
+}
+
+/* After the commit: last_login_at of the logins that got a session. Rows another
+ * transaction holds are skipped rather than waited for (the next login sets it); a
+ * failure is logged and changes no reply. */
+static void set_last_login(MYSQL *m, session_op **w, size_t n)
+{
+    buf ids;
+    buf_init(&ids);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i]->kind == SESSION_OP_CREATE && w[i]->ok && !w[i]->refused && w[i]->login)
+            buf_printf(&ids, "%s%llu", k++ ? ", " : "", (unsigned long long)w[i]->user);
+    if (k == 0) {
+        buf_free(&ids);
+        return;
+    }
+    buf q;
+    buf_init(&q);
+    buf_printf(&q, "SELECT id FROM tenant_user WHERE id IN (%s) ORDER BY id FOR UPDATE SKIP LOCKED",
+               ids.data);
+    session_batch scratch = {0};
+    bool ok = run_text(m, &scratch, "START TRANSACTION", "start transaction");
+    MYSQL_RES *res = NULL;
+    if (ok && (mysql_real_query(m, q.data, q.len) != 0 || !(res = mysql_store_result(m))))
+        ok = note_error(&scratch, m, "lock users for last_login_at");
+    buf_clear(&q);
+    buf_append_str(&q, "UPDATE tenant_user SET last_login_at = CASE id");
+    size_t locked = 0;
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        uint64_t id;
+        if (!col_u64(r[0], &id))
+            continue;
+        for (size_t i = n; i-- > 0;) { /* the latest login of the user */
+            const session_op *op = w[i];
+            if (op->kind == SESSION_OP_CREATE && op->ok && !op->refused && op->login &&
+                op->user == id) {
+                buf_printf(&q, " WHEN %llu THEN ", (unsigned long long)id);
+                sql_time(&q, op->login->time_ms);
+                locked++;
+                break;
+            }
+        }
+    }
+    if (res)
+        mysql_free_result(res);
+    buf_printf(&q, " ELSE last_login_at END WHERE id IN (%s)", ids.data);
+    if (ok && locked)
+        ok = run_stmt(m, &scratch, &q, "set last_login_at", NULL);
+    ok = ok && run_text(m, &scratch, "COMMIT", "commit last_login_at");
+    if (!ok) {
+        if (!db_error_is_connection(m))
+            (void)mysql_query(m, "ROLLBACK");
+        log_verbose("sessions: last_login_at not set: %s", scratch.err);
+    }
+    buf_free(&q);
+    buf_free(&ids);
 }
 
 static void reset_results(session_op **w, size_t n)
@@ -481,14 +635,18 @@ static void reset_results(session_op **w, size_t n)
     for (size_t i = 0; i < n; i++) {
         w[i]->ok = false;
         w[i]->found = false;
+        w[i]->refused = false;
         w[i]->count = 0;
+        w[i]->nevict = 0;
+        if (w[i]->kind == SESSION_OP_CREATE)
+            w[i]->rows.n = 0;
     }
 }
 
 static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
     reset_results(w, n);
-    bool ok = run_text(m, b, "START TRANSACTION", "start transaction") &&
+    bool ok = run_text(m, b, "START TRANSACTION", "start transaction") && phase_users(m, b, w, n) &&
               phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
               phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
               run_text(m, b, "COMMIT", "commit");
@@ -497,6 +655,7 @@ static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
             w[i]->ok = true;
         b->writes += n;
         b->commits++;
+        set_last_login(m, w, n);
         return TXN_OK;
     }
     bool lost = db_error_is_connection(m);
@@ -504,6 +663,23 @@ static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
         (void)mysql_query(m, "ROLLBACK");
     reset_results(w, n);
     return lost ? TXN_LOST : TXN_REFUSED;
+}
+
+/* One write alone: a row lock held elsewhere (the user's row of a create, mostly held
+ * for the milliseconds of a write transaction) is tried again a few times, briefly. */
+static int write_alone(MYSQL *m, session_batch *b, session_op *op)
+{
+    int r = TXN_REFUSED;
+    for (int t = 0; t < SESSION_USER_LOCK_TRIES; t++) {
+        if (t)
+            usleep(SESSION_USER_LOCK_GAP_US);
+        b->last_errno = 0;
+        r = write_txn(m, b, &op, 1);
+        unsigned e = b->last_errno;
+        if (r != TXN_REFUSED || (e != ER_LOCK_WAIT_TIMEOUT_NUM && e != ER_LOCK_DEADLOCK_NUM))
+            break;
+    }
+    return r;
 }
 
 /* Returns the connection to go on with, NULL once it was lost. */
@@ -516,10 +692,10 @@ static MYSQL *run_writes(MYSQL *m, session_batch *b)
             w[n++] = op;
     if (n == 0)
         return m;
-    int r = write_txn(m, b, w, n);
-    /* One refused row must not fail its neighbours: retry each write alone. */
+    int r = n > 1 ? write_txn(m, b, w, n) : write_alone(m, b, w[0]);
+    /* One refused row or held lock must not fail its neighbours: retry each alone. */
     for (size_t i = 0; r == TXN_REFUSED && n > 1 && i < n; i++) {
-        int one = write_txn(m, b, &w[i], 1);
+        int one = write_alone(m, b, w[i]);
         if (one == TXN_LOST)
             r = TXN_LOST;
     }

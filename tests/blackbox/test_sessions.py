@@ -346,6 +346,57 @@ class SessionCommandsTest(SessionTestBase):
                                      "revoked = 0")[0][0] == 20, 10, what="cap enforced")
         self.assertEqual(len(self.call("SESSION", "LIST", 1, 6)), 20)
 
+    def test_locked_user_row_does_not_fail_the_session_batch(self):
+        # tenant_user of bob (3) held elsewhere: a LOGIN of bob must not take the other
+        # session writes of its batch (a TOUCH of alice's session) down with it.
+        other = self.create(1, 2)
+        holder = harness._root_connect(self.db.name)
+        touch = self.srv.raw_connection(timeout=30)
+        try:
+            holder.autocommit(False)
+            with holder.cursor() as cur:
+                cur.execute("START TRANSACTION")
+                cur.execute("SELECT * FROM tenant_user WHERE id = 3 FOR UPDATE")
+            t0 = time.monotonic()
+            self.raw.send(encode_command("SESSION", "LOGIN", "demo", "bob", "bob123"))
+            time.sleep(0.1)  # the password check; then its create queues with the touch
+            touch.send(encode_command("SESSION", "TOUCH", other, "TTL", "900"))
+            new = touch.read_reply()
+            self.assertIsInstance(new, int, new)
+            self.assertLess(time.monotonic() - t0, 1.0, "the touch waited for the held row")
+            self.assertEqual(self.row(other)[4], new)
+            login = self.raw.read_reply()
+            self.assertLess(time.monotonic() - t0, 1.5, "the login waited for the held row")
+            if isinstance(login, RespError):
+                self.assertTrue(str(login).startswith("DBERR "), str(login))
+            else:
+                self.assertRegex(login.decode(), TOKEN_RE)
+        finally:
+            holder.rollback()
+            holder.close()
+            touch.close()
+        tok = self.login("demo", "bob", "bob123")   # and with the row free, as usual
+        self.assertEqual(self.call("SESSION", "GET", tok)[:2], [1, 3])
+        wait_for(lambda: self.db.sql("SELECT last_login_at > UTC_TIMESTAMP(3) - INTERVAL 1 "
+                                     "MINUTE FROM tenant_user WHERE id = 3")[0][0] == 1, 5,
+                 what="last_login_at set")
+
+    def test_touch_of_inactive_users_session_does_not_extend_row(self):
+        # carol (4) is disabled: her session is not usable, and a TOUCH of it (not held
+        # in memory) must leave the row as it is.
+        tok = "T" + "x" * 42
+        self.db.sql("INSERT INTO tenant_session (token_hash, tenant_id, user_id, expires_at, "
+                    "last_seen_at) VALUES (%s, 1, 4, UTC_TIMESTAMP(3) + INTERVAL 100 SECOND, "
+                    "UTC_TIMESTAMP(3))", (token_hash(tok),))
+        try:
+            before = self.row(tok)[4]
+            self.assertIsNone(self.call("SESSION", "TOUCH", tok, "TTL", "5000"))
+            self.assertIsNone(self.call("SESSION", "TOUCH", tok))
+            self.assertEqual(self.row(tok)[4], before)
+            self.assertIsNone(self.call("SESSION", "GET", tok))
+        finally:
+            self.db.sql("DELETE FROM tenant_session WHERE token_hash = %s", (token_hash(tok),))
+
     # ---- validity ----
 
     def test_disabled_or_deleted_user_ends_sessions(self):
@@ -540,6 +591,59 @@ class InstancesTest(SessionTestBase):
                 self.assertIsNone(b.call("SESSION", "TOUCH", tok_b))
             finally:
                 b.close()
+
+    def test_session_cap_holds_across_instances(self):
+        # session-max-per-user 3 on two instances creating alternately for one user: the
+        # database never holds more than 3 live sessions, and LIST on either agrees.
+        self.db.sql("UPDATE tenant_session SET revoked = 1 WHERE user_id = 6")
+        lines = ["session-max-per-user 3"]
+        with RbacdServer(db=self.db, conf_lines=lines) as a_srv, \
+                RbacdServer(db=self.db, conf_lines=lines) as b_srv:
+            a, b = a_srv.raw_connection(timeout=30), b_srv.raw_connection(timeout=30)
+            try:
+                toks = []
+                for i in range(8):
+                    tok = (a if i % 2 == 0 else b).call("SESSION", "CREATE", 1, 6)
+                    self.assertIsInstance(tok, bytes, tok)
+                    toks.append(tok.decode())
+                    live = self.db.sql("SELECT COUNT(*) FROM tenant_session WHERE user_id = 6 "
+                                       "AND revoked = 0")[0][0]
+                    self.assertLessEqual(live, 3, "after create %d" % i)
+                self.assertEqual(live, 3)
+                want = sorted(token_hash(t)[:8].hex().encode() for t in toks[-3:])
+                for conn in (a, b):
+                    self.assertEqual(sorted(e[0] for e in conn.call("SESSION", "LIST", 1, 6)),
+                                     want)
+                    for t in toks[-3:]:
+                        self.assertEqual(conn.call("SESSION", "GET", t)[:2], [1, 6])
+                    wait_for(lambda: conn.call("SESSION", "GET", toks[0]) is None, 5,
+                             what="the oldest revoked everywhere")
+            finally:
+                a.close()
+                b.close()
+
+    def test_create_racing_user_disable_inserts_nothing(self):
+        # The database says the user is disabled before this instance's model does (the
+        # change log is polled once a minute here): CREATE and LOGIN insert no session,
+        # so none comes back when the user is enabled again.
+        with RbacdServer(db=self.db, conf_lines=["sync-interval-ms 60000"]) as srv:
+            conn = srv.raw_connection(timeout=30)
+            try:
+                self.db.sql("UPDATE tenant_user SET status = 0 WHERE id = 7")
+                count = "SELECT COUNT(*) FROM tenant_session WHERE user_id = 7"
+                before = self.db.sql(count)[0][0]
+                reply = conn.call("SESSION", "CREATE", 1, 7)
+                self.assertIsInstance(reply, RespError, reply)
+                self.assertTrue(str(reply).startswith("ERR "), str(reply))
+                reply = conn.call("SESSION", "LOGIN", "demo", "frank", "frank123")
+                self.assertEqual(str(reply), WRONGPASS)
+                self.assertEqual(self.db.sql(count)[0][0], before)
+                log = self.db.sql("SELECT user_id, result FROM tenant_login_log "
+                                  "ORDER BY log_id DESC LIMIT 1")[0]
+                self.assertEqual(log, (7, 0))
+            finally:
+                self.db.sql("UPDATE tenant_user SET status = 1 WHERE id = 7")
+                conn.close()
 
     def test_unreachable_database(self):
         user = "sessfail_%d" % os.getpid()

@@ -356,6 +356,57 @@ class WritesTest(ServerTestCase):
 
     # ---- cost ----
 
+    def test_lock_wait_timeout_fails_fast_and_does_not_freeze_the_lane(self):
+        # A row held by a transaction elsewhere: the write touching it is -DBERR after
+        # one bounded lock wait (no retries), and the lane keeps following the change
+        # log meanwhile: an external change to another row shows up within a second.
+        self.assertEqual(self.call("CANMENU", "1", "2", "511"), 1)
+        self.assertNotEqual(self.call("MENUS", "1", "3"), [])
+        holder = harness._root_connect(self.db.name)
+        try:
+            holder.autocommit(False)
+            with holder.cursor() as cur:
+                cur.execute("START TRANSACTION")
+                cur.execute("SELECT * FROM tenant_user WHERE id = 2 FOR UPDATE")
+            t0 = time.monotonic()
+            self.raw.send(encode_command("USER", "ENABLE", "1", "2"))
+            reply = self.raw.read_reply()
+            elapsed = time.monotonic() - t0
+            self.assertErr(reply, "DBERR")
+            self.assertLess(elapsed, 3.5, "a lock wait timeout was retried")
+            # Still held: an external change to another row is applied promptly.
+            self.db.sql("UPDATE tenant_user SET status = 0 WHERE id = 3")
+            try:
+                t1 = time.monotonic()
+                harness.wait_for(lambda: self.call("MENUS", "1", "3") == [], 1.5,
+                                 what="external change applied while a row is held")
+                self.assertLess(time.monotonic() - t1, 1.5)
+            finally:
+                self.db.sql("UPDATE tenant_user SET status = 1 WHERE id = 3")
+                harness.wait_for(lambda: self.call("MENUS", "1", "3") != [], 5,
+                                 what="user 3 enabled again")
+        finally:
+            holder.rollback()
+            holder.close()
+        self.assertEqual(self.call("USER", "ENABLE", "1", "2"), 0)
+        self.assertEqual(self.call("CANMENU", "1", "2", "511"), 1)
+
+    def test_user_disable_caps_revoked_session_expiry(self):
+        # Revoked rows get an expiry at most a minute away, so the purge removes them.
+        token_hash = os.urandom(32)
+        self.db.sql("INSERT INTO tenant_session (token_hash, tenant_id, user_id, expires_at) "
+                    "VALUES (%s, 1, 2, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)", (token_hash,))
+        try:
+            self.assertEqual(self.call("USER", "DISABLE", "1", "2"), 1)
+            row = self.db.sql("SELECT revoked, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(3), "
+                              "expires_at) FROM tenant_session WHERE token_hash = %s",
+                              (token_hash,))[0]
+            self.assertEqual(row[0], 1)
+            self.assertLessEqual(row[1], 61)
+        finally:
+            self.assertEqual(self.call("USER", "ENABLE", "1", "2"), 1)
+            self.db.sql("DELETE FROM tenant_session WHERE token_hash = %s", (token_hash,))
+
     def test_write_cost(self):
         """What a write costs end to end (client -> transaction -> memory -> reply)."""
         lat = []
@@ -369,6 +420,24 @@ class WritesTest(ServerTestCase):
         sys.stderr.write("\nwrite latency over %d ROLE GRANT/REVOKE: median %.2f ms, p95 %.2f ms, "
                          "worst %.2f ms\n" % (len(lat), med, p95, worst))
         self.assertLess(med, 100.0)
+
+
+class WritesNeedBitenantTest(unittest.TestCase):
+    """Under profile mpbackend the write commands name the profile they need."""
+
+    def test_writes_under_mpbackend_need_profile_bitenant(self):
+        with harness.scratch_db("writes_mp") as db:
+            with harness.RbacdServer(db=db, conf_lines=["profile mpbackend"]) as srv:
+                with srv.raw_connection() as raw:
+                    for cmd in (("USER", "ENABLE", "1", "2"), ("USER", "ADDROLE", "1", "3", "2"),
+                                ("ROLE", "GRANT", "1", "2", "511"), ("TENANT", "DISABLE", "1"),
+                                ("TENANT", "SUBSCRIBE", "1", "1", "0", "1000")):
+                        reply = raw.call(*cmd)
+                        self.assertIsInstance(reply, RespError, cmd)
+                        self.assertTrue(str(reply).startswith("ERR "), str(reply))
+                        self.assertIn("needs profile bitenant", str(reply))
+                self.assertEqual(db.sql("SELECT status FROM tenant_user WHERE id = 2")[0][0], 1)
+                self.assertEqual(db.sql("SELECT status FROM tenant WHERE id = 1")[0][0], 1)
 
 
 if __name__ == "__main__":
