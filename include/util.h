@@ -30,6 +30,10 @@ int64_t util_mono_us(void);
 /* Redis-style glob match (*, ?, [abc], [^a-z], \x), optionally case-insensitive. */
 bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
 
+/* Replaces control characters (CR, LF, ...) in s by spaces, so that a message from
+ * elsewhere (a database error) stays one line in INFO and logs. Returns s. */
+char *util_one_line(char *s);
+
 /* Case-insensitive compare of a counted string with a C string. */
 bool util_eq_nocase(const char *s, size_t len, const char *lit);
 

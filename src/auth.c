@@ -22,6 +22,7 @@
 
 #define AUTH_DIGEST_LEN  32 /* keyed BLAKE2b-256 */
 #define AUTH_CACHE_SLOTS 4  /* remembered verified passwords per user */
+#define AUTH_MAX_PENDING 32 /* password checks queued at once; more are refused */
 
 typedef struct auth_user {
     char *name;                                       /* ACL user name */
@@ -38,6 +39,7 @@ static struct {
     bool has_requirepass; /* default user has a password */
     uint8_t requirepass_digest[AUTH_DIGEST_LEN];
     uint8_t key[crypto_generichash_KEYBYTES]; /* random digest key */
+    size_t pending;                           /* password checks queued or running */
     char dummy_hash[crypto_pwhash_STRBYTES];  /* verified against for unknown user names */
 } auth;
 
@@ -143,6 +145,7 @@ static void auth_job_run(void *arg)
 static void auth_job_done(void *arg)
 {
     auth_job *j = arg;
+    auth.pending--;
     if (j->ok) {
         auth_user *u = auth_find(j->name, strlen(j->name));
         if (u) {
@@ -198,6 +201,16 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
             return;
         }
     }
+    if (auth.pending >= AUTH_MAX_PENDING) {
+        /* Each check costs 64 MiB and tens of ms: a flood of AUTH attempts is refused
+         * rather than queued without bound ahead of honest clients. */
+        log_warn("refusing AUTH from %s: %zu password checks already pending", c->addr,
+                 auth.pending);
+        server.stats.auth_failures++;
+        k(c, false, arg);
+        return;
+    }
+    auth.pending++;
     auth_job *j = mem_calloc(1, sizeof *j);
     j->client_id = c->id;
     snprintf(j->name, sizeof j->name, "%s", u ? u->name : "");

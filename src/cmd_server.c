@@ -26,6 +26,9 @@
 
 #define RBACD_REDIS_COMPAT  "7.0.0" /* the Redis version whose protocol rbacd follows */
 #define SLOWLOG_GET_DEFAULT 10
+#define MAX_LIST_ARGS       1024 /* names or ids one COMMAND INFO/DOCS or CLIENT LIST takes */
+#define MAX_CONFIG_PATTERNS 64   /* patterns one CONFIG GET takes */
+#define CONFIG_KEYS_MAX     128  /* more than the configuration has keys */
 
 /* ---- PING ECHO QUIT SELECT TIME RESET ---- */
 
@@ -274,6 +277,10 @@ static void clientSetinfoCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void clientListCommand(client *c, size_t argc, const resp_arg *argv)
 {
+    if (argc > MAX_LIST_ARGS + 3) {
+        resp_error(&c->out, "ERR too many client ids (at most %d)", MAX_LIST_ARGS);
+        return;
+    }
     if (argc > 2) {
         if (argc < 4 || !util_eq_nocase(argv[2].ptr, argv[2].len, "id")) {
             command_reply_syntax(c);
@@ -490,7 +497,7 @@ static command client_subcommands[] = {
     {"list",
      -2,
      CMD_LOADING,
-     ACL_CAT_CONNECTION,
+     ACL_CAT_ADMIN,
      clientListCommand,
      "Lists open connections.",
      "[ID client-id ...]",
@@ -640,6 +647,10 @@ static void command_reply_docs(client *c, const command *cmd)
 
 static void commandCommand(client *c, size_t argc, const resp_arg *argv)
 {
+    if (argc > MAX_LIST_ARGS + 2) {
+        resp_error(&c->out, "ERR too many command names (at most %d)", MAX_LIST_ARGS);
+        return;
+    }
     if (argc == 1) {
         resp_array(&c->out, command_count());
         for (size_t i = 0; i < command_count(); i++)
@@ -775,7 +786,7 @@ static void info_persistence(buf *o)
                "last_load_duration_ms:%lld\r\nlast_load_at_ms:%lld\r\nlast_load_error:%s\r\n"
                "\r\n",
                server.loading ? 1 : 0, worker_db_is_up() ? 1 : 0, (long long)server.last_load_ms,
-               (long long)server.last_load_at_ms, server.last_load_error);
+               (long long)server.last_load_at_ms, util_one_line(server.last_load_error));
 }
 
 static void info_command_line(buf *o, const command *cmd)
@@ -865,13 +876,20 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
 
 typedef struct config_get_ctx {
     client *c;
-    buf *tmp; /* the reply body, built first so its length is known */
-    size_t n; /* pairs emitted */
+    buf *tmp;                          /* the reply body, built first so its length is known */
+    size_t n;                          /* pairs emitted */
+    const char *seen[CONFIG_KEYS_MAX]; /* names emitted (conf.c owns the strings) */
+    size_t nseen;                      /* entries in seen */
 } config_get_ctx;
 
 static void config_emit(void *arg, const char *name, const char *value)
 {
     config_get_ctx *g = arg;
+    for (size_t i = 0; i < g->nseen; i++)
+        if (g->seen[i] == name || strcmp(g->seen[i], name) == 0)
+            return; /* a key matched by several patterns is listed once */
+    if (g->nseen < CONFIG_KEYS_MAX)
+        g->seen[g->nseen++] = name;
     resp_bulk_str(g->tmp, name);
     resp_bulk_str(g->tmp, value);
     g->n++;
@@ -879,9 +897,13 @@ static void config_emit(void *arg, const char *name, const char *value)
 
 static void configGetCommand(client *c, size_t argc, const resp_arg *argv)
 {
+    if (argc - 2 > MAX_CONFIG_PATTERNS) {
+        resp_error(&c->out, "ERR too many patterns (at most %d)", MAX_CONFIG_PATTERNS);
+        return;
+    }
     buf tmp;
     buf_init(&tmp);
-    config_get_ctx g = {c, &tmp, 0};
+    config_get_ctx g = {.c = c, .tmp = &tmp};
     for (size_t i = 2; i < argc; i++)
         conf_get(&server.conf, argv[i].ptr, argv[i].len, config_emit, &g);
     resp_map(&c->out, c->proto, g.n);

@@ -238,6 +238,7 @@ void sync_waitrev(client *c, uint64_t rev, int64_t timeout_ms)
 static void note_db_failure(const char *err)
 {
     snprintf(sync.last_error, sizeof sync.last_error, "%s", err);
+    util_one_line(sync.last_error);
     if (!sync.db_down) {
         sync.db_down = true;
         sync.down_since_ms = util_now_ms();
@@ -418,6 +419,7 @@ void sync_note_write(bool ok, bool dberr, const char *err)
     } else if (dberr) {
         sync.st.write_dberrs++;
         snprintf(sync.last_error, sizeof sync.last_error, "%s", err ? err : "");
+        util_one_line(sync.last_error);
     } else {
         sync.st.write_errors++;
     }

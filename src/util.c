@@ -176,3 +176,11 @@ bool util_eq_nocase(const char *s, size_t len, const char *lit)
     }
     return lit[i] == '\0';
 }
+
+char *util_one_line(char *s)
+{
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            *p = ' ';
+    return s;
+}

@@ -69,6 +69,81 @@ class HardeningTest(harness.ServerTestCase):
             self.assertTrue(all(a == "(redacted)" for a in args[2:]), args)
 
 
+    def test_list_commands_cap_their_arguments(self):
+        # One CONFIG GET / COMMAND DOCS with hundreds of thousands of arguments built a
+        # reply of hundreds of megabytes.
+        with self.assertRaises(Exception) as cm:
+            self.r.execute_command("CONFIG", "GET", *(["*"] * 65))
+        self.assertIn("too many patterns", str(cm.exception))
+        with self.assertRaises(Exception) as cm:
+            self.r.execute_command("COMMAND", "DOCS", *(["client"] * 1025))
+        self.assertIn("too many command names", str(cm.exception))
+        self.assertEqual(len(self.r.execute_command("CONFIG", "GET", *(["port"] * 64))), 2)
+
+
+class AuthFloodTest(harness.ServerTestCase):
+    USE_DB = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.CONF_LINES = ("user boss admin " + harness.hash_password("boss-pass"),)
+        cls.SERVER_KW = {"username": "boss", "password": "boss-pass"}
+        super().setUpClass()
+
+    def test_auth_flood_is_bounded(self):
+        # Every AUTH against a user line queued a 64 MiB argon2 check without limit, so a
+        # flood of bad attempts delayed everyone's AUTH by seconds. Now at most a fixed
+        # number wait; the rest are refused at once, and a password that verified
+        # before is accepted without queueing.
+        with self.srv.raw_connection(timeout=30) as admin:
+            self.assertEqual(admin.call("AUTH", "boss", "boss-pass"), "OK")
+            conns = []
+            try:
+                for i in range(80):
+                    s = socket.create_connection(("127.0.0.1", self.srv.port))
+                    s.sendall(harness.encode_command("AUTH", "nobody%d" % i, "x"))
+                    conns.append(s)
+                info = admin.call("INFO", "stats").decode()
+                pending = int(info.split("pending_jobs:")[1].split()[0])
+                self.assertLessEqual(pending, 40)
+                with self.srv.raw_connection(timeout=10) as late:
+                    t0 = time.monotonic()
+                    self.assertEqual(late.call("AUTH", "boss", "boss-pass"), "OK")
+                    self.assertLess(time.monotonic() - t0, 1.0)
+                for s in conns:
+                    s.settimeout(30)
+                    self.assertTrue(s.recv(200).startswith(b"-WRONGPASS"))
+            finally:
+                for s in conns:
+                    s.close()
+
+    def test_client_list_needs_admin(self):
+        checker = harness.hash_password("check-pass")
+        self.assertTrue(checker.startswith("$argon2id$"))
+        with self.srv.raw_connection(timeout=10) as c:
+            self.assertEqual(c.call("AUTH", "boss", "boss-pass"), "OK")
+            self.assertIn(b"id=", c.call("CLIENT", "LIST"))
+
+
+class CheckRoleTest(harness.ServerTestCase):
+    USE_DB = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.CONF_LINES = ("user boss admin " + harness.hash_password("boss-pass"),
+                          "user checker check " + harness.hash_password("check-pass"))
+        cls.SERVER_KW = {"username": "boss", "password": "boss-pass"}
+        super().setUpClass()
+
+    def test_client_list_is_admin_only(self):
+        with self.srv.raw_connection(timeout=10) as c:
+            self.assertEqual(c.call("AUTH", "checker", "check-pass"), "OK")
+            reply = c.call("CLIENT", "LIST")
+            self.assertIsInstance(reply, RespError)
+            self.assertTrue(str(reply).startswith("NOPERM"), str(reply))
+            self.assertIn(b"id=", c.call("CLIENT", "INFO"))
+
+
 class PreAuthOutputTest(harness.ServerTestCase):
     USE_DB = False
     CONF_LINES = ("requirepass hunter2-hardening",)
