@@ -280,7 +280,9 @@ bool rbac_set_subscriptions(rbac_model *m, uint64_t tenant_id, const rbac_sub_ro
 {
     if (!m->finished)
         return false;
-    rbac_tenant *t = &m->tenants[rbac_tenant_ref(m, tenant_id)];
+    /* rbac_tenant_ref may grow m->tenants: index only after it returned. */
+    uint32_t ti = rbac_tenant_ref(m, tenant_id);
+    rbac_tenant *t = &m->tenants[ti];
     m->nsubs -= t->nsubs;
     if (n > t->capsubs) {
         mem_free(t->subs);

@@ -910,8 +910,29 @@ static void test_random_consistency(void)
     rbac_model_free(m);
 }
 
+/* rbac_set_subscriptions for tenants the model did not know grew the tenant array
+ * while holding a pointer into the old one. */
+static void test_set_subscriptions_grows_tenants_safely(void)
+{
+    rbac_model *m = rbac_model_new();
+    rbac_add_tenant(m, 1, "t1", 1);
+    rbac_add_package(m, 1, "p", 1);
+    rbac_model_finish(m);
+    for (uint64_t t = 100; t < 400; t++) {
+        rbac_sub_row row = {t, 1, 0, INT64_MAX, 1};
+        CHECK(rbac_set_subscriptions(m, t, &row, 1));
+    }
+    rbac_sub_row row = {7, 1, 0, INT64_MAX, 1};
+    CHECK(rbac_set_subscriptions(m, 1, &row, 1));
+    rbac_stats st;
+    rbac_model_stats(m, &st);
+    CHECK(st.subscriptions >= 1);
+    rbac_model_free(m);
+}
+
 int main(void)
 {
+    TEST_RUN(test_set_subscriptions_grows_tenants_safely);
     TEST_RUN(test_admin_vs_role);
     TEST_RUN(test_package_ceiling);
     TEST_RUN(test_menu_disabled);
