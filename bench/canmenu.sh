@@ -49,7 +49,10 @@
 # shellcheck disable=SC2154
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=canmenu.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$BENCH_ROOT
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 DATADIR=$BUILD/benchdb
 DB_PORT=${DB_PORT:-3461}
@@ -70,12 +73,6 @@ PERF=0
 BUILD_IT=1
 FIXED_CODE=sys:user:add
 RAND_CODE=m:10
-
-die() {
-    echo "canmenu.sh: $*" >&2
-    exit 1
-}
-note() { echo "canmenu.sh: $*" >&2; }
 
 usage() {
     sed -n '3,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -108,80 +105,36 @@ GEN_ARGS=(--tenants "$TENANTS" --users "$USERS" --menus 300 --roles-per-tenant 1
     --big-tenant-users "$BIG" --seed 1)
 
 # --- tools ---------------------------------------------------------------------------
-for t in mariadb mariadbd mariadb-install-db redis-cli redis-benchmark cmake; do
-    command -v "$t" >/dev/null 2>&1 || die "$t is missing (scripts/deps.sh installs it)"
-done
+bench_need_tools mariadb mariadbd mariadb-install-db redis-cli redis-benchmark cmake
 command -v redis-server >/dev/null 2>&1 ||
     die "redis-server is missing: scripts/deps.sh --bench installs it"
 "$PY" -c 'import redis, pymysql' 2>/dev/null ||
     die "$PY needs python3-redis and python3-pymysql (scripts/deps.sh installs them)"
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- clean-up ------------------------------------------------------------------------
 RBACD_PID=
 REDIS_PID=
 PERF_PID=
 DB_PERF_PID=
-DB_STARTED=0
-TMP=$(mktemp -d /tmp/canmenu.XXXXXX)
-
-stop_pid() { # pid name
-    local pid=$1 i
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    note "$2 (pid $pid) ignores SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_pid "$PERF_PID" perf
-    stop_pid "${DB_PERF_PID:-}" perf
-    stop_pid "$RBACD_PID" rbacd
-    stop_pid "$REDIS_PID" redis-server
-    if ((DB_STARTED || CLEAN)); then
-        "$ROOT/scripts/db.sh" stop "$DATADIR" >/dev/null 2>&1 || true
-    fi
-    if ((CLEAN)); then
-        rm -rf "$DATADIR"
-        note "removed $DATADIR"
-    fi
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_STOP=(PERF_PID DB_PERF_PID RBACD_PID REDIS_PID)
+BENCH_CLEAN=$CLEAN
+BENCH_TMP=$(mktemp -d /tmp/canmenu.XXXXXX)
+TMP=$BENCH_TMP
+bench_traps
 
 mkdir -p "$LOGDIR"
 rm -f "$LOGDIR"/perf-*.data "$LOGDIR"/perf-*.data.old
 
 # --- 1. build ------------------------------------------------------------------------
 if ((BUILD_IT)); then
-    note "building release rbacd in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRBACD_BLACKBOX=OFF \
-        >"$LOGDIR/cmake.log" 2>&1 || { tail -20 "$LOGDIR/cmake.log"; die "cmake failed"; }
-    cmake --build "$BUILD" -j2 --target rbacd >>"$LOGDIR/cmake.log" 2>&1 ||
-        { tail -30 "$LOGDIR/cmake.log"; die "build failed"; }
+    bench_build "$BUILD" "$LOGDIR/cmake.log"
 fi
 RBACD_BIN=$BUILD/rbacd
 [[ -x $RBACD_BIN ]] || die "no $RBACD_BIN"
 
 # --- 2. MariaDB and the data set -------------------------------------------------------
-if "$ROOT/scripts/db.sh" status "$DATADIR" 2>/dev/null; then
-    note "MariaDB already running in $DATADIR"
-else
-    port_busy "$DB_PORT" && die "port $DB_PORT is taken (set DB_PORT)"
-    "$ROOT/scripts/db.sh" start "$DATADIR" "$DB_PORT" 2>&1 | sed 's/^/  /' >&2
-    DB_STARTED=1
-fi
-SOCK=$(head -n1 "$DATADIR/socket-path")
+bench_db_start "$DATADIR" "$DB_PORT"
+SOCK=$BENCH_SOCK
 sql() { "$ROOT/scripts/db.sh" sql "$DATADIR" "$@"; }
 # A bench server: room for the data set in memory, a large redo log, no fsync per
 # commit (not persistent: applies until this server stops).
@@ -220,9 +173,6 @@ DB_BYTES=$(sql -N -e "SELECT SUM(data_length + index_length) FROM information_sc
 for p in "$RBACD_PORT" "$REDIS_PORT"; do
     port_busy "$p" && die "port $p is taken (set RBACD_PORT / REDIS_PORT)"
 done
-info_field() { # port section field
-    redis-cli -p "$1" INFO "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p" | head -n1
-}
 now_ms() { date +%s%3N; }
 
 cpu_ms() { # pid -> user+system CPU time in ms
@@ -246,13 +196,7 @@ if ((PERF)) && command -v perf >/dev/null 2>&1; then
         >"$LOGDIR/perf-db-load.log" 2>&1 &
     DB_PERF_PID=$!
 fi
-deadline=$((SECONDS + 600))
-while :; do
-    kill -0 "$RBACD_PID" 2>/dev/null || { tail -20 "$LOGDIR/rbacd.log" >&2; die "rbacd exited"; }
-    [[ $(info_field "$RBACD_PORT" persistence loading) == 0 ]] && break
-    ((SECONDS < deadline)) || die "rbacd did not finish loading in 600 s"
-    sleep 0.05
-done
+bench_wait_loaded "$RBACD_PORT" "$RBACD_PID" "$LOGDIR/rbacd.log" 600
 t_loaded=$(now_ms)
 RBACD_CPU=$(cpu_ms "$RBACD_PID")
 DB_CPU=$(($(cpu_ms "$DB_PID") - DB_CPU0))
@@ -287,10 +231,7 @@ note "starting redis-server on 127.0.0.1:$REDIS_PORT and copying the answers of 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --daemonize no --logfile "$LOGDIR/redis.log" >/dev/null 2>&1 &
 REDIS_PID=$!
-for ((i = 0; i < 100; i++)); do
-    redis-cli -p "$REDIS_PORT" PING >/dev/null 2>&1 && break
-    sleep 0.1
-done
+bench_wait_ping "$REDIS_PORT" "$REDIS_PID" redis-server "$LOGDIR/redis.log"
 "$PY" "$ROOT/bench/refdata.py" fill --rbacd-port "$RBACD_PORT" --redis-port "$REDIS_PORT" \
     --tenant 1 --first 1 --last "$BIG" --codes "$FIXED_CODE,$RAND_CODE" >"$TMP/fill.env"
 # shellcheck disable=SC1091

@@ -18,16 +18,14 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=ping.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$BENCH_ROOT
 RBACD=${RBACD_BIN:-$ROOT/build/rbacd}
 REQUESTS=${BENCH_REQUESTS:-200000}
 CLIENTS=${BENCH_CLIENTS:-50}
 PIPELINE=${BENCH_PIPELINE:-16}
-
-die() {
-    echo "ping.sh: $*" >&2
-    exit 1
-}
 
 [[ -x $RBACD ]] || die "no rbacd binary at $RBACD (build it: scripts/build.sh, or set RBACD_BIN)"
 command -v redis-benchmark >/dev/null || die "redis-benchmark is missing: scripts/deps.sh --bench"
@@ -39,48 +37,12 @@ if ! command -v redis-server >/dev/null; then
     echo "ping.sh: install it with: scripts/deps.sh --bench" >&2
 fi
 
-work=$(mktemp -d /tmp/rbacd-bench.XXXXXX)
 rbacd_pid=
 redis_pid=
-
-cleanup() {
-    local pid
-    for pid in $rbacd_pid $redis_pid; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.05
-            done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_ping PORT PID NAME LOG: polls PING until it answers (20 s at most).
-wait_ping() {
-    local port=$1 pid=$2 name=$3 log=$4
-    for _ in $(seq 1 400); do
-        if [[ $(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]]; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "ping.sh: $name exited during start-up:" >&2
-            tail -n 20 "$log" >&2 || true
-            exit 1
-        fi
-        sleep 0.05
-    done
-    die "$name did not answer PING within 20 s"
-}
+BENCH_STOP=(rbacd_pid redis_pid)
+BENCH_TMP=$(mktemp -d /tmp/rbacd-bench.XXXXXX)
+work=$BENCH_TMP
+bench_traps
 
 # ---- start the servers ----
 
@@ -88,14 +50,14 @@ rbacd_port=$(free_port)
 "$RBACD" --bind 127.0.0.1 --port "$rbacd_port" --db-socket "$work/no-database.sock" \
     --loglevel warning --logfile "$work/rbacd.log" >"$work/rbacd.out" 2>&1 &
 rbacd_pid=$!
-wait_ping "$rbacd_port" "$rbacd_pid" rbacd "$work/rbacd.out"
+bench_wait_ping "$rbacd_port" "$rbacd_pid" rbacd "$work/rbacd.out"
 
 if ((HAVE_REDIS)); then
     redis_port=$(free_port)
     redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --dir "$work" --logfile "$work/redis.log" >"$work/redis.out" 2>&1 &
     redis_pid=$!
-    wait_ping "$redis_port" "$redis_pid" redis-server "$work/redis.log"
+    bench_wait_ping "$redis_port" "$redis_pid" redis-server "$work/redis.log"
 fi
 
 # ---- measure ----

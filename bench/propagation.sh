@@ -30,7 +30,10 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=propagation.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$BENCH_ROOT
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 DATADIR=$BUILD/propdb
 DB_PORT=${DB_PORT:-3463}
@@ -41,12 +44,6 @@ ROUNDS=50
 INTERVAL=100
 BUILD_IT=1
 CLEAN=0
-
-die() {
-    echo "propagation.sh: $*" >&2
-    exit 1
-}
-note() { echo "propagation.sh: $*" >&2; }
 
 usage() {
     sed -n '5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -70,57 +67,20 @@ done
 [[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1)) || die "bad --rounds"
 [[ $INTERVAL =~ ^[0-9]+$ ]] && ((INTERVAL >= 10)) || die "bad --interval (at least 10)"
 
-for t in mariadb mariadbd mariadb-install-db cmake; do
-    command -v "$t" >/dev/null 2>&1 || die "$t is missing (scripts/deps.sh installs it)"
-done
+bench_need_tools mariadb mariadbd mariadb-install-db redis-cli cmake
 "$PY" -c 'import redis, pymysql' 2>/dev/null ||
     die "$PY needs python3-redis and python3-pymysql (scripts/deps.sh installs them)"
 
 # --- clean-up ------------------------------------------------------------------------
-PIDS=()
-DB_STARTED=0
-TMP=$(mktemp -d /tmp/propagation.XXXXXX)
-
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    note "rbacd (pid $pid) ignores SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        stop_pid "$pid"
-    done
-    if ((DB_STARTED || CLEAN)); then
-        "$ROOT/scripts/db.sh" stop "$DATADIR" >/dev/null 2>&1 || true
-    fi
-    if ((CLEAN)); then
-        rm -rf "$DATADIR"
-        note "removed $DATADIR"
-    fi
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+PIDS=() # the instances, also handed to bench_track
+BENCH_CLEAN=$CLEAN
+BENCH_TMP=$(mktemp -d /tmp/propagation.XXXXXX)
+TMP=$BENCH_TMP
+bench_traps
 
 # --- 1. build ------------------------------------------------------------------------
-mkdir -p "$BUILD"
 if ((BUILD_IT)); then
-    note "building release rbacd in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRBACD_BLACKBOX=OFF \
-        >"$TMP/cmake.log" 2>&1 || { tail -20 "$TMP/cmake.log"; die "cmake failed"; }
-    cmake --build "$BUILD" -j2 --target rbacd >>"$TMP/cmake.log" 2>&1 ||
-        { tail -30 "$TMP/cmake.log"; die "build failed"; }
+    bench_build "$BUILD" "$TMP/cmake.log"
     RBACD=$BUILD/rbacd
 else
     RBACD=${RBACD_BIN:-$BUILD/rbacd}
@@ -128,19 +88,11 @@ fi
 [[ -x $RBACD ]] || die "no rbacd binary at $RBACD"
 
 # --- 2. MariaDB and the demo data ------------------------------------------------------
-if "$ROOT/scripts/db.sh" status "$DATADIR" 2>/dev/null; then
-    note "MariaDB already running in $DATADIR"
-else
-    "$ROOT/scripts/db.sh" start "$DATADIR" "$DB_PORT" 2>&1 | sed 's/^/  /' >&2
-    DB_STARTED=1
-fi
+bench_db_start "$DATADIR" "$DB_PORT"
 "$ROOT/scripts/db.sh" load "$DATADIR" "$DBNAME" --demo 2>&1 | sed 's/^/  /' >&2
-SOCK=$(head -n1 "$DATADIR/socket-path")
+SOCK=$BENCH_SOCK
 
 # --- 3. the instances --------------------------------------------------------------------
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 PORTS=()
 for ((i = 0; i < INSTANCES; i++)); do
     port=$(free_port)
@@ -155,16 +107,11 @@ logfile $TMP/rbacd$i.log
 EOF
     "$RBACD" "$TMP/rbacd$i.conf" </dev/null >"$TMP/rbacd$i.out" 2>&1 &
     PIDS+=($!)
+    bench_track "$!" "rbacd $i"
     PORTS+=("$port")
 done
-for port in "${PORTS[@]}"; do
-    for ((k = 0; k < 300; k++)); do
-        if [[ $(redis-cli -p "$port" INFO persistence 2>/dev/null | tr -d '\r' |
-            grep '^loading:') == loading:0 ]]; then
-            break
-        fi
-        sleep 0.05
-    done
+for ((i = 0; i < INSTANCES; i++)); do
+    bench_wait_loaded "${PORTS[$i]}" "${PIDS[$i]}" "$TMP/rbacd$i.log" 15
 done
 note "instances on ports ${PORTS[*]}, sync-interval-ms $INTERVAL"
 

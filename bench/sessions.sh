@@ -30,7 +30,10 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=sessions.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$BENCH_ROOT
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 DATADIR=$BUILD/sessdb
 DB_PORT=${DB_PORT:-3463}
@@ -44,12 +47,6 @@ CHECK_N=300000    # GET / CANMENU requests in the throughput runs
 P99_N=30000       # CANMENU requests in each latency run
 BUILD_IT=1
 CLEAN=0
-
-die() {
-    echo "sessions.sh: $*" >&2
-    exit 1
-}
-note() { echo "sessions.sh: $*" >&2; }
 
 usage() {
     sed -n '3,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -69,70 +66,27 @@ while (($#)); do
     shift
 done
 
-for t in mariadb mariadbd mariadb-install-db redis-cli redis-benchmark cmake; do
-    command -v "$t" >/dev/null 2>&1 || die "$t is missing (scripts/deps.sh --bench installs it)"
-done
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+bench_need_tools mariadb mariadbd mariadb-install-db redis-cli redis-benchmark cmake
 
 # --- clean-up ------------------------------------------------------------------------
 RBACD_PID=
 LOAD_PID=
-DB_STARTED=0
-TMP=$(mktemp -d /tmp/sessions-bench.XXXXXX)
-
-stop_pid() { # pid name
-    local pid=$1 i
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    note "$2 (pid $pid) ignores SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_pid "$LOAD_PID" "login load"
-    stop_pid "$RBACD_PID" rbacd
-    if ((DB_STARTED || CLEAN)); then
-        "$ROOT/scripts/db.sh" stop "$DATADIR" >/dev/null 2>&1 || true
-    fi
-    if ((CLEAN)); then
-        rm -rf "$DATADIR"
-        note "removed $DATADIR"
-    fi
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_STOP=(LOAD_PID RBACD_PID)
+BENCH_CLEAN=$CLEAN
+BENCH_TMP=$(mktemp -d /tmp/sessions-bench.XXXXXX)
+TMP=$BENCH_TMP
+bench_traps
 
 # --- 1. build ------------------------------------------------------------------------
-mkdir -p "$BUILD"
 if ((BUILD_IT)); then
-    note "building release rbacd in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRBACD_BLACKBOX=OFF \
-        >"$TMP/cmake.log" 2>&1 || { tail -20 "$TMP/cmake.log"; die "cmake failed"; }
-    cmake --build "$BUILD" -j2 --target rbacd >>"$TMP/cmake.log" 2>&1 ||
-        { tail -30 "$TMP/cmake.log"; die "build failed"; }
+    bench_build "$BUILD" "$TMP/cmake.log"
 fi
 RBACD_BIN=$BUILD/rbacd
 [[ -x $RBACD_BIN ]] || die "no $RBACD_BIN"
 
 # --- 2. MariaDB and the demo data ----------------------------------------------------
-if "$ROOT/scripts/db.sh" status "$DATADIR" 2>/dev/null; then
-    note "MariaDB already running in $DATADIR"
-else
-    port_busy "$DB_PORT" && die "port $DB_PORT is taken (set DB_PORT)"
-    "$ROOT/scripts/db.sh" start "$DATADIR" "$DB_PORT" 2>&1 | sed 's/^/  /' >&2
-    DB_STARTED=1
-fi
-SOCK=$(head -n1 "$DATADIR/socket-path")
+bench_db_start "$DATADIR" "$DB_PORT"
+SOCK=$BENCH_SOCK
 "$ROOT/scripts/db.sh" load "$DATADIR" "$DBNAME" --demo 2>&1 | sed 's/^/  /' >&2
 FLUSH=$("$ROOT/scripts/db.sh" sql "$DATADIR" -N -e "SELECT @@innodb_flush_log_at_trx_commit")
 
@@ -143,11 +97,7 @@ port_busy "$RBACD_PORT" && die "port $RBACD_PORT is taken (set RBACD_PORT)"
     --logfile "$TMP/rbacd.log" --slowlog-log-slower-than -1 &
 RBACD_PID=$!
 cli() { redis-cli -p "$RBACD_PORT" "$@"; }
-for ((i = 0; i < 400; i++)); do
-    [[ $(cli INFO persistence 2>/dev/null | tr -d '\r' | grep '^loading:') == loading:0 ]] && break
-    kill -0 "$RBACD_PID" 2>/dev/null || { tail -20 "$TMP/rbacd.log"; die "rbacd exited"; }
-    sleep 0.05
-done
+bench_wait_loaded "$RBACD_PORT" "$RBACD_PID" "$TMP/rbacd.log" 20
 info() { cli INFO sessions | tr -d '\r' | sed -n "s/^$1://p"; }
 
 # bench NAME CLIENTS N COMMAND...: one redis-benchmark run; appends a table row.

@@ -144,6 +144,7 @@ typedef struct rbac_menu_info {
     int32_t sort;       /* sort */
     const char *name;   /* menu_name, never NULL; points into the model */
     const char *perms;  /* perms code or NULL; points into the model */
+    size_t perms_len;   /* strlen(perms), 0 when perms is NULL */
     const char *path;   /* path or NULL; points into the model */
     bool usable;        /* live, enabled, every ancestor live and enabled */
 } rbac_menu_info;
@@ -151,6 +152,11 @@ typedef struct rbac_menu_info {
 /* Fills *out for menu index idx (from a bitmap or a lookup). The strings stay valid
  * until the model changes. Returns false for an index out of range. */
 bool rbac_menu_get(const rbac_model *m, uint32_t idx, rbac_menu_info *out);
+
+/* The perms code of menu index idx and its length in *len, or NULL (and *len = 0) when
+ * it has none or idx is out of range: rbac_menu_get() for the one field MENUS CODES
+ * needs. The string stays valid until the model changes. */
+const char *rbac_menu_perms(const rbac_model *m, uint32_t idx, size_t *len);
 
 /* Tenant id of a live tenant by tenant_code; false if none. */
 bool rbac_tenant_by_code(const rbac_model *m, const char *code, size_t len, uint64_t *id);
@@ -169,6 +175,21 @@ bool rbac_canmenu(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t 
 /* The accessible menu indexes (ascending index = ascending id). Never NULL; the caller
  * frees it with roaring_bitmap_free(). */
 roaring_bitmap_t *rbac_menus(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms);
+/* A reusable array of menu indexes for rbac_menus_list(). Zero it to start; the caller
+ * owns the storage and releases it with rbac_menu_list_free(). */
+typedef struct rbac_menu_list {
+    uint32_t *idx; /* idx[0..n): the accessible menu indexes, ascending; owned */
+    size_t n;      /* entries of the result */
+    size_t cap;    /* entries allocated */
+} rbac_menu_list;
+
+/* rbac_menus() as an array: the same indexes, ascending, into l, whose storage is reused
+ * from call to call (grown when too small, aborting like mem_* when memory runs out).
+ * Returns l->n. */
+size_t rbac_menus_list(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms,
+                       rbac_menu_list *l);
+/* Releases l's storage and zeroes it (a zeroed list is fine). */
+void rbac_menu_list_free(rbac_menu_list *l);
 /* Accessible menus plus the ancestors needed to reach them, depth-first, siblings by
  * (sort, id), as menu indexes. Returns the count; *out is owned by the caller (mem_free),
  * NULL when the count is 0. */

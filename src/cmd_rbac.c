@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ITER_BATCH 256 /* menu indexes read from a bitmap at a time */
+#define MENUS_SCRATCH_KEEP 65536 /* menu indexes the MENUS scratch keeps between calls */
 
 static void reply_id(buf *out, uint64_t id)
 {
@@ -70,41 +70,37 @@ static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
 
 /* ---- MENUS ---- */
 
-static void reply_menu_ids(client *c, const roaring_bitmap_t *b)
+/* The scratch of MENUS and MENUS CODES. Handlers run on the loop thread only, one at a
+ * time, so one list serves every client and its storage is reused from call to call;
+ * after an unusually large answer it is released, so a burst does not pin memory. */
+static rbac_menu_list menus_scratch;
+
+static void reply_menu_ids(client *c, const rbac_menu_list *l)
 {
-    resp_array(&c->out, (size_t)roaring_bitmap_get_cardinality(b));
-    uint32_t batch[ITER_BATCH];
-    roaring_uint32_iterator_t it;
-    roaring_init_iterator(b, &it);
-    uint32_t n;
-    while ((n = roaring_read_uint32_iterator(&it, batch, ITER_BATCH)) > 0) {
-        for (uint32_t k = 0; k < n; k++) {
-            rbac_menu_info info;
-            if (rbac_menu_get(server.model, batch[k], &info))
-                reply_id(&c->out, info.id);
-            else
-                resp_int(&c->out, 0); /* cannot happen: the count is already sent */
-        }
+    resp_array(&c->out, l->n);
+    for (size_t k = 0; k < l->n; k++) {
+        rbac_menu_info info;
+        if (rbac_menu_get(server.model, l->idx[k], &info))
+            reply_id(&c->out, info.id);
+        else
+            resp_int(&c->out, 0); /* cannot happen: the count is already sent */
     }
 }
 
-static void reply_menu_codes(client *c, const roaring_bitmap_t *b)
+/* Counts the codes first and writes the header before them: a deferred header would
+ * move the whole reply to make room. */
+static void reply_menu_codes(client *c, const rbac_menu_list *l)
 {
-    size_t pos = resp_defer(&c->out), count = 0;
-    uint32_t batch[ITER_BATCH];
-    roaring_uint32_iterator_t it;
-    roaring_init_iterator(b, &it);
-    uint32_t n;
-    while ((n = roaring_read_uint32_iterator(&it, batch, ITER_BATCH)) > 0) {
-        for (uint32_t k = 0; k < n; k++) {
-            rbac_menu_info info;
-            if (rbac_menu_get(server.model, batch[k], &info) && info.perms) {
-                resp_bulk_str(&c->out, info.perms);
-                count++;
-            }
-        }
+    size_t count = 0, len;
+    for (size_t k = 0; k < l->n; k++)
+        if (rbac_menu_perms(server.model, l->idx[k], &len))
+            count++;
+    resp_array(&c->out, count);
+    for (size_t k = 0; k < l->n; k++) {
+        const char *perms = rbac_menu_perms(server.model, l->idx[k], &len);
+        if (perms)
+            resp_bulk(&c->out, perms, len);
     }
-    resp_defer_set(&c->out, pos, '*', count);
 }
 
 static void reply_menu_tree(client *c, uint64_t tenant, uint64_t user, int64_t now)
@@ -145,12 +141,13 @@ void cmd_rbac_reply_menus(client *c, uint64_t tenant, uint64_t user, int form, i
         reply_menu_tree(c, tenant, user, now_ms);
         return;
     }
-    roaring_bitmap_t *b = rbac_menus(server.model, tenant, user, now_ms);
+    rbac_menus_list(server.model, tenant, user, now_ms, &menus_scratch);
     if (form == MENUS_CODES)
-        reply_menu_codes(c, b);
+        reply_menu_codes(c, &menus_scratch);
     else
-        reply_menu_ids(c, b);
-    roaring_bitmap_free(b);
+        reply_menu_ids(c, &menus_scratch);
+    if (menus_scratch.cap > MENUS_SCRATCH_KEEP)
+        rbac_menu_list_free(&menus_scratch);
 }
 
 static void menusCommand(client *c, size_t argc, const resp_arg *argv)

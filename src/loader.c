@@ -72,108 +72,128 @@ static struct {
 
 /* ------------------------------------------------------- worker side ---- */
 
-/* One row of one table into the builder; false if the row was ignored. */
-typedef bool row_fn(rbac_model *m, MYSQL_ROW row);
+/* One row of one table into the builder; false if the row was ignored. len[i] is the
+ * length of row[i] (mysql_fetch_lengths), so no column is measured with strlen. */
+typedef bool row_fn(rbac_model *m, MYSQL_ROW row, const unsigned long *len);
 
-static bool col_u64(const char *s, uint64_t *out)
+#define U64_SAFE_DIGITS 19 /* any 19-digit decimal fits in a uint64_t */
+
+/* A column as an unsigned id. Ids up to 19 digits (all of them in practice) take a loop
+ * without the overflow test; longer ones go through util_parse_u64, which has it. */
+static bool col_u64(const char *s, unsigned long len, uint64_t *out)
 {
-    return s && util_parse_u64(s, strlen(s), out);
+    if (!s || len == 0)
+        return false;
+    if (len > U64_SAFE_DIGITS)
+        return util_parse_u64(s, len, out);
+    uint64_t v = 0;
+    for (unsigned long i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
 }
 
-static int col_int(const char *s)
+static int col_int(const char *s, unsigned long len)
 {
     long long v = 0;
-    if (!s || !util_parse_ll(s, strlen(s), &v) || v < INT32_MIN || v > INT32_MAX)
+    if (!s || !util_parse_ll(s, len, &v) || v < INT32_MIN || v > INT32_MAX)
         return 0;
     return (int)v;
 }
 
-static bool row_tenant(rbac_model *m, MYSQL_ROW r)
+static bool row_tenant(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id;
-    if (!col_u64(r[0], &id))
+    if (!col_u64(r[0], len[0], &id))
         return false;
-    rbac_add_tenant(m, id, r[1] ? r[1] : "", col_int(r[2]));
+    rbac_add_tenant(m, id, r[1] ? r[1] : "", col_int(r[2], len[2]));
     return true;
 }
 
-static bool row_package(rbac_model *m, MYSQL_ROW r)
+static bool row_package(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id;
-    if (!col_u64(r[0], &id))
+    if (!col_u64(r[0], len[0], &id))
         return false;
-    rbac_add_package(m, id, r[1] ? r[1] : "", col_int(r[2]));
+    rbac_add_package(m, id, r[1] ? r[1] : "", col_int(r[2], len[2]));
     return true;
 }
 
-static bool row_menu(rbac_model *m, MYSQL_ROW r)
+static bool row_menu(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id, parent;
-    if (!col_u64(r[0], &id) || !col_u64(r[1], &parent))
+    if (!col_u64(r[0], len[0], &id) || !col_u64(r[1], len[1], &parent))
         return false;
-    return rbac_add_menu(m, id, parent, col_int(r[2]), r[3], r[4], r[5], col_int(r[6]),
-                         col_int(r[7]));
+    return rbac_add_menu(m, id, parent, col_int(r[2], len[2]), r[3], r[4], r[5],
+                         col_int(r[6], len[6]), col_int(r[7], len[7]));
 }
 
-static bool row_package_menu(rbac_model *m, MYSQL_ROW r)
+static bool row_package_menu(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t p, mn;
-    return col_u64(r[0], &p) && col_u64(r[1], &mn) && rbac_add_package_menu(m, p, mn);
+    return col_u64(r[0], len[0], &p) && col_u64(r[1], len[1], &mn) &&
+           rbac_add_package_menu(m, p, mn);
 }
 
-static bool row_subscription(rbac_model *m, MYSQL_ROW r)
+static bool row_subscription(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id, t, p;
-    if (!col_u64(r[0], &id) || !col_u64(r[1], &t) || !col_u64(r[2], &p))
+    if (!col_u64(r[0], len[0], &id) || !col_u64(r[1], len[1], &t) || !col_u64(r[2], len[2], &p))
         return false;
     int64_t start = INT64_MIN, end = INT64_MAX; /* a NULL bound is open */
     if (r[3] && !db_parse_datetime_ms(r[3], &start))
         return false;
     if (r[4] && !db_parse_datetime_ms(r[4], &end))
         return false;
-    return rbac_add_subscription(m, id, t, p, start, end, col_int(r[5]));
+    return rbac_add_subscription(m, id, t, p, start, end, col_int(r[5], len[5]));
 }
 
-static bool row_role(rbac_model *m, MYSQL_ROW r)
+static bool row_role(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id, t;
-    if (!col_u64(r[0], &id) || !col_u64(r[1], &t))
+    if (!col_u64(r[0], len[0], &id) || !col_u64(r[1], len[1], &t))
         return false;
-    rbac_add_role(m, id, t, r[2] ? r[2] : "", col_int(r[3]));
+    rbac_add_role(m, id, t, r[2] ? r[2] : "", col_int(r[3], len[3]));
     return true;
 }
 
-static bool row_role_menu(rbac_model *m, MYSQL_ROW r)
+static bool row_role_menu(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t role, mn;
-    return col_u64(r[0], &role) && col_u64(r[1], &mn) && rbac_add_role_menu(m, role, mn);
+    return col_u64(r[0], len[0], &role) && col_u64(r[1], len[1], &mn) &&
+           rbac_add_role_menu(m, role, mn);
 }
 
-static bool row_user(rbac_model *m, MYSQL_ROW r)
+static bool row_user(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t id, t;
-    if (!col_u64(r[0], &id) || !col_u64(r[1], &t))
+    if (!col_u64(r[0], len[0], &id) || !col_u64(r[1], len[1], &t))
         return false;
-    rbac_add_user(m, id, t, col_int(r[3]), col_int(r[2]) == 1);
+    rbac_add_user(m, id, t, col_int(r[3], len[3]), col_int(r[2], len[2]) == 1);
     return true;
 }
 
-static bool row_user_role(rbac_model *m, MYSQL_ROW r)
+static bool row_user_role(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t u, role;
-    return col_u64(r[0], &u) && col_u64(r[1], &role) && rbac_add_user_role(m, u, role);
+    return col_u64(r[0], len[0], &u) && col_u64(r[1], len[1], &role) &&
+           rbac_add_user_role(m, u, role);
 }
 
-static bool row_user_store(rbac_model *m, MYSQL_ROW r)
+static bool row_user_store(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t u, s;
-    return col_u64(r[0], &u) && col_u64(r[1], &s) && rbac_add_user_store(m, u, s);
+    return col_u64(r[0], len[0], &u) && col_u64(r[1], len[1], &s) && rbac_add_user_store(m, u, s);
 }
 
-static bool row_delegate(rbac_model *m, MYSQL_ROW r)
+static bool row_delegate(rbac_model *m, MYSQL_ROW r, const unsigned long *len)
 {
     uint64_t u, d;
-    return col_u64(r[0], &u) && col_u64(r[1], &d) && rbac_add_delegate(m, u, d);
+    return col_u64(r[0], len[0], &u) && col_u64(r[1], len[1], &d) && rbac_add_delegate(m, u, d);
 }
 
 typedef struct load_step {
@@ -241,7 +261,7 @@ static bool stream(MYSQL *db, const load_step *st, rbac_model *m, load_job *j)
         if (!ok)
             continue;
         j->rows++;
-        if (!st->fn(m, row))
+        if (!st->fn(m, row, mysql_fetch_lengths(res)))
             j->ignored++;
     }
     if (ok && mysql_errno(db) != 0) {
@@ -268,7 +288,7 @@ static bool snapshot_ids(MYSQL *db, const char *sql, load_job *j,
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
         uint64_t id = 0;
-        if (col_u64(row[0], &id))
+        if (col_u64(row[0], mysql_fetch_lengths(res)[0], &id))
             fn(j, id, ctx);
     }
     bool ok = mysql_errno(db) == 0;

@@ -222,6 +222,37 @@ uint32_t rbac_slot(const idmap *ix, uint64_t id)
     return idmap_get(ix, id, &v) ? (uint32_t)v : RBAC_NONE;
 }
 
+uint32_t rbac_slot_cached(const idmap *ix, rbac_slot_cache *c, uint64_t id)
+{
+    if (c->slot != RBAC_NONE && c->id == id)
+        return c->slot;
+    uint32_t i = rbac_slot(ix, id);
+    if (i != RBAC_NONE) {
+        c->id = id;
+        c->slot = i;
+    }
+    return i;
+}
+
+/* Live owners of association rows, found through the model's one-entry caches. */
+static uint32_t user_find_cached(rbac_model *m, uint64_t id)
+{
+    uint32_t i = rbac_slot_cached(&m->user_ix, &m->last_user, id);
+    return i != RBAC_NONE && (m->users[i].flags & RBAC_F_LIVE) ? i : RBAC_NONE;
+}
+
+static uint32_t role_find_cached(rbac_model *m, uint64_t id)
+{
+    uint32_t i = rbac_slot_cached(&m->role_ix, &m->last_role, id);
+    return i != RBAC_NONE && (m->roles[i].flags & RBAC_F_LIVE) ? i : RBAC_NONE;
+}
+
+static uint32_t package_find_cached(rbac_model *m, uint64_t id)
+{
+    uint32_t i = rbac_slot_cached(&m->package_ix, &m->last_package, id);
+    return i != RBAC_NONE && (m->packages[i].flags & RBAC_F_LIVE) ? i : RBAC_NONE;
+}
+
 uint32_t rbac_tenant_find(const rbac_model *m, uint64_t id)
 {
     uint32_t i = rbac_slot(&m->tenant_ix, id);
@@ -269,6 +300,9 @@ rbac_model *rbac_model_new(void)
     idmap_init(&m->menu_ix);
     idmap_init(&m->role_ix);
     idmap_init(&m->user_ix);
+    m->last_user.slot = RBAC_NONE;
+    m->last_role.slot = RBAC_NONE;
+    m->last_package.slot = RBAC_NONE;
     randombytes_buf(&m->hash_seed, sizeof m->hash_seed);
     m->usable = rbac_bitmap_new();
     return m;
@@ -393,6 +427,7 @@ bool rbac_add_menu(rbac_model *m, uint64_t id, uint64_t parent_id, int type, con
     mn->type = (uint8_t)type;
     mn->name = mem_strdup(name ? name : "");
     mn->perms = dup_or_null(perms);
+    mn->perms_len = mn->perms ? (uint32_t)strlen(mn->perms) : 0;
     mn->path = dup_or_null(path);
     mn->sort = sort;
     mn->flags = (uint8_t)((mn->flags & RBAC_F_LIVE) | enabled_flag(status));
@@ -476,7 +511,7 @@ void rbac_add_user(rbac_model *m, uint64_t id, uint64_t tenant_id, int status, b
 
 bool rbac_add_package_menu(rbac_model *m, uint64_t package_id, uint64_t menu_id)
 {
-    uint32_t p = rbac_package_find(m, package_id), mi = rbac_slot(&m->menu_ix, menu_id);
+    uint32_t p = package_find_cached(m, package_id), mi = rbac_slot(&m->menu_ix, menu_id);
     if (p == RBAC_NONE || mi == RBAC_NONE)
         return false;
     roaring_bitmap_add(m->packages[p].menus, mi);
@@ -485,7 +520,7 @@ bool rbac_add_package_menu(rbac_model *m, uint64_t package_id, uint64_t menu_id)
 
 bool rbac_add_role_menu(rbac_model *m, uint64_t role_id, uint64_t menu_id)
 {
-    uint32_t r = rbac_role_find(m, role_id), mi = rbac_slot(&m->menu_ix, menu_id);
+    uint32_t r = role_find_cached(m, role_id), mi = rbac_slot(&m->menu_ix, menu_id);
     if (r == RBAC_NONE || mi == RBAC_NONE)
         return false;
     rbac_role *role = &m->roles[r];
@@ -498,7 +533,7 @@ bool rbac_add_role_menu(rbac_model *m, uint64_t role_id, uint64_t menu_id)
 
 bool rbac_add_user_role(rbac_model *m, uint64_t user_id, uint64_t role_id)
 {
-    uint32_t ui = rbac_user_find(m, user_id), r = rbac_slot(&m->role_ix, role_id);
+    uint32_t ui = user_find_cached(m, user_id), r = rbac_slot(&m->role_ix, role_id);
     if (ui == RBAC_NONE || r == RBAC_NONE)
         return false;
     rbac_user *u = &m->users[ui];
@@ -517,7 +552,7 @@ bool rbac_add_user_role(rbac_model *m, uint64_t user_id, uint64_t role_id)
 
 bool rbac_add_user_store(rbac_model *m, uint64_t user_id, uint64_t store_id)
 {
-    uint32_t ui = rbac_user_find(m, user_id);
+    uint32_t ui = user_find_cached(m, user_id);
     if (ui == RBAC_NONE)
         return false;
     rbac_user *u = &m->users[ui];
@@ -536,7 +571,7 @@ bool rbac_add_user_store(rbac_model *m, uint64_t user_id, uint64_t store_id)
 
 bool rbac_add_delegate(rbac_model *m, uint64_t user_id, uint64_t delegate_user_id)
 {
-    uint32_t ui = rbac_user_find(m, user_id);
+    uint32_t ui = user_find_cached(m, user_id);
     if (ui == RBAC_NONE)
         return false;
     rbac_user *u = &m->users[ui];
@@ -646,9 +681,20 @@ bool rbac_menu_get(const rbac_model *m, uint32_t idx, rbac_menu_info *out)
     out->sort = mn->sort;
     out->name = mn->name;
     out->perms = mn->perms;
+    out->perms_len = mn->perms_len;
     out->path = mn->path;
     out->usable = mn->flags & RBAC_F_USABLE;
     return true;
+}
+
+const char *rbac_menu_perms(const rbac_model *m, uint32_t idx, size_t *len)
+{
+    if (idx >= m->nmenus) {
+        *len = 0;
+        return NULL;
+    }
+    *len = m->menus[idx].perms_len;
+    return m->menus[idx].perms;
 }
 
 size_t rbac_user_count(const rbac_model *m)

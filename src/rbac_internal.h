@@ -8,7 +8,8 @@
  *
  *   tenant_ix: id -> tenants[]  {code, flags, subs[] sorted by (start desc, id desc)}
  *   package_ix: id -> packages[] {code, flags, menus bitmap}
- *   menu_ix:   id -> menus[]     {ids, strings, flags, parent index}; index order = id order
+ *   menu_ix:   id -> menus[]     {ids, strings (perms with its length), flags, parent
+ *                                 index}; index order = id order
  *   role_ix:   id -> roles[]     {tenant index, flags, menus bitmap, code}
  *   user_ix:   id -> users[]     {tenant index, flags, roles/stores/delegates lists}
  *
@@ -87,6 +88,7 @@ typedef struct rbac_menu {
     char *path;         /* path, owned; NULL when none */
     int32_t sort;       /* sibling order, then id */
     uint32_t parent;    /* index of the parent, RBAC_NONE for a root or a missing parent */
+    uint32_t perms_len; /* strlen(perms), 0 when none: replies copy codes without strlen */
     uint8_t type;       /* menu_type: 1 directory, 2 page, 3 action */
     uint8_t flags;      /* RBAC_F_LIVE, RBAC_F_ENABLED, RBAC_F_USABLE */
 } rbac_menu;
@@ -115,6 +117,16 @@ typedef struct rbac_user {
 
 #define RBAC_MAX_LIST16 UINT16_MAX /* most roles or delegates one user can hold */
 
+/* The last id found in one idmap and its slot. Association rows arrive grouped by their
+ * owner (ORDER BY owner id), so consecutive rows name the same user, role or package:
+ * one compare instead of a probe into a table of millions of slots. An entry never goes
+ * stale: an id keeps its slot for the life of the model (entities are never removed
+ * from their idmap). Menus are not cached this way, since menus_sort() moves them. */
+typedef struct rbac_slot_cache {
+    uint64_t id;   /* the id looked up last */
+    uint32_t slot; /* its slot, RBAC_NONE while the cache is empty */
+} rbac_slot_cache;
+
 /* An open-addressing table from a string (menu perms, tenant code) to an index. Built
  * whole from the arrays (rebuilt after a change: there are few menus and tenants);
  * keys are hashed with a per-model random seed and verified by comparing the string. */
@@ -124,49 +136,55 @@ typedef struct rbac_strtab {
 } rbac_strtab;
 
 struct rbac_model {
-    rbac_tenant *tenants;     /* every tenant seen, stubs included */
-    size_t ntenants;          /* entries used */
-    size_t captenants;        /* entries allocated */
-    idmap tenant_ix;          /* tenant id -> index */
-    rbac_package *packages;   /* every package loaded */
-    size_t npackages;         /* entries used */
-    size_t cappackages;       /* entries allocated */
-    idmap package_ix;         /* package id -> index */
-    rbac_menu *menus;         /* ascending id once finished */
-    size_t nmenus;            /* entries used */
-    size_t capmenus;          /* entries allocated */
-    idmap menu_ix;            /* menu id -> index */
-    rbac_role *roles;         /* every role loaded */
-    size_t nroles;            /* entries used */
-    size_t caproles;          /* entries allocated */
-    idmap role_ix;            /* role id -> index */
-    rbac_user *users;         /* every user loaded */
-    size_t nusers;            /* entries used */
-    size_t capusers;          /* entries allocated */
-    idmap user_ix;            /* user id -> index */
-    rbac_strtab menu_codes;   /* perms -> usable-or-not menu index (live menus) */
-    rbac_strtab tenant_codes; /* tenant_code -> tenant index (live tenants) */
-    roaring_bitmap_t *usable; /* indexes of usable menus */
-    uint32_t *child_off;      /* nmenus + 2 offsets into child_idx; group nmenus = roots */
-    uint32_t *child_idx;      /* menu indexes grouped by parent, each group by (sort, id) */
-    uint64_t hash_seed;       /* seed of the string tables */
-    uint64_t revision;        /* rbac_change id the snapshot corresponds to */
-    size_t live_tenants;      /* tenants with RBAC_F_LIVE */
-    size_t live_users;        /* users with RBAC_F_LIVE */
-    size_t live_roles;        /* roles with RBAC_F_LIVE */
-    size_t live_menus;        /* menus with RBAC_F_LIVE */
-    size_t live_packages;     /* packages with RBAC_F_LIVE */
-    size_t nsubs;             /* subscriptions held by all tenants */
-    size_t user_bytes;        /* heap bytes of spilled user lists (counted once finished) */
-    size_t role_bytes;        /* role codes and bitmaps (counted once finished) */
-    bool finished;            /* rbac_model_finish() ran: lists are exact and sorted */
-    bool menus_unsorted;      /* a menu was added below the highest id while building */
+    rbac_tenant *tenants;         /* every tenant seen, stubs included */
+    size_t ntenants;              /* entries used */
+    size_t captenants;            /* entries allocated */
+    idmap tenant_ix;              /* tenant id -> index */
+    rbac_package *packages;       /* every package loaded */
+    size_t npackages;             /* entries used */
+    size_t cappackages;           /* entries allocated */
+    idmap package_ix;             /* package id -> index */
+    rbac_menu *menus;             /* ascending id once finished */
+    size_t nmenus;                /* entries used */
+    size_t capmenus;              /* entries allocated */
+    idmap menu_ix;                /* menu id -> index */
+    rbac_role *roles;             /* every role loaded */
+    size_t nroles;                /* entries used */
+    size_t caproles;              /* entries allocated */
+    idmap role_ix;                /* role id -> index */
+    rbac_user *users;             /* every user loaded */
+    size_t nusers;                /* entries used */
+    size_t capusers;              /* entries allocated */
+    idmap user_ix;                /* user id -> index */
+    rbac_slot_cache last_user;    /* user_ix lookups of the association adds */
+    rbac_slot_cache last_role;    /* role_ix lookups of the association adds */
+    rbac_slot_cache last_package; /* package_ix lookups of the association adds */
+    rbac_strtab menu_codes;       /* perms -> usable-or-not menu index (live menus) */
+    rbac_strtab tenant_codes;     /* tenant_code -> tenant index (live tenants) */
+    roaring_bitmap_t *usable;     /* indexes of usable menus */
+    uint32_t *child_off;          /* nmenus + 2 offsets into child_idx; group nmenus = roots */
+    uint32_t *child_idx;          /* menu indexes grouped by parent, each group by (sort, id) */
+    uint64_t hash_seed;           /* seed of the string tables */
+    uint64_t revision;            /* rbac_change id the snapshot corresponds to */
+    size_t live_tenants;          /* tenants with RBAC_F_LIVE */
+    size_t live_users;            /* users with RBAC_F_LIVE */
+    size_t live_roles;            /* roles with RBAC_F_LIVE */
+    size_t live_menus;            /* menus with RBAC_F_LIVE */
+    size_t live_packages;         /* packages with RBAC_F_LIVE */
+    size_t nsubs;                 /* subscriptions held by all tenants */
+    size_t user_bytes;            /* heap bytes of spilled user lists (counted once finished) */
+    size_t role_bytes;            /* role codes and bitmaps (counted once finished) */
+    bool finished;                /* rbac_model_finish() ran: lists are exact and sorted */
+    bool menus_unsorted;          /* a menu was added below the highest id while building */
 };
 
 /* ---- shared helpers (rbac.c) ---- */
 
 /* Index of the slot with this id in ix (live or not), or RBAC_NONE. */
 uint32_t rbac_slot(const idmap *ix, uint64_t id);
+
+/* rbac_slot() through a one-entry cache (see rbac_slot_cache). */
+uint32_t rbac_slot_cached(const idmap *ix, rbac_slot_cache *c, uint64_t id);
 
 /* Index of the live entity with this id, or RBAC_NONE. */
 uint32_t rbac_tenant_find(const rbac_model *m, uint64_t id);

@@ -5,7 +5,8 @@
  *
  *   CANMENU  menu usable? -> gate -> current package contains menu? -> admin? -> any
  *            usable same-tenant role contains menu?            (no allocation)
- *   MENUS    (package ∩ usable) ∩ (admin ? all : ∪ usable role bitmaps)
+ *   MENUS    (package ∩ usable) ∩ (admin ? all : ∪ usable role bitmaps); as a bitmap
+ *            (rbac_menus) or copied into a caller's reusable array (rbac_menus_list)
  *   TREE     MENUS + ancestors, walked depth-first over the precomputed child lists
  *   WHY      the same checks, each failing one said in words
  *
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define GRANT_ON_STACK 16 /* role bitmaps rbac_menus() gathers without allocating */
 
 enum gate {
     GATE_OK = 0,
@@ -120,7 +123,10 @@ roaring_bitmap_t *rbac_menus(const rbac_model *m, uint64_t tenant, uint64_t user
         return out;
 
     const uint32_t *roles = rbac_u32_items(&u->roles, u->nroles);
-    const roaring_bitmap_t **grant = mem_alloc((u->nroles ? u->nroles : 1) * sizeof *grant);
+    /* Most users hold a few roles: their bitmaps are gathered on the stack. */
+    const roaring_bitmap_t *few[GRANT_ON_STACK];
+    const roaring_bitmap_t **grant =
+        u->nroles <= GRANT_ON_STACK ? few : mem_alloc(u->nroles * sizeof *grant);
     size_t n = 0;
     for (uint16_t k = 0; k < u->nroles; k++)
         if (role_usable(&m->roles[roles[k]], u))
@@ -138,8 +144,35 @@ roaring_bitmap_t *rbac_menus(const rbac_model *m, uint64_t tenant, uint64_t user
         roaring_bitmap_and_inplace(out, all);
         roaring_bitmap_free(all);
     }
-    mem_free(grant);
+    if (grant != few)
+        mem_free(grant);
     return out;
+}
+
+/* ---- rbac_menus_list: rbac_menus() as an array, for replies that need the count
+ * first and then walk the menus twice. The set algebra stays on the bitmaps: CRoaring's
+ * container intersections beat merging or probing expanded arrays here. */
+
+size_t rbac_menus_list(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms,
+                       rbac_menu_list *l)
+{
+    roaring_bitmap_t *b = rbac_menus(m, tenant, user, now_ms);
+    size_t n = (size_t)roaring_bitmap_get_cardinality(b);
+    if (l->cap < n) {
+        mem_free(l->idx);
+        l->idx = mem_alloc(n * sizeof *l->idx);
+        l->cap = n;
+    }
+    roaring_bitmap_to_uint32_array(b, l->idx);
+    roaring_bitmap_free(b);
+    l->n = n;
+    return n;
+}
+
+void rbac_menu_list_free(rbac_menu_list *l)
+{
+    mem_free(l->idx);
+    memset(l, 0, sizeof *l);
 }
 
 size_t rbac_tree(const rbac_model *m, uint64_t tenant, uint64_t user, int64_t now_ms,
