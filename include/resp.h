@@ -46,10 +46,19 @@ typedef struct resp_request {
     size_t need;    /* on RESP_INCOMPLETE: total bytes the request needs, if known, else 0 */
     const char
         *error; /* on RESP_ERROR: static text such as "Protocol error: invalid bulk length" */
+    size_t resume_args; /* after RESP_INCOMPLETE: multibulk arguments already parsed */
+    size_t resume_pos;  /* ... and the offset just past the last of them */
 } resp_request;
 
 void resp_request_init(resp_request *req);
 void resp_request_free(resp_request *req);
+
+/* Between a RESP_INCOMPLETE and the next call, the caller passes the same bytes (they
+ * may have moved) followed by more: the parser then resumes after the arguments it had
+ * already parsed, so a request arriving in many pieces costs O(its size) in all, not
+ * O(size x pieces). resp_request_reset() forgets that progress when the caller starts
+ * on other bytes. */
+void resp_request_reset(resp_request *req);
 
 /* Parses one request from data[0..len). RESP_OK: req->argv/argc describe it and
  * *consumed is its size. RESP_INCOMPLETE: *consumed is 0, req->need may say how many

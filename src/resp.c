@@ -71,6 +71,14 @@ void resp_request_init(resp_request *req)
     buf_init(&req->scratch);
     req->need = 0;
     req->error = NULL;
+    req->resume_args = 0;
+    req->resume_pos = 0;
+}
+
+void resp_request_reset(resp_request *req)
+{
+    req->resume_args = 0;
+    req->resume_pos = 0;
 }
 
 void resp_request_free(resp_request *req)
@@ -220,11 +228,31 @@ static enum resp_status resp_parse_multibulk(resp_request *req, const char *data
     if (!num.neg && num.mag > lim->max_args)
         return resp_fail(req, ERR_MBULK_LEN);
     size_t count = num.neg ? 0 : (size_t)num.mag;
-    for (size_t i = 0; i < count; i++) {
+    size_t i = 0;
+    if (req->resume_args > 0 && req->resume_args < count && req->resume_pos <= len &&
+        req->resume_args <= req->cap) {
+        /* Saved progress: views [0, resume_args) are kept as offsets from data. */
+        req->argc = req->resume_args;
+        i = req->resume_args;
+        pos = req->resume_pos;
+    }
+    size_t saved = i; /* views below this index are offsets until the request is whole */
+    req->resume_args = 0;
+    for (; i < count; i++) {
         enum resp_status st = resp_parse_bulk(req, data, len, lim, count, &pos);
+        if (st == RESP_INCOMPLETE && req->argc > 0) {
+            /* Keep the progress as offsets, valid wherever the bytes move; only the
+             * views parsed by this call need converting. */
+            for (size_t k = saved; k < req->argc; k++)
+                req->argv[k].ptr = (const char *)(uintptr_t)(req->argv[k].ptr - data);
+            req->resume_args = req->argc;
+            req->resume_pos = pos;
+        }
         if (st != RESP_OK)
             return st;
     }
+    for (size_t k = 0; k < saved; k++)
+        req->argv[k].ptr = data + (uintptr_t)req->argv[k].ptr;
     *consumed = pos;
     return RESP_OK;
 }
@@ -387,8 +415,12 @@ enum resp_status resp_parse(resp_request *req, const char *data, size_t len, con
     if (len == 0)
         return RESP_INCOMPLETE;
     size_t used = 0;
+    if (data[0] != '*')
+        req->resume_args = 0;
     enum resp_status st = data[0] == '*' ? resp_parse_multibulk(req, data, len, lim, &used)
                                          : resp_parse_inline(req, data, len, lim, &used);
+    if (st != RESP_INCOMPLETE)
+        req->resume_args = 0;
     if (st == RESP_OK)
         *consumed = used;
     else
