@@ -621,12 +621,95 @@ static void command_reply_info(client *c, const command *cmd)
         command_reply_info(c, s);
 }
 
+/* One top-level word or [group] of an argument synopsis ("tenant user [TTL s] [id ...]"). */
+typedef struct synopsis_arg {
+    const char *text; /* the word, or the inside of the brackets */
+    size_t len;
+    bool optional; /* was [bracketed] */
+    bool multiple; /* followed by "..." (or ends with it inside the brackets) */
+} synopsis_arg;
+
+#define SYNOPSIS_MAX_ARGS 16
+
+/* Splits a synopsis into its top-level words and bracket groups. */
+static size_t synopsis_split(const char *syn, synopsis_arg *out, size_t max)
+{
+    size_t n = 0;
+    const char *p = syn ? syn : "";
+    while (*p && n < max) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (strncmp(p, "...", 3) == 0) {
+            if (n)
+                out[n - 1].multiple = true;
+            p += 3;
+            continue;
+        }
+        synopsis_arg *a = &out[n];
+        memset(a, 0, sizeof *a);
+        if (*p == '[') {
+            int depth = 0;
+            const char *start = p + 1;
+            for (; *p; p++) {
+                depth += *p == '[' ? 1 : *p == ']' ? -1 : 0;
+                if (depth == 0)
+                    break;
+            }
+            a->text = start;
+            a->len = (size_t)(p - start);
+            a->optional = true;
+            if (*p)
+                p++;
+            if (a->len >= 4 && strncmp(a->text + a->len - 4, " ...", 4) == 0) {
+                a->len -= 4;
+                a->multiple = true;
+            }
+        } else {
+            a->text = p;
+            while (*p && *p != ' ')
+                p++;
+            a->len = (size_t)(p - a->text);
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The "arguments" of COMMAND DOCS, from the row's synopsis; redis-cli shows them as
+ * hints while a command is typed. */
+static void command_reply_arguments(client *c, const command *cmd)
+{
+    synopsis_arg args[SYNOPSIS_MAX_ARGS];
+    size_t n = synopsis_split(cmd->args, args, SYNOPSIS_MAX_ARGS);
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t nflags = (size_t)args[i].optional + (size_t)args[i].multiple;
+        resp_map(&c->out, c->proto, nflags ? 4 : 3);
+        resp_bulk_str(&c->out, "name");
+        resp_bulk(&c->out, args[i].text, args[i].len);
+        resp_bulk_str(&c->out, "type");
+        resp_bulk_str(&c->out, "string");
+        resp_bulk_str(&c->out, "display_text");
+        resp_bulk(&c->out, args[i].text, args[i].len);
+        if (nflags) {
+            resp_bulk_str(&c->out, "flags");
+            resp_array(&c->out, nflags);
+            if (args[i].optional)
+                resp_simple(&c->out, "optional");
+            if (args[i].multiple)
+                resp_simple(&c->out, "multiple");
+        }
+    }
+}
+
 static void command_reply_docs(client *c, const command *cmd)
 {
     size_t nsub = 0;
     for (const command *s = cmd->subcommands; s && s->name; s++)
         nsub++;
-    resp_map(&c->out, c->proto, nsub ? 5 : 4);
+    resp_map(&c->out, c->proto, nsub ? 6 : 5);
     resp_bulk_str(&c->out, "summary");
     resp_bulk_str(&c->out, cmd->summary ? cmd->summary : "");
     resp_bulk_str(&c->out, "since");
@@ -635,6 +718,8 @@ static void command_reply_docs(client *c, const command *cmd)
     resp_bulk_str(&c->out, cmd->category == ACL_CAT_CONNECTION ? "connection" : "server");
     resp_bulk_str(&c->out, "complexity");
     resp_bulk_str(&c->out, cmd->flags & CMD_FAST ? "O(1)" : "O(N)");
+    resp_bulk_str(&c->out, "arguments");
+    command_reply_arguments(c, cmd);
     if (nsub) {
         resp_bulk_str(&c->out, "subcommands");
         resp_map(&c->out, c->proto, nsub);

@@ -81,6 +81,20 @@ class HardeningTest(harness.ServerTestCase):
         self.assertEqual(len(self.r.execute_command("CONFIG", "GET", *(["port"] * 64))), 2)
 
 
+    def test_command_docs_gives_argument_hints(self):
+        # COMMAND DOCS had no "arguments", so redis-cli 7 showed no hints.
+        with self.srv.raw_connection(timeout=10) as c:
+            docs = c.call("COMMAND", "DOCS", "canmenu", "ping")
+        self.assertEqual(docs[0], b"canmenu")
+        canmenu = dict(zip(docs[1][::2], docs[1][1::2]))
+        names = [dict(zip(a[::2], a[1::2]))[b"name"] for a in canmenu[b"arguments"]]
+        self.assertEqual(names, [b"tenant", b"user", b"menu"])
+        ping = dict(zip(docs[3][::2], docs[3][1::2]))
+        arg = dict(zip(ping[b"arguments"][0][::2], ping[b"arguments"][0][1::2]))
+        self.assertEqual(arg[b"name"], b"message")
+        self.assertIn("optional", arg[b"flags"])
+
+
 class AuthFloodTest(harness.ServerTestCase):
     USE_DB = False
 
