@@ -497,7 +497,8 @@ static void load_job_done(void *arg)
     mem_free(j->holes);
     mem_free(j);
     bool retry_armed = loader.retry_ev && evtimer_pending(loader.retry_ev, NULL);
-    if (loader.pending.n && !loader.running && !loader.stopped && !retry_armed && server.workers)
+    if (loader.pending.n && !loader.running && !loader.stopped && !retry_armed && server.workers &&
+        !server.shutting_down)
         start_load();
 }
 
