@@ -149,7 +149,14 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     for (; cmd->name[i] && i < sizeof upper - 1; i++)
         upper[i] = (char)toupper((unsigned char)cmd->name[i]);
     upper[i] = '\0';
-    buf_printf(&msg, "'. Try %s HELP.", upper);
+    /* Point at HELP only where the container has one. */
+    bool has_help = false;
+    for (const command *x = cmd->subcommands; x->name; x++)
+        has_help |= strcmp(x->name, "help") == 0;
+    if (has_help)
+        buf_printf(&msg, "'. Try %s HELP.", upper);
+    else
+        buf_printf(&msg, "'. See COMMAND DOCS %s.", cmd->name);
     resp_error(&c->out, "%s", msg.data);
     buf_free(&msg);
 }
