@@ -26,18 +26,22 @@
 #ifndef RBACD_SESSION_DB_H
 #define RBACD_SESSION_DB_H
 
+#include "passwd.h"
 #include "session_store.h"
+
+#include <mysql.h>
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define SESSION_BATCH_MAX      512   /* ops in one batch (bounds statement size) */
-#define SESSION_PURGE_LIMIT    10000 /* expired rows deleted by one purge statement */
-#define SESSION_DB_ERR_MAX     256   /* error text kept per batch */
-#define SESSION_IP_MAX_CHARS   64    /* tenant_session.ip, tenant_login_log.ip */
-#define SESSION_UA_MAX_CHARS   512   /* user_agent columns */
-#define SESSION_NAME_MAX_CHARS 64    /* tenant_login_log.username, tenant_user.username */
+#define SESSION_BATCH_MAX       512   /* ops in one batch (bounds statement size) */
+#define SESSION_PURGE_LIMIT     10000 /* expired rows deleted by one purge statement */
+#define SESSION_DB_ERR_MAX      256   /* error text kept per batch */
+#define SESSION_IP_MAX_CHARS    64    /* tenant_session.ip, tenant_login_log.ip */
+#define SESSION_UA_MAX_CHARS    512   /* user_agent columns */
+#define SESSION_NAME_MAX_CHARS  64    /* tenant_login_log.username, tenant_user.username */
+#define SESSION_REVOKED_KEEP_MS 60000 /* a revoked row stays readable this long, then purged */
 
 enum session_op_kind {
     SESSION_OP_CREATE = 0,       /* insert a session (CREATE, a successful LOGIN) */
@@ -141,5 +145,26 @@ bool session_text_ok(const char *s, size_t len, size_t max_chars);
  * every op's results. Never fails as a whole: an op that could not be done has
  * ok == false (and the batch says why in err). */
 void session_db_run(session_batch *b);
+
+/* ---- Statements other modules run on their own connection (worker threads) ---- */
+
+/* Inside the caller's transaction on m: revokes every live session of user in tenant
+ * (USER DISABLE); *revoked gets the count. False on a database error (mysql_errno(m)
+ * says which; the caller classifies it). */
+bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long *revoked)
+    __attribute__((warn_unused_result));
+
+/* The tenant_user row a LOGIN names. */
+typedef struct session_login_user {
+    bool found;                     /* a live user row matched the exact name */
+    uint64_t id;                    /* tenant_user.id */
+    int status;                     /* tenant_user.status */
+    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
+} session_login_user;
+
+/* Reads the live user username of tenant into *u (u->found false when none). False with
+ * err set when the database failed (a lost connection is dropped for reconnecting). */
+bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -51,6 +51,7 @@ typedef struct session_user {
     session *head, *tail;   /* sessions, oldest first */
     size_t count;           /* sessions on the list */
     size_t pending_creates; /* creates queued for the database, not yet held */
+    int64_t last_created_ms; /* created_ms given to this user's latest create here */
 } session_user;
 
 typedef struct session_store {

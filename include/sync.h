@@ -1,7 +1,8 @@
 /*
- * sync.c, sync_cursor.c, sync_read.c, sync_apply.c, cmd_write.c — changes written
- * through to the database, and changes other programs make followed through the
- * rbac_change log.
+ * sync.c, sync_cursor.c, sync_poll.c, cmd_write.c — changes written through to the
+ * database, and changes other programs make followed through the rbac_change log. The
+ * statements are the data-access layer's (dal.h: descriptors, re-reads and apply;
+ * dal_write.h: write transactions; dal_changelog.h: the change log).
  *
  * Every job that must apply to the model in commit order runs on one serial lane (a
  * worker pool of one thread, its own database connection): write-through transactions,

@@ -34,6 +34,14 @@ bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, b
  * elsewhere (a database error) stays one line in INFO and logs. Returns s. */
 char *util_one_line(char *s);
 
+/* Sorts v[0..n) ascending. */
+void util_sort_u64(uint64_t *v, size_t n);
+/* Sorts v[0..n) ascending and drops duplicates; returns the new count. */
+size_t util_sort_unique_u64(uint64_t *v, size_t n);
+
+/* Whether the ascending array v[0..n) holds x (binary search). */
+bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x);
+
 /* Case-insensitive compare of a counted string with a C string. */
 bool util_eq_nocase(const char *s, size_t len, const char *lit);
 

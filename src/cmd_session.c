@@ -28,13 +28,13 @@
 #include "cmd_rbac.h"
 #include "command.h"
 #include "conf.h"
-#include "db.h"
 #include "log.h"
 #include "mem.h"
 #include "passwd.h"
 #include "rbac.h"
 #include "server.h"
 #include "session.h"
+#include "session_db.h"
 #include "session_internal.h"
 #include "util.h"
 #include "worker.h"
@@ -351,50 +351,6 @@ void session_login_cancel(void)
     atomic_store(&logins_cancelled, true);
 }
 
-typedef struct user_row {
-    bool found;                     /* a live user row matched */
-    uint64_t id;                    /* tenant_user.id */
-    int status;                     /* tenant_user.status */
-    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
-} user_row;
-
-/* Reads the user row on the worker's connection; false when the database failed. */
-static bool fetch_user(MYSQL *m, login_job *j, user_row *u)
-{
-    buf q;
-    buf_init(&q);
-    buf_printf(&q,
-               "SELECT id, status, password, username FROM tenant_user WHERE tenant_id = %llu "
-               "AND username = ",
-               (unsigned long long)j->tenant);
-    db_quote(m, &q, j->username, strlen(j->username));
-    buf_append_str(&q, " AND deleted_at = 0");
-    bool ok = mysql_real_query(m, q.data, q.len) == 0;
-    buf_free(&q);
-    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
-    if (!res) {
-        snprintf(j->err, sizeof j->err, "%s", mysql_error(m));
-        if (db_error_is_connection(m))
-            worker_db_failed();
-        return false;
-    }
-    MYSQL_ROW r;
-    while ((r = mysql_fetch_row(res))) {
-        /* The column's collation pads spaces: "admin " equals "admin". Only the exact
-         * name counts. */
-        if (!r[0] || !r[3] || strcmp(r[3], j->username) != 0 ||
-            !util_parse_u64(r[0], strlen(r[0]), &u->id))
-            continue;
-        u->found = true;
-        u->status = r[1] ? (int)strtol(r[1], NULL, 10) : 0;
-        if (r[2] && strlen(r[2]) <= PASSWD_HASH_MAX)
-            snprintf(u->hash, sizeof u->hash, "%s", r[2]);
-        break;
-    }
-    mysql_free_result(res);
-    return true;
-}
-
 static void login_job_run(void *arg)
 {
     login_job *j = arg;
@@ -404,8 +360,8 @@ static void login_job_run(void *arg)
     MYSQL *m = worker_db(j->err, sizeof j->err);
     if (!m)
         return; /* db_ok stays false: -DBERR at once, no hashing */
-    user_row u = {0};
-    if (j->name_ok && !fetch_user(m, j, &u))
+    session_login_user u = {0};
+    if (j->name_ok && !session_db_login_user(m, j->tenant, j->username, &u, j->err, sizeof j->err))
         return;
     j->db_ok = true;
     if (!u.found) {

@@ -10,6 +10,7 @@
 #include "mem.h"
 
 #include <errmsg.h>
+#include <mysqld_error.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,8 +96,8 @@ bool db_error_is_connection(MYSQL *m)
     unsigned e = mysql_errno(m);
     return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
            e == CR_CONN_HOST_ERROR || e == CR_SERVER_LOST_EXTENDED ||
-           e == CR_COMMANDS_OUT_OF_SYNC || e == 1927 /* ER_CONNECTION_KILLED */ ||
-           e == 1053 /* ER_SERVER_SHUTDOWN */ || e == 2026 /* CR_SSL_CONNECTION_ERROR */;
+           e == CR_COMMANDS_OUT_OF_SYNC || e == ER_CONNECTION_KILLED || e == ER_SERVER_SHUTDOWN ||
+           e == CR_SSL_CONNECTION_ERROR;
 }
 
 void db_quote(MYSQL *m, buf *out, const char *value, size_t len)

@@ -11,6 +11,7 @@
  */
 #include "mem.h"
 #include "rbac_internal.h"
+#include "util.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -33,12 +34,6 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 size_t rbac_u32_sort_unique(uint32_t *v, size_t n)
 {
     if (n < 2)
@@ -53,27 +48,7 @@ size_t rbac_u32_sort_unique(uint32_t *v, size_t n)
 
 size_t rbac_u64_sort_unique(uint64_t *v, size_t n)
 {
-    if (n < 2)
-        return n;
-    qsort(v, n, sizeof *v, cmp_u64);
-    size_t w = 1;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] != v[w - 1])
-            v[w++] = v[i];
-    return w;
-}
-
-bool rbac_u64_contains(const uint64_t *v, size_t n, uint64_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x;
+    return util_sort_unique_u64(v, n);
 }
 
 /*

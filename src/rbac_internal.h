@@ -241,7 +241,5 @@ bool rbac_u64_erase(rbac_u64list *l, size_t n, uint64_t v);
 /* Sorts and deduplicates v in place; returns the new count. */
 size_t rbac_u32_sort_unique(uint32_t *v, size_t n);
 size_t rbac_u64_sort_unique(uint64_t *v, size_t n);
-/* Binary search in an ascending array. */
-bool rbac_u64_contains(const uint64_t *v, size_t n, uint64_t x);
 
 #endif

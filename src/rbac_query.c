@@ -14,6 +14,7 @@
  */
 #include "mem.h"
 #include "rbac_internal.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -244,7 +245,7 @@ size_t rbac_roles(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t 
     for (uint16_t k = 0; k < u->nroles; k++)
         if (role_usable(&m->roles[roles[k]], u))
             ids[n++] = m->roles[roles[k]].id;
-    n = rbac_u64_sort_unique(ids, n);
+    n = util_sort_unique_u64(ids, n);
     if (n == 0) {
         mem_free(ids);
         return 0;
@@ -293,7 +294,7 @@ size_t rbac_stores(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t
         n += d->nstores;
     }
     *out = ids;
-    return rbac_u64_sort_unique(ids, n);
+    return util_sort_unique_u64(ids, n);
 }
 
 bool rbac_canstore(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t store)
@@ -302,12 +303,12 @@ bool rbac_canstore(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t
     const rbac_user *u;
     if (gate(m, tenant, user, &ti, &u) != GATE_OK)
         return false;
-    if (rbac_u64_contains(rbac_u64_items(&u->stores, u->nstores), u->nstores, store))
+    if (util_u64_contains(rbac_u64_items(&u->stores, u->nstores), u->nstores, store))
         return true;
     const uint64_t *dl = rbac_u64_items(&u->delegates, u->ndelegates);
     for (uint16_t k = 0; k < u->ndelegates; k++) {
         const rbac_user *d = delegate_of(m, u, dl[k]);
-        if (d && rbac_u64_contains(rbac_u64_items(&d->stores, d->nstores), d->nstores, store))
+        if (d && util_u64_contains(rbac_u64_items(&d->stores, d->nstores), d->nstores, store))
             return true;
     }
     return false;

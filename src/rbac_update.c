@@ -14,6 +14,7 @@
  */
 #include "mem.h"
 #include "rbac_internal.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -237,7 +238,7 @@ static size_t sorted_copy(const uint64_t *ids, size_t n, size_t max, uint64_t **
     uint64_t *v = mem_alloc((n ? n : 1) * sizeof *v);
     if (n)
         memcpy(v, ids, n * sizeof *v);
-    size_t k = rbac_u64_sort_unique(v, n);
+    size_t k = util_sort_unique_u64(v, n);
     *out = v;
     return k > max ? max : k;
 }

@@ -114,6 +114,15 @@ void session_plan_create(session_op *op)
     session_user *u = session_store_user_get(&sess.store, op->user);
     op->max_live = (size_t)server.conf.session_max_per_user;
     u->pending_creates++;
+    /* "The oldest" is by created_at: sessions a client makes in one millisecond get
+     * distinct, increasing times, so that the cap revokes them in the order they were
+     * made rather than by hash. */
+    if (op->at_ms <= u->last_created_ms) {
+        int64_t shift = u->last_created_ms + 1 - op->at_ms;
+        op->at_ms += shift;
+        op->expires_ms += shift;
+    }
+    u->last_created_ms = op->at_ms;
 }
 
 static int created_cmp(const void *a, const void *b)

@@ -34,6 +34,7 @@
  */
 #include "session_db.h"
 #include "buf.h"
+#include "dal.h"
 #include "db.h"
 #include "log.h"
 #include "mem.h"
@@ -41,18 +42,16 @@
 #include "worker.h"
 
 #include <mysql.h>
+#include <mysqld_error.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SQL_ROWS_PER_INSERT      256   /* rows in one multi-row INSERT */
-#define SESSION_REVOKED_KEEP_MS  60000 /* a revoked row stays readable this long */
+#define SQL_ROWS_PER_INSERT      256 /* rows in one multi-row INSERT */
 #define ROW_COLS                 "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at"
 #define SESSION_USER_LOCK_TRIES  5     /* a write run alone: tries of its user lock */
 #define SESSION_USER_LOCK_GAP_US 20000 /* pause between those tries */
-#define ER_LOCK_WAIT_TIMEOUT_NUM 1205  /* also what NOWAIT raises on a held row */
-#define ER_LOCK_DEADLOCK_NUM     1213
 
 enum txn_result {
     TXN_OK = 0,      /* committed */
@@ -221,17 +220,12 @@ static bool run_text(MYSQL *m, session_batch *b, const char *sql, const char *wh
 
 /* ---- reading rows ---- */
 
-static bool col_u64(const char *s, uint64_t *out)
-{
-    return s && util_parse_u64(s, strlen(s), out);
-}
-
 static bool parse_row(MYSQL_ROW r, const unsigned long *len, session_row *out)
 {
     if (!r[0] || len[0] != SESSION_HASH_LEN)
         return false;
     memcpy(out->hash, r[0], SESSION_HASH_LEN);
-    return col_u64(r[1], &out->tenant) && col_u64(r[2], &out->user) &&
+    return dal_col_u64(r[1], len[1], &out->tenant) && dal_col_u64(r[2], len[2], &out->user) &&
            db_parse_datetime_ms(r[3], &out->created_ms) &&
            db_parse_datetime_ms(r[4], &out->expires_ms) &&
            db_parse_datetime_ms(r[5], &out->last_seen_ms);
@@ -328,8 +322,9 @@ static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
     MYSQL_ROW r;
     while ((r = mysql_fetch_row(res))) {
         uint64_t id, tenant;
-        if (!col_u64(r[0], &id) || !col_u64(r[1], &tenant) || !r[2] || strcmp(r[2], "1") != 0 ||
-            !r[3] || strcmp(r[3], "0") != 0)
+        const unsigned long *len = mysql_fetch_lengths(res);
+        if (!dal_col_u64(r[0], len[0], &id) || !dal_col_u64(r[1], len[1], &tenant) || !r[2] ||
+            strcmp(r[2], "1") != 0 || !r[3] || strcmp(r[3], "0") != 0)
             continue;
         for (size_t i = 0; i < n; i++)
             if (w[i]->kind == SESSION_OP_CREATE && w[i]->user == id && w[i]->tenant == tenant)
@@ -602,7 +597,7 @@ static void set_last_login(MYSQL *m, session_op **w, size_t n)
     MYSQL_ROW r;
     while (res && (r = mysql_fetch_row(res))) {
         uint64_t id;
-        if (!col_u64(r[0], &id))
+        if (!dal_col_u64(r[0], mysql_fetch_lengths(res)[0], &id))
             continue;
         for (size_t i = n; i-- > 0;) { /* the latest login of the user */
             const session_op *op = w[i];
@@ -676,7 +671,7 @@ static int write_alone(MYSQL *m, session_batch *b, session_op *op)
         b->last_errno = 0;
         r = write_txn(m, b, &op, 1);
         unsigned e = b->last_errno;
-        if (r != TXN_REFUSED || (e != ER_LOCK_WAIT_TIMEOUT_NUM && e != ER_LOCK_DEADLOCK_NUM))
+        if (r != TXN_REFUSED || (e != ER_LOCK_WAIT_TIMEOUT && e != ER_LOCK_DEADLOCK))
             break;
     }
     return r;
@@ -811,4 +806,59 @@ void session_db_run(session_batch *b)
             m = NULL;
         }
     }
+}
+
+/* ---- statements other modules run inside their own work ---- */
+
+bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long *revoked)
+{
+    char sql[320];
+    int n = snprintf(sql, sizeof sql,
+                     "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, "
+                     "UTC_TIMESTAMP(3) + INTERVAL %d SECOND) WHERE tenant_id = %llu AND "
+                     "user_id = %llu AND revoked = 0",
+                     SESSION_REVOKED_KEEP_MS / 1000, (unsigned long long)tenant,
+                     (unsigned long long)user);
+    if (mysql_real_query(m, sql, (unsigned long)n) != 0)
+        return false;
+    *revoked = (long long)mysql_affected_rows(m);
+    return true;
+}
+
+bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
+                           char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    buf q;
+    buf_init(&q);
+    buf_printf(&q,
+               "SELECT id, status, password, username FROM tenant_user WHERE tenant_id = %llu "
+               "AND username = ",
+               (unsigned long long)tenant);
+    db_quote(m, &q, username, strlen(username));
+    buf_append_str(&q, " AND deleted_at = 0");
+    bool ok = mysql_real_query(m, q.data, q.len) == 0;
+    buf_free(&q);
+    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
+    if (!res) {
+        snprintf(err, errlen, "%s", mysql_error(m));
+        if (db_error_is_connection(m))
+            worker_db_failed();
+        return false;
+    }
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res))) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        /* The column's collation pads spaces: "admin " equals "admin". Only the exact
+         * name counts. */
+        if (!r[3] || strcmp(r[3], username) != 0 || !dal_col_u64(r[0], len[0], &u->id))
+            continue;
+        u->found = true;
+        u->status = dal_col_int(r[1], len[1]);
+        if (r[2] && len[2] <= PASSWD_HASH_MAX)
+            memcpy(u->hash, r[2], len[2] + 1);
+        break;
+    }
+    mysql_free_result(res);
+    return true;
 }

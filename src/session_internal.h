@@ -95,8 +95,9 @@ int64_t session_default_ttl_ms(void);
 bool session_user_active(uint64_t tenant, uint64_t user);
 
 /* Prepares a create op (tenant, user, hash, at_ms, expires_ms set): counts it as
- * pending for its user and picks the oldest live sessions to revoke in the same
- * transaction so that the user stays within session-max-per-user. */
+ * pending for its user, records session-max-per-user for the transaction that revokes
+ * the oldest beyond it, and moves at_ms (and expires_ms with it) past the user's
+ * previous create here, so that one user's sessions have distinct, increasing times. */
 void session_plan_create(session_op *op);
 
 /* Called once by session_init() when the pools run: prepares the password checkers

@@ -34,6 +34,7 @@
 #include "rbac.h"
 #include "resp.h"
 #include "server.h"
+#include "session.h"
 #include "sync_internal.h"
 #include "util.h"
 #include "worker.h"
@@ -86,7 +87,8 @@ static struct {
     bool poll_again;               /* poll at once when the running one ends */
     long long armed_interval;      /* sync-interval-ms the timer was armed with */
     bool reload_pending;           /* a full reload was asked for; polls wait */
-    sync_key *followups;           /* keys for the next poll */
+    const dal_profile *profile;    /* what the change log names (NULL: no loader) */
+    dal_key *followups;            /* keys for the next poll */
     size_t nfollowups;             /* used */
     size_t capfollowups;           /* allocated */
     sync_waiter *waiters;          /* blocked WAITREV callers */
@@ -259,7 +261,7 @@ static void note_db_ok(void)
     }
 }
 
-static void followups_add(const sync_key *k, size_t n)
+static void followups_add(const dal_key *k, size_t n)
 {
     if (n == 0)
         return;
@@ -270,12 +272,14 @@ static void followups_add(const sync_key *k, size_t n)
 }
 
 /* Applies a batch to the live model; follow-ups are kept for the next poll. */
-static void apply_batch(const sync_batch *b)
+static void apply_batch(const dal_batch *b)
 {
-    if (!server.model)
+    for (size_t i = 0; i < b->nsessions; i++)
+        session_user_changed(b->sessions[i].tenant, b->sessions[i].user);
+    if (!server.model || !sync.profile)
         return;
-    sync_apply_out out = {0};
-    sync_apply_batch(server.model, b, &out);
+    dal_apply_out out = {0};
+    dal_apply(sync.profile, server.model, b, &out);
     followups_add(out.followups, out.nfollowups);
     mem_free(out.followups);
     sync.st.applied += out.applied;
@@ -288,11 +292,11 @@ static void apply_probes(const sync_poll_job *j)
     for (size_t i = 0; i < j->nprobes; i++) {
         const sync_probe *p = &j->probes[i];
         log_debug("change log: probe %" PRIu64 "..%" PRIu64 ": %d", p->lo, p->hi, p->result);
-        if (p->result == SYNC_PROBE_INFLIGHT) {
+        if (p->result == DAL_PROBE_INFLIGHT) {
             sync_cursor_inflight(&sync.cur, p->lo, p->hi, p->single, p->at_us);
-        } else if (p->result == SYNC_PROBE_SETTLED) {
+        } else if (p->result == DAL_PROBE_SETTLED) {
             uint64_t before = sync_cursor_missing(&sync.cur);
-            sync_cursor_settled(&sync.cur, p->lo, p->hi, p->present, p->npresent,
+            sync_cursor_settled(&sync.cur, p->lo, p->hi, p->present.v, p->present.n,
                                 p->at_us - SYNC_PROBE_MIN_AGE_US);
             sync.st.holes_dropped += before - sync_cursor_missing(&sync.cur);
         }
@@ -376,10 +380,11 @@ static bool stale_contact(void)
 
 static void poll_start(void)
 {
-    if (sync.stopped || !sync.lane || !sync.have_model || !server.model || sync.poll_running ||
-        sync.reload_pending)
+    if (sync.stopped || !sync.lane || !sync.have_model || !server.model || !sync.profile ||
+        sync.poll_running || sync.reload_pending)
         return;
     sync_poll_job *j = mem_calloc(1, sizeof *j);
+    j->profile = sync.profile;
     j->epoch = sync.epoch;
     j->max_seen = sync.cur.max_seen;
     j->low_water = sync_cursor_low_water(&sync.cur);
@@ -401,7 +406,7 @@ static void poll_start(void)
 
 /* ----------------------------------------------------------------- writes ---- */
 
-void sync_write_applied(const sync_batch *b, const uint64_t *ids, size_t n)
+void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n)
 {
     apply_batch(b);
     int64_t now_us = util_mono_us();
@@ -468,6 +473,7 @@ bool sync_init(void)
 {
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
+    sync.profile = dal_profile_of(server.conf.profile);
     sync.lane = worker_pool_start(server.base, 1, &dbp);
     memset(&dbp, 0, sizeof dbp);
     if (!sync.lane) {
@@ -539,6 +545,11 @@ void sync_model_loaded(const uint64_t *holes, size_t nholes)
     sync.nfollowups = 0; /* the new model loaded every association */
     check_waiters();
     schedule_poll(0);
+}
+
+const dal_profile *sync_profile(void)
+{
+    return sync.profile;
 }
 
 uint64_t sync_revision(void)

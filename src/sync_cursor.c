@@ -18,15 +18,10 @@
  */
 #include "mem.h"
 #include "sync_internal.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Inserts a run at position pos (runs after it move up). */
 static void run_insert(sync_cursor *c, size_t pos, uint64_t lo, uint64_t hi, int64_t seen_us,
@@ -67,7 +62,7 @@ void sync_cursor_reset(sync_cursor *c, uint64_t revision, const uint64_t *holes,
         return;
     uint64_t *v = mem_alloc(n * sizeof *v);
     memcpy(v, holes, n * sizeof *v);
-    qsort(v, n, sizeof *v, cmp_u64);
+    util_sort_u64(v, n);
     for (size_t i = 0; i < n; i++) {
         if (v[i] == 0 || v[i] > revision || (i > 0 && v[i] == v[i - 1]))
             continue;

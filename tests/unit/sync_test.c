@@ -1,21 +1,14 @@
 /*
  * Change-log follower tests without a database: the cursor's bookkeeping of ids seen
- * out of order (holes, probes, WAITREV's condition), key deduplication, and applying
- * re-read batches to a hand-built model (replace, remove, revive, follow-ups, the
- * menu-order fallback to a full reload).
- *
- * The model: tenant 1 on package 10 {100 dir, 101 page}; role 5 {101}; user 7 (role 5).
+ * out of order (holes, probes, WAITREV's condition). Keys and batches are the
+ * data-access layer's: tests/unit/dal_test.c.
  */
 #include "../../src/sync_internal.h"
 #include "mem.h"
-#include "rbac.h"
 #include "testing.h"
 
 #include <stdint.h>
 #include <string.h>
-
-#define NOW 1700000000000LL /* 2023-11-14 22:13:20 UTC */
-#define DAY 86400000LL
 
 /* ------------------------------------------------------------------ cursor ---- */
 
@@ -120,202 +113,11 @@ static void test_cursor_group_probes(void)
     sync_cursor_free(&c);
 }
 
-static void test_keys_unique(void)
-{
-    sync_key k[] = {
-        {7, 1, SYNC_K_USER},    {5, 1, SYNC_K_ROLE},    {7, 1, SYNC_K_USER},
-        {7, 2, SYNC_K_SESSION}, {7, 1, SYNC_K_SESSION}, {7, 1, SYNC_K_SESSION},
-    };
-    size_t n = sync_keys_unique(k, 6);
-    CHECK_EQ_INT(n, 4);
-    CHECK_EQ_INT(k[0].kind, SYNC_K_ROLE);
-    CHECK_EQ_INT(k[1].kind, SYNC_K_USER);
-    CHECK_EQ_INT(k[2].tenant, 1); /* sessions differ by tenant */
-    CHECK_EQ_INT(k[3].tenant, 2);
-}
-
-/* ------------------------------------------------------------------- apply ---- */
-
-static rbac_model *fixture(void)
-{
-    rbac_model *m = rbac_model_new();
-    rbac_add_tenant(m, 1, "acme", 1);
-    rbac_add_menu(m, 100, 0, 1, "Dir", NULL, NULL, 0, 1);
-    rbac_add_menu(m, 101, 100, 2, "Page", "p:list", NULL, 0, 1);
-    rbac_add_menu(m, 102, 100, 3, "Act", "p:act", NULL, 1, 1);
-    rbac_add_package(m, 10, "pro", 1);
-    CHECK(rbac_add_package_menu(m, 10, 100));
-    CHECK(rbac_add_package_menu(m, 10, 101));
-    CHECK(rbac_add_package_menu(m, 10, 102));
-    CHECK(rbac_add_subscription(m, 1, 1, 10, NOW - DAY, NOW + DAY, 1));
-    rbac_add_role(m, 5, 1, "ops", 1);
-    CHECK(rbac_add_role_menu(m, 5, 101));
-    rbac_add_user(m, 7, 1, 1, false);
-    CHECK(rbac_add_user_role(m, 7, 5));
-    rbac_model_finish(m);
-    return m;
-}
-
-static bool can(const rbac_model *m, uint64_t menu)
-{
-    return rbac_canmenu(m, 1, 7, rbac_menu_by_id(m, menu), NOW);
-}
-
-static void add_list(sync_batch *b, int kind, uint64_t owner, const uint64_t *ids, size_t n)
-{
-    sync_lists *l = &b->lists[kind];
-    mem_grow((void **)&l->items, &l->cap, l->n + 1, sizeof *l->items);
-    l->items[l->n++] = (sync_list){owner, l->npool, n};
-    mem_grow((void **)&l->pool, &l->cappool, l->npool + n + 1, sizeof *l->pool);
-    if (n)
-        memcpy(l->pool + l->npool, ids, n * sizeof *ids);
-    l->npool += n;
-}
-
-static void apply(rbac_model *m, sync_batch *b, sync_apply_out *out)
-{
-    memset(out, 0, sizeof *out);
-    sync_apply_batch(m, b, out);
-    sync_batch_free(b);
-}
-
-static void test_apply_lists_replace(void)
-{
-    rbac_model *m = fixture();
-    sync_batch b = {0};
-    sync_apply_out out;
-    CHECK(!can(m, 102));
-    const uint64_t menus[] = {102, 101, 102};
-    add_list(&b, SYNC_L_ROLE_MENUS, 5, menus, 3);
-    apply(m, &b, &out);
-    CHECK(can(m, 102));
-    CHECK_EQ_INT(out.applied, 1);
-    /* Applying the same state again changes nothing: idempotent. */
-    add_list(&b, SYNC_L_ROLE_MENUS, 5, menus, 3);
-    apply(m, &b, &out);
-    CHECK(can(m, 101) && can(m, 102));
-    /* An empty list is "the last role was taken away". */
-    add_list(&b, SYNC_L_USER_ROLES, 7, NULL, 0);
-    apply(m, &b, &out);
-    CHECK(!can(m, 101));
-    rbac_model_free(m);
-}
-
-static void test_apply_entities(void)
-{
-    rbac_model *m = fixture();
-    sync_batch b = {0};
-    sync_apply_out out;
-    /* A disabled directory takes its subtree with it. */
-    b.nmenus = 1;
-    b.capmenus = 1;
-    b.menus = mem_calloc(1, sizeof *b.menus);
-    b.menus[0] = (sync_menu_rec){100, 0, mem_strdup("Dir"), NULL, NULL, 1, 0, 0, true};
-    apply(m, &b, &out);
-    CHECK(!can(m, 101));
-    CHECK(!out.need_full_reload);
-    CHECK_EQ_INT(out.nfollowups, 0); /* known menu */
-    mem_free(out.followups);
-    /* The user removed (soft delete) and revived with its lists. */
-    b.users = mem_calloc(1, sizeof *b.users);
-    b.nusers = b.capusers = 1;
-    b.users[0] = (sync_user_rec){7, 1, 1, false, false};
-    apply(m, &b, &out);
-    CHECK(!rbac_user_active(m, 1, 7));
-    b.users = mem_calloc(1, sizeof *b.users);
-    b.nusers = b.capusers = 1;
-    b.users[0] = (sync_user_rec){7, 1, 1, false, true};
-    const uint64_t roles[] = {5};
-    add_list(&b, SYNC_L_USER_ROLES, 7, roles, 1);
-    b.menus = mem_calloc(1, sizeof *b.menus);
-    b.nmenus = b.capmenus = 1;
-    b.menus[0] = (sync_menu_rec){100, 0, mem_strdup("Dir"), NULL, NULL, 1, 1, 0, true};
-    apply(m, &b, &out);
-    CHECK(rbac_user_active(m, 1, 7));
-    CHECK(can(m, 101));
-    mem_free(out.followups);
-    rbac_model_free(m);
-}
-
-static void test_apply_subscriptions(void)
-{
-    rbac_model *m = fixture();
-    sync_batch b = {0};
-    sync_apply_out out;
-    /* The subscription ended by SQL: the tenant's whole list, now expired. */
-    b.sub_rows = mem_calloc(1, sizeof *b.sub_rows);
-    b.nsub_rows = b.capsub_rows = 1;
-    b.sub_rows[0] = (rbac_sub_row){1, 10, NOW - 2 * DAY, NOW - DAY, 1};
-    b.subs = mem_calloc(1, sizeof *b.subs);
-    b.nsubs = b.capsubs = 1;
-    b.subs[0] = (sync_subs){1, 0, 1};
-    apply(m, &b, &out);
-    CHECK(!can(m, 101));
-    rbac_stats st;
-    rbac_model_stats(m, &st);
-    CHECK_EQ_INT(st.subscriptions, 1);
-    /* A new one (TENANT SUBSCRIBE) next to the ended one. */
-    b.sub_rows = mem_calloc(2, sizeof *b.sub_rows);
-    b.nsub_rows = b.capsub_rows = 2;
-    b.sub_rows[0] = (rbac_sub_row){1, 10, NOW - 2 * DAY, NOW - DAY, 0};
-    b.sub_rows[1] = (rbac_sub_row){2, 10, NOW - DAY, NOW + DAY, 1};
-    b.subs = mem_calloc(1, sizeof *b.subs);
-    b.nsubs = b.capsubs = 1;
-    b.subs[0] = (sync_subs){1, 0, 2};
-    apply(m, &b, &out);
-    CHECK(can(m, 101));
-    rbac_model_stats(m, &st);
-    CHECK_EQ_INT(st.subscriptions, 2);
-    /* Subscriptions of a tenant the model has never seen are kept for it. */
-    CHECK(rbac_set_subscriptions(m, 99, b.sub_rows, 0));
-    rbac_model_free(m);
-}
-
-static void test_apply_new_entities(void)
-{
-    rbac_model *m = fixture();
-    sync_batch b = {0};
-    sync_apply_out out;
-    /* A menu above the highest id is added in place and asks for its references; one
-     * below it cannot keep bitmap order and asks for a full reload. */
-    b.menus = mem_calloc(2, sizeof *b.menus);
-    b.nmenus = b.capmenus = 2;
-    b.menus[0] =
-        (sync_menu_rec){150, 100, mem_strdup("New"), mem_strdup("p:new"), NULL, 3, 1, 0, true};
-    b.menus[1] = (sync_menu_rec){50, 0, mem_strdup("Old"), NULL, NULL, 1, 1, 0, true};
-    b.roles = mem_calloc(1, sizeof *b.roles);
-    b.nroles = b.caproles = 1;
-    b.roles[0] = (sync_role_rec){6, 1, mem_strdup("new"), 1, true};
-    apply(m, &b, &out);
-    CHECK(out.need_full_reload);
-    CHECK_EQ_INT(out.nfollowups, 2);
-    CHECK_EQ_INT(out.followups[0].kind, SYNC_K_MENU_REFS);
-    CHECK_EQ_INT(out.followups[0].id, 150);
-    CHECK_EQ_INT(out.followups[1].kind, SYNC_K_ROLE_REFS);
-    mem_free(out.followups);
-    /* The follow-ups' answers: role 5 holds 150, user 7 holds role 6 (which holds 102). */
-    const uint64_t roles[] = {5}, users[] = {7}, pkgs[] = {10}, m6[] = {102};
-    add_list(&b, SYNC_L_MENU_ROLES, 150, roles, 1);
-    add_list(&b, SYNC_L_MENU_PACKAGES, 150, pkgs, 1);
-    add_list(&b, SYNC_L_ROLE_USERS, 6, users, 1);
-    add_list(&b, SYNC_L_ROLE_MENUS, 6, m6, 1);
-    apply(m, &b, &out);
-    CHECK(can(m, 150));
-    CHECK(can(m, 102));
-    mem_free(out.followups);
-    rbac_model_free(m);
-}
-
 int main(void)
 {
     TEST_RUN(test_cursor_reset_and_seen);
     TEST_RUN(test_cursor_probes);
     TEST_RUN(test_cursor_reached);
     TEST_RUN(test_cursor_group_probes);
-    TEST_RUN(test_keys_unique);
-    TEST_RUN(test_apply_lists_replace);
-    TEST_RUN(test_apply_entities);
-    TEST_RUN(test_apply_subscriptions);
-    TEST_RUN(test_apply_new_entities);
     return TEST_DONE();
 }
