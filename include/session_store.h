@@ -47,10 +47,10 @@ typedef struct session {
 } session;
 
 typedef struct session_user {
-    uint64_t user;          /* tenant_user.id */
-    session *head, *tail;   /* sessions, oldest first */
-    size_t count;           /* sessions on the list */
-    size_t pending_creates; /* creates queued for the database, not yet held */
+    uint64_t user;           /* tenant_user.id */
+    session *head, *tail;    /* sessions, oldest first */
+    size_t count;            /* sessions on the list */
+    size_t pending_creates;  /* creates queued for the database, not yet held */
     int64_t last_created_ms; /* created_ms given to this user's latest create here */
 } session_user;
 
