@@ -2,8 +2,8 @@
  * The permission reads of SPEC §2 (CANMENU, MENUS, ROLES, CANSTORE, STORES, WHY), DBSIZE
  * and RELOAD, as rows of the command table, and the INFO rbac section.
  *
- * Handlers run after command.c checked arity, authentication, ACL and LOADING. They
- * parse ids (a bad id is the only error a read can reply), ask the engine with the
+ * Handlers run after command.c checked arity, authentication, ACL, profile and LOADING.
+ * They parse ids (a bad id is the only error a read can reply), ask the engine with the
  * wall clock of the call, and encode. Unknown tenants, users, menus and stores are
  * denials (`:0`, empty array), never errors: redis-benchmark stops at the first error.
  *
@@ -154,7 +154,7 @@ static void menusCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant, user;
     int form = MENUS_IDS;
-    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+    if (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form)) {
         command_reply_syntax(c);
         return;
     }
@@ -256,10 +256,6 @@ static void reload_done(void *ctx, bool ok, const char *err)
 static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant = 0;
-    if (argc > 2) {
-        command_reply_syntax(c);
-        return;
-    }
     if (argc == 2 && !command_parse_id(c, &argv[1], &tenant))
         return;
     client_block(c);
@@ -301,27 +297,27 @@ void cmd_rbac_info(buf *out)
 
 /* ---- the rows ---- */
 
-#define ROW(name, arity, flags, cat, proc, summary, args)                                          \
-    {                                                                                              \
-        name, arity, flags, cat, proc, summary, args, NULL, {0}, NULL, ""                          \
-    }
-
 command cmd_rbac_table[] = {
-    ROW("canmenu", 4, CMD_FAST, ACL_CAT_CHECK, canmenuCommand,
-        "Whether a user may open a menu (id or perms code): 1 or 0.", "tenant user menu"),
-    ROW("menus", -3, 0, ACL_CAT_CHECK, menusCommand,
-        "The menus a user may open: ids ascending, perms codes, or the tree.",
-        "tenant user [CODES|TREE]"),
-    ROW("roles", 3, 0, ACL_CAT_CHECK, rolesCommand, "The usable role ids of a user, ascending.",
-        "tenant user"),
-    ROW("canstore", 4, CMD_FAST, ACL_CAT_CHECK, canstoreCommand,
-        "Whether a user may act on a store (own or delegated): 1 or 0.", "tenant user store"),
-    ROW("stores", 3, 0, ACL_CAT_CHECK, storesCommand,
-        "The store ids of a user, own and delegated, ascending.", "tenant user"),
-    ROW("why", 4, 0, ACL_CAT_CHECK, whyCommand,
-        "Explains CANMENU: allow or deny, then the reasons in plain words.", "tenant user menu"),
-    ROW("dbsize", 1, CMD_FAST, ACL_CAT_CHECK, dbsizeCommand, "The number of users loaded.", ""),
-    ROW("reload", -1, 0, ACL_CAT_ADMIN, reloadCommand,
-        "Reloads the model from the database; reads are served meanwhile.", "[tenant]"),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL),
+    COMMAND_ROW("canmenu", 4, 4, CMD_FAST, ACL_CAT_CHECK, PROF_BITENANT, canmenuCommand,
+                "Whether a user may open a menu (id or perms code): 1 or 0.", "tenant user menu",
+                NULL),
+    COMMAND_ROW("menus", 3, 4, 0, ACL_CAT_CHECK, PROF_BITENANT, menusCommand,
+                "The menus a user may open: ids ascending, perms codes, or the tree.",
+                "tenant user [CODES|TREE]", NULL),
+    COMMAND_ROW("roles", 3, 3, 0, ACL_CAT_CHECK, PROF_BITENANT, rolesCommand,
+                "The usable role ids of a user, ascending.", "tenant user", NULL),
+    COMMAND_ROW("canstore", 4, 4, CMD_FAST, ACL_CAT_CHECK, PROF_BITENANT, canstoreCommand,
+                "Whether a user may act on a store (own or delegated): 1 or 0.",
+                "tenant user store", NULL),
+    COMMAND_ROW("stores", 3, 3, 0, ACL_CAT_CHECK, PROF_BITENANT, storesCommand,
+                "The store ids of a user, own and delegated, ascending.", "tenant user", NULL),
+    COMMAND_ROW("why", 4, 4, 0, ACL_CAT_CHECK, PROF_BITENANT, whyCommand,
+                "Explains CANMENU: allow or deny, then the reasons in plain words.",
+                "tenant user menu", NULL),
+    COMMAND_ROW("dbsize", 1, 1, CMD_FAST, ACL_CAT_CHECK, PROF_ALL, dbsizeCommand,
+                "The number of users loaded.", "", NULL),
+    COMMAND_ROW("reload", 1, 2, 0, ACL_CAT_ADMIN, PROF_ALL, reloadCommand,
+                "Reloads the model from the database; reads are served meanwhile.", "[tenant]",
+                NULL),
+    COMMAND_END,
 };

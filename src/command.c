@@ -1,9 +1,14 @@
 /*
  * The command table and processCommand-style checks. Order of the checks, and so
  * which error a client sees first:
- *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> LOADING
+ *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
+ *   -> LOADING
  * Then the handler runs, timed, and the call is counted for INFO commandstats and the
- * slowlog.
+ * slowlog. No handler checks any of these again.
+ *
+ * The profile comes before LOADING because a command of the other profile will never
+ * run, loaded or not, and its handler may rely on state that profile never starts
+ * (sessions under mpbackend).
  *
  * Lookup is a small open-addressing table keyed by the lower-cased name; names longer
  * than any command are rejected before hashing.
@@ -94,12 +99,17 @@ command *command_lookup(const char *name, size_t len)
     return NULL;
 }
 
-static command *subcommand_lookup(command *parent, const resp_arg *a)
+command *command_lookup_sub(const command *parent, const char *name, size_t len)
 {
-    for (command *sub = parent->subcommands; sub->name; sub++)
-        if (util_eq_nocase(a->ptr, a->len, sub->name))
+    for (command *sub = parent->subcommands; sub && sub->name; sub++)
+        if (util_eq_nocase(name, len, sub->name))
             return sub;
     return NULL;
+}
+
+int command_arity(const command *cmd)
+{
+    return cmd->min_words == cmd->max_words ? cmd->min_words : -cmd->min_words;
 }
 
 size_t command_count(void)
@@ -110,6 +120,15 @@ size_t command_count(void)
 command *command_at(size_t i)
 {
     return i < command_n ? command_list[i] : NULL;
+}
+
+/* Upper-case copy of a command name, for error texts (out holds COMMAND_NAME_MAX). */
+static void upper_name(const command *cmd, char *out)
+{
+    size_t i = 0;
+    for (; cmd->name[i] && i < COMMAND_NAME_MAX - 1; i++)
+        out[i] = (char)toupper((unsigned char)cmd->name[i]);
+    out[i] = '\0';
 }
 
 /* Appends an argument to an error text: printable bytes only, bounded. */
@@ -145,10 +164,7 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     buf_append_str(&msg, "ERR unknown subcommand '");
     append_preview(&msg, sub);
     char upper[COMMAND_NAME_MAX];
-    size_t i = 0;
-    for (; cmd->name[i] && i < sizeof upper - 1; i++)
-        upper[i] = (char)toupper((unsigned char)cmd->name[i]);
-    upper[i] = '\0';
+    upper_name(cmd, upper);
     /* Point at HELP only where the container has one. */
     bool has_help = false;
     for (const command *x = cmd->subcommands; x->name; x++)
@@ -161,9 +177,25 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     buf_free(&msg);
 }
 
-static bool arity_ok(int arity, size_t argc)
+static bool arity_ok(const command *cmd, size_t argc)
 {
-    return arity >= 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
+    return argc >= (size_t)cmd->min_words && (cmd->max_words < 0 || argc <= (size_t)cmd->max_words);
+}
+
+/* Whether a row exists in the running profile: the subcommand and its container. */
+static bool profile_allows(const command *cmd, const command *run)
+{
+    unsigned bit = 1u << server.conf.profile;
+    return (cmd->profiles & bit) && (run->profiles & bit);
+}
+
+static void reply_needs_profile(client *c, const command *cmd, const command *run)
+{
+    char upper[COMMAND_NAME_MAX];
+    upper_name(cmd, upper);
+    unsigned wanted = cmd->profiles & run->profiles;
+    int profile = wanted & PROF_BITENANT ? CONF_PROFILE_BITENANT : CONF_PROFILE_MPBACKEND;
+    resp_error(&c->out, "ERR %s needs profile %s", upper, conf_profile_name(profile));
 }
 
 static bool role_allows(int role, int category)
@@ -206,19 +238,17 @@ void command_process(client *c)
         return;
     }
     command *run = cmd;
-    if (cmd->subcommands) {
-        if (argc < 2) {
-            resp_error(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
-            goto rejected;
-        }
-        run = subcommand_lookup(cmd, &argv[1]);
+    if (cmd->subcommands && argc >= 2) {
+        run = command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
         if (!run) {
             reply_unknown_subcommand(c, cmd, &argv[1]);
             run = cmd; /* counted against the container */
             goto rejected;
         }
     }
-    if (!arity_ok(run->arity, argc)) {
+    /* A container without a handler of its own takes at least 2 words: bare, it is an
+     * arity error, as in Redis. */
+    if (!arity_ok(run, argc) || !run->proc) {
         resp_error(&c->out, "ERR wrong number of arguments for '%s' command", run->fullname);
         goto rejected;
     }
@@ -231,6 +261,10 @@ void command_process(client *c)
     if (!role_allows(c->role, run->category)) {
         resp_error(&c->out, "NOPERM User %s has no permissions to run the '%s' command", c->user,
                    run->fullname);
+        goto rejected;
+    }
+    if (!profile_allows(cmd, run)) {
+        reply_needs_profile(c, cmd, run);
         goto rejected;
     }
     if (server.loading && !(run->flags & CMD_LOADING)) {

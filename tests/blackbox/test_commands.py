@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""test_commands.py — the command contract as data: what command.c checks before any
+handler runs (word bounds, profile, then LOADING), and the regressions found while the
+command rows were made uniform. Each test is named after what it pins.
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import RbacdServer, RespError  # noqa: E402
+
+
+class CommandsTest(harness.ServerTestCase):
+
+    def call(self, *args):
+        """One request on a raw RESP2 connection: the reply, an error as RespError."""
+        with self.srv.raw_connection(timeout=10) as c:
+            return c.call(*args)
+
+    def assert_error(self, reply, text):
+        self.assertIsInstance(reply, RespError, reply)
+        self.assertEqual(str(reply), text)
+
+    # ---- word bounds are the row's, checked before the handler ----
+
+    def test_reload_with_two_arguments_is_a_wrong_arity_error(self):
+        # It was "ERR syntax error", from a count check inside the handler.
+        self.assert_error(self.call("RELOAD", "1", "2"),
+                          "ERR wrong number of arguments for 'reload' command")
+
+    def test_upper_bounds_of_rows_with_optional_arguments(self):
+        for cmd, name in ((("MENUS", "1", "1", "CODES", "x"), "menus"),
+                          (("PING", "a", "b"), "ping"),
+                          (("SLOWLOG", "GET", "1", "2"), "slowlog|get"),
+                          (("SESSION", "MENUS", "t", "CODES", "x"), "session|menus"),
+                          (("SESSION", "TOUCH", "t", "TTL", "5", "x"), "session|touch")):
+            with self.subTest(cmd=" ".join(cmd)):
+                self.assert_error(self.call(*cmd),
+                                  "ERR wrong number of arguments for '%s' command" % name)
+
+
+class ProfileGateTest(unittest.TestCase):
+    """Under profile mpbackend, without a database (the load fails and is retried, so
+    data commands would answer LOADING): a bitenant-only command names the profile it
+    needs, and that check comes before LOADING."""
+
+    def test_bitenant_commands_under_mpbackend_name_their_profile_before_loading(self):
+        with RbacdServer(db=None, wait_loaded=False, conf_lines=["profile mpbackend"]) as srv:
+            with srv.raw_connection(timeout=10) as c:
+                self.assertIn(b"loading:1", c.call("INFO", "persistence"))
+                for cmd, name in ((("CANMENU", "1", "1", "1"), "CANMENU"),
+                                  (("MENUS", "1", "1"), "MENUS"),
+                                  (("ROLES", "1", "1"), "ROLES"),
+                                  (("CANSTORE", "1", "1", "1"), "CANSTORE"),
+                                  (("STORES", "1", "1"), "STORES"),
+                                  (("WHY", "1", "1", "1"), "WHY"),
+                                  (("SESSION", "GET", "x"), "SESSION"),
+                                  (("SESSION", "LOGIN", "demo", "alice", "pw"), "SESSION"),
+                                  (("ROLE", "GRANT", "1", "2", "511"), "ROLE"),
+                                  (("USER", "ENABLE", "1", "2"), "USER"),
+                                  (("TENANT", "DISABLE", "1"), "TENANT")):
+                    with self.subTest(cmd=" ".join(cmd)):
+                        reply = c.call(*cmd)
+                        self.assertIsInstance(reply, RespError, reply)
+                        self.assertEqual(str(reply), "ERR %s needs profile bitenant" % name)
+                # Commands of both profiles get as far as LOADING.
+                for cmd in (("DBSIZE",), ("REVISION",), ("WAITREV", "1", "1"), ("RELOAD",)):
+                    with self.subTest(cmd=" ".join(cmd)):
+                        reply = c.call(*cmd)
+                        self.assertIsInstance(reply, RespError, reply)
+                        self.assertTrue(str(reply).startswith("LOADING "), str(reply))
+                # Arity still comes first.
+                reply = c.call("CANMENU", "1")
+                self.assertEqual(str(reply),
+                                 "ERR wrong number of arguments for 'canmenu' command")
+                self.assertEqual(c.call("PING"), "PONG")
+
+
+if __name__ == "__main__":
+    harness.main()
