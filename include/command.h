@@ -9,8 +9,10 @@
  * exists in, handler, one-line summary, argument synopsis, and for a container
  * (CLIENT, CONFIG, SESSION, ...) a table of subcommand rows, each with its own bounds,
  * category and profiles. A container's own handler, if any, runs when no subcommand
- * word is given. Modules export their tables (cmd_server.c, cmd_rbac.c, ...) and
- * command.c lists them; adding a command is adding a row.
+ * word is given (bare COMMAND). Every container ends its table with COMMAND_HELP_ROW:
+ * CLIENT HELP and the others are generated from the rows. Modules export their tables
+ * (cmd_server.c, cmd_rbac.c, ...) and command.c lists them; adding a command is adding
+ * a row.
  */
 #ifndef RBACD_COMMAND_H
 #define RBACD_COMMAND_H
@@ -83,6 +85,11 @@ typedef struct command {
         .category = (cat_), .profiles = (prof_), .proc = (proc_), .summary = (summary_),           \
         .args = (args_), .subcommands = (subs_),                                                   \
     }
+/* The HELP row that ends every subcommand table: its text is generated from the rows
+ * (command_help). It exists wherever its container does. */
+#define COMMAND_HELP_ROW                                                                           \
+    COMMAND_ROW("help", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, command_help,             \
+                "Returns helpful text about the different subcommands.", "", NULL)
 /* The row that ends every table. */
 #define COMMAND_END                                                                                \
     {                                                                                              \
@@ -105,6 +112,11 @@ command *command_at(size_t i);
 /* The Redis-style arity COMMAND INFO reports: N when the command takes exactly N words,
  * -N when it takes at least N. */
 int command_arity(const command *cmd);
+
+/* The HELP handler of every container (COMMAND_HELP_ROW): an array of simple strings,
+ * a header line, then a "NAME <arg> ..." line and an indented summary per subcommand
+ * (and "(no subcommand)" for a container with a handler of its own), HELP last. */
+void command_help(struct client *c, size_t argc, const resp_arg *argv);
 
 /* Estimated latency percentile (0 < p < 100) of a command in microseconds, from its
  * histogram (the upper bound of the bucket holding it); 0 with no calls. */

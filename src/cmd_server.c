@@ -410,37 +410,6 @@ static void clientOkCommand(client *c, size_t argc, const resp_arg *argv)
     resp_simple(&c->out, "OK");
 }
 
-static void reply_help(client *c, const char *const *lines, size_t n)
-{
-    resp_array(&c->out, n);
-    for (size_t i = 0; i < n; i++)
-        resp_simple(&c->out, lines[i]);
-}
-
-static void clientHelpCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    static const char *const lines[] = {
-        "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
-        "ID",
-        "    Return the ID of the current connection.",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "SETINFO <LIB-NAME|LIB-VER> <value>",
-        "    Record the client library in use.",
-        "LIST [ID <id> ...]",
-        "    Return information about client connections.",
-        "INFO",
-        "    Return information about the current client connection.",
-        "KILL <ip:port> | KILL <option> <value> [...]",
-        "    Kill connections. Options: ID, ADDR, LADDR, USER, SKIPME.",
-        "NO-EVICT|NO-TOUCH <ON|OFF>",
-        "    Accepted for compatibility; no effect.",
-    };
-    reply_help(c, lines, ARRAY_LEN(lines));
-}
-
 static command client_subcommands[] = {
     COMMAND_ROW("id", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, clientIdCommand,
                 "Returns the unique client ID of the connection.", "", NULL),
@@ -461,8 +430,7 @@ static command client_subcommands[] = {
                 clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
     COMMAND_ROW("no-touch", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
                 clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
-    COMMAND_ROW("help", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, clientHelpCommand,
-                "Shows helpful text.", "", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
@@ -633,57 +601,86 @@ static void command_reply_docs(client *c, const command *cmd)
     }
 }
 
+/* Bare COMMAND: every command's COMMAND INFO entry. */
 static void commandCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (argc > MAX_LIST_ARGS + 2) {
-        resp_error(&c->out, "ERR too many command names (at most %d)", MAX_LIST_ARGS);
+    resp_array(&c->out, command_count());
+    for (size_t i = 0; i < command_count(); i++)
+        command_reply_info(c, command_at(i));
+}
+
+static void commandCountCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_int(&c->out, (long long)command_count());
+}
+
+/* COMMAND INFO and DOCS take at most MAX_LIST_ARGS names: each may cost a large reply. */
+static bool command_names_bounded(client *c, size_t argc)
+{
+    if (argc - 2 <= MAX_LIST_ARGS)
+        return true;
+    resp_error(&c->out, "ERR too many command names (at most %d)", MAX_LIST_ARGS);
+    return false;
+}
+
+static void commandInfoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!command_names_bounded(c, argc))
         return;
-    }
-    if (argc == 1) {
-        resp_array(&c->out, command_count());
-        for (size_t i = 0; i < command_count(); i++)
-            command_reply_info(c, command_at(i));
-        return;
-    }
-    const resp_arg *sub = &argv[1];
-    if (util_eq_nocase(sub->ptr, sub->len, "count") && argc == 2) {
-        resp_int(&c->out, (long long)command_count());
-    } else if (util_eq_nocase(sub->ptr, sub->len, "list")) {
-        resp_array(&c->out, command_count());
-        for (size_t i = 0; i < command_count(); i++)
-            resp_bulk_str(&c->out, command_at(i)->name);
-    } else if (util_eq_nocase(sub->ptr, sub->len, "info")) {
-        size_t n = argc == 2 ? command_count() : argc - 2;
-        resp_array(&c->out, n);
-        for (size_t i = 0; i < n; i++) {
-            const command *cmd =
-                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
-            if (cmd)
-                command_reply_info(c, cmd);
-            else
-                resp_null_array(&c->out, c->proto);
-        }
-    } else if (util_eq_nocase(sub->ptr, sub->len, "docs")) {
-        size_t n = 0;
-        size_t pos = resp_defer(&c->out);
-        for (size_t i = 0; i < (argc == 2 ? command_count() : argc - 2); i++) {
-            const command *cmd =
-                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
-            if (!cmd)
-                continue;
-            resp_bulk_str(&c->out, cmd->name);
-            command_reply_docs(c, cmd);
-            n++;
-        }
-        if (c->proto == 3)
-            resp_defer_set(&c->out, pos, '%', n);
+    size_t n = argc == 2 ? command_count() : argc - 2;
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++) {
+        const command *cmd =
+            argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+        if (cmd)
+            command_reply_info(c, cmd);
         else
-            resp_defer_set(&c->out, pos, '*', n * 2);
-    } else {
-        resp_error(&c->out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
-                   (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+            resp_null_array(&c->out, c->proto);
     }
 }
+
+static void commandDocsCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!command_names_bounded(c, argc))
+        return;
+    size_t n = 0;
+    size_t pos = resp_defer(&c->out);
+    for (size_t i = 0; i < (argc == 2 ? command_count() : argc - 2); i++) {
+        const command *cmd =
+            argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+        if (!cmd)
+            continue;
+        resp_bulk_str(&c->out, cmd->name);
+        command_reply_docs(c, cmd);
+        n++;
+    }
+    if (c->proto == 3)
+        resp_defer_set(&c->out, pos, '%', n);
+    else
+        resp_defer_set(&c->out, pos, '*', n * 2);
+}
+
+static void commandListCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_array(&c->out, command_count());
+    for (size_t i = 0; i < command_count(); i++)
+        resp_bulk_str(&c->out, command_at(i)->name);
+}
+
+static command command_subcommands[] = {
+    COMMAND_ROW("count", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                commandCountCommand, "Returns a count of commands.", "", NULL),
+    COMMAND_ROW("docs", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandDocsCommand,
+                "Returns documentary information about one, multiple or all commands.",
+                "[command-name ...]", NULL),
+    COMMAND_ROW("info", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandInfoCommand,
+                "Returns information about one, multiple or all commands.", "[command-name ...]",
+                NULL),
+    COMMAND_ROW("list", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandListCommand,
+                "Returns a list of command names.", "", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
+};
 
 /* ---- INFO ---- */
 
@@ -964,6 +961,7 @@ static command config_subcommands[] = {
                 NULL),
     COMMAND_ROW("resetstat", 2, 2, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, configResetstatCommand,
                 "Resets the server's statistics.", "", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
@@ -1013,6 +1011,7 @@ static command slowlog_subcommands[] = {
                 slowlogLenCommand, "Returns the number of entries in the slow log.", "", NULL),
     COMMAND_ROW("reset", 2, 2, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, slowlogResetCommand,
                 "Clears all entries from the slow log.", "", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
@@ -1055,8 +1054,7 @@ command cmd_server_table[] = {
     COMMAND_ROW("client", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,
                 "A container for client connection commands.", "", client_subcommands),
     COMMAND_ROW("command", 1, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandCommand,
-                "Returns detailed information about all commands.", "[COUNT|DOCS|INFO|LIST ...]",
-                NULL),
+                "Returns detailed information about all commands.", "", command_subcommands),
     COMMAND_ROW("info", 1, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, infoCommand,
                 "Returns information and statistics about the server.", "[section ...]", NULL),
     COMMAND_ROW("config", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,

@@ -19,9 +19,9 @@
  *                        then a create (or a failed-login row) through the lane; the
  *                        reply waits for that commit.
  *
- * Secrets: every row is CMD_SECRET (SLOWLOG keeps "session <sub>" only); no handler
- * echoes a token or password in an error, and nothing here logs either. The password
- * copy is wiped as soon as it is checked. Password checks run on their own pool at a
+ * Secrets: every row but HELP is CMD_SECRET (SLOWLOG keeps "session <sub>" only); no
+ * handler echoes a token or password in an error, and nothing here logs either. The
+ * password copy is wiped as soon as it is checked. Password checks run on their own pool at a
  * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
  */
 #include "client.h"
@@ -515,37 +515,7 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
     worker_submit(sess.hashers, login_job_run, login_job_done, j);
 }
 
-/* ---- HELP and the rows ---- */
-
-static void sessionHelpCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    static const char *const lines[] = {
-        "SESSION <subcommand> [<arg> ...]. Subcommands are:",
-        "LOGIN <tenant_code> <username> <password> [TTL <s>] [IP <addr>] [UA <agent>]",
-        "    Check the password; return a new token, or WRONGPASS.",
-        "CREATE <tenant> <user> [TTL <s>]",
-        "    Return a new token for a user authenticated elsewhere (admin).",
-        "GET <token>",
-        "    Return [tenant, user, created_ms, expires_ms], or nil.",
-        "TOUCH <token> [TTL <s>]",
-        "    Extend the session; return the new expires_ms, or nil.",
-        "CANMENU <token> <menu>",
-        "    Whether the session's user may open the menu: 1 or 0.",
-        "MENUS <token> [CODES|TREE]",
-        "    The session user's menus, as MENUS.",
-        "REVOKE <token>",
-        "    End a session: 1 if a live one was revoked, else 0.",
-        "REVOKEALL <tenant> <user>",
-        "    End every session of a user; return how many.",
-        "LIST <tenant> <user>",
-        "    Return the user's live sessions as [id, created_ms, expires_ms].",
-    };
-    resp_array(&c->out, ARRAY_LEN(lines));
-    for (size_t i = 0; i < ARRAY_LEN(lines); i++)
-        resp_simple(&c->out, lines[i]);
-}
+/* ---- the rows ---- */
 
 static command session_subcommands[] = {
     COMMAND_ROW("login", 5, -1, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
@@ -578,8 +548,7 @@ static command session_subcommands[] = {
     COMMAND_ROW("list", 4, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, sessionListCommand,
                 "The user's live sessions: [id, created_ms, expires_ms] each.", "tenant user",
                 NULL),
-    COMMAND_ROW("help", 2, 2, CMD_LOADING | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
-                sessionHelpCommand, "Shows the SESSION subcommands.", "", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 

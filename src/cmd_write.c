@@ -903,6 +903,7 @@ static command role_subcommands[] = {
     COMMAND_ROW("revoke", 5, -1, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, roleMenusCommand,
                 "Removes menus from a role; replies the number removed.",
                 "tenant role menu [menu ...]", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
@@ -925,6 +926,7 @@ static command user_subcommands[] = {
                 "tenant user delegate_user", NULL),
     COMMAND_ROW("undelegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
                 "Ends a delegation: 1 or 0.", "tenant user delegate_user", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
@@ -937,6 +939,7 @@ static command tenant_subcommands[] = {
                 "Enables a tenant: 1 changed, 0 already so.", "tenant", NULL),
     COMMAND_ROW("disable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantStatusCommand,
                 "Disables a tenant: 1 changed, 0 already so.", "tenant", NULL),
+    COMMAND_HELP_ROW,
     COMMAND_END,
 };
 

@@ -165,14 +165,7 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     append_preview(&msg, sub);
     char upper[COMMAND_NAME_MAX];
     upper_name(cmd, upper);
-    /* Point at HELP only where the container has one. */
-    bool has_help = false;
-    for (const command *x = cmd->subcommands; x->name; x++)
-        has_help |= strcmp(x->name, "help") == 0;
-    if (has_help)
-        buf_printf(&msg, "'. Try %s HELP.", upper);
-    else
-        buf_printf(&msg, "'. See COMMAND DOCS %s.", cmd->name);
+    buf_printf(&msg, "'. Try %s HELP.", upper);
     resp_error(&c->out, "%s", msg.data);
     buf_free(&msg);
 }
@@ -203,6 +196,79 @@ static bool role_allows(int role, int category)
     if (category == ACL_CAT_ADMIN)
         return role == CONF_ROLE_ADMIN;
     return true;
+}
+
+/* ---- HELP, generated from the rows ---- */
+
+#define HELP_SEPARATORS " []|" /* what splits a synopsis into words */
+
+/* Appends a synopsis as HELP shows it: a word with a lower-case letter is a value to
+ * fill in and becomes <word>; keywords, brackets, '|' and "..." stay as they are. */
+static void help_synopsis(buf *b, const char *syn)
+{
+    for (const char *p = syn ? syn : ""; *p;) {
+        if (strchr(HELP_SEPARATORS, *p)) {
+            buf_append(b, p++, 1);
+            continue;
+        }
+        const char *w = p;
+        bool value = false;
+        for (; *p && !strchr(HELP_SEPARATORS, *p); p++)
+            value |= islower((unsigned char)*p) != 0;
+        if (value)
+            buf_append_str(b, "<");
+        buf_append(b, w, (size_t)(p - w));
+        if (value)
+            buf_append_str(b, ">");
+    }
+}
+
+/* Sends line as one simple string and empties it for the next. */
+static void help_line(client *c, buf *line)
+{
+    resp_simple(&c->out, line->data ? line->data : "");
+    buf_clear(line);
+}
+
+void command_help(client *c, size_t argc, const resp_arg *argv)
+{
+    const command *parent = command_lookup(argv[0].ptr, argv[0].len);
+    if (!parent) /* cannot happen: command_process found it */
+        return;
+    size_t n = 1 + (parent->proc ? 2 : 0) + 2;
+    for (const command *s = parent->subcommands; s && s->name; s++)
+        n += s->proc != command_help ? 2 : 0;
+    resp_array(&c->out, n);
+    char upper[COMMAND_NAME_MAX];
+    upper_name(parent, upper);
+    buf line;
+    buf_init(&line);
+    buf_printf(&line, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+    help_line(c, &line);
+    if (parent->proc) {
+        buf_append_str(&line, "(no subcommand)");
+        help_line(c, &line);
+        buf_printf(&line, "    %s", parent->summary ? parent->summary : "");
+        help_line(c, &line);
+    }
+    for (const command *s = parent->subcommands; s && s->name; s++) {
+        if (s->proc == command_help)
+            continue; /* always last, below */
+        upper_name(s, upper);
+        buf_append_str(&line, upper);
+        if (s->args && s->args[0]) {
+            buf_append_str(&line, " ");
+            help_synopsis(&line, s->args);
+        }
+        help_line(c, &line);
+        buf_printf(&line, "    %s", s->summary ? s->summary : "");
+        help_line(c, &line);
+    }
+    buf_append_str(&line, "HELP");
+    help_line(c, &line);
+    buf_append_str(&line, "    Print this help.");
+    help_line(c, &line);
+    buf_free(&line);
 }
 
 static size_t hist_bucket(int64_t usec)

@@ -43,6 +43,71 @@ class CommandsTest(harness.ServerTestCase):
                                   "ERR wrong number of arguments for '%s' command" % name)
 
 
+    # ---- containers: subcommands are rows, HELP is generated from them ----
+
+    def test_every_container_answers_help(self):
+        for name in ("CLIENT", "CONFIG", "SLOWLOG", "COMMAND", "SESSION", "ROLE", "USER",
+                     "TENANT"):
+            with self.subTest(container=name):
+                lines = self.call(name, "HELP")
+                self.assertIsInstance(lines, list, lines)
+                self.assertTrue(all(isinstance(x, str) for x in lines), lines)
+                self.assertEqual(lines[0], "%s <subcommand> [<arg> [value] [opt] ...]. "
+                                 "Subcommands are:" % name)
+                self.assertEqual(lines[-2:], ["HELP", "    Print this help."])
+                # A line per subcommand, then its summary indented.
+                self.assertEqual(len(lines) % 2, 1, lines)
+                for i in range(2, len(lines), 2):
+                    self.assertTrue(lines[i].startswith("    "), lines[i])
+                    self.assertFalse(lines[i - 1].startswith(" "), lines[i - 1])
+                self.assertEqual(self.call(name.lower(), "help"), lines)
+
+    def test_help_lists_every_subcommand_with_its_arguments(self):
+        lines = self.call("SESSION", "HELP")
+        self.assertIn("LOGIN <tenant_code> <username> <password> [TTL <s>] [IP <addr>] "
+                      "[UA <agent>]", lines)
+        self.assertIn("MENUS <token> [CODES|TREE]", lines)
+        self.assertIn("GRANT <tenant> <role> <menu> [<menu> ...]", self.call("ROLE", "HELP"))
+        self.assertIn("GET [<count>]", self.call("SLOWLOG", "HELP"))
+        docs = self.call("COMMAND", "DOCS", "client")
+        subs = dict(zip(docs[1][::2], docs[1][1::2]))[b"subcommands"]
+        names = {k.decode().split("|")[1].upper() for k in subs[::2]} - {"HELP"}
+        listed = {ln.split(" ")[0] for ln in self.call("CLIENT", "HELP")[1:-2:2]}
+        self.assertEqual(listed, names)
+
+    def test_command_help_exists(self):
+        # It was "unknown subcommand 'HELP'. Try COMMAND HELP.".
+        lines = self.call("COMMAND", "HELP")
+        self.assertIsInstance(lines, list, lines)
+        self.assertEqual(lines[1:3], ["(no subcommand)",
+                                      "    Returns detailed information about all commands."])
+        for sub in ("COUNT", "DOCS [<command-name> ...]", "INFO [<command-name> ...]"):
+            self.assertIn(sub, lines)
+
+    def test_command_count_with_an_argument_is_a_wrong_arity_error(self):
+        # It was "unknown subcommand": COMMAND parsed its own subcommands.
+        self.assert_error(self.call("COMMAND", "COUNT", "extra"),
+                          "ERR wrong number of arguments for 'command|count' command")
+        self.assert_error(self.call("COMMAND", "HELP", "extra"),
+                          "ERR wrong number of arguments for 'command|help' command")
+
+    def test_bare_command_unchanged_by_its_subcommand_rows(self):
+        table = self.call("COMMAND")
+        self.assertEqual(len(table), self.call("COMMAND", "COUNT"))
+        by_name = {e[0].decode(): e for e in table}
+        subs = {s[0].decode(): s[1] for s in by_name["command"][9]}
+        self.assertEqual(subs["command|count"], 2)
+        self.assertEqual(subs["command|info"], -2)
+        self.assertEqual(by_name["command"][1], -1)
+
+    def test_unknown_subcommand_always_points_at_help(self):
+        for name in ("CLIENT", "CONFIG", "SLOWLOG", "COMMAND", "SESSION", "ROLE", "USER",
+                     "TENANT"):
+            with self.subTest(container=name):
+                self.assert_error(self.call(name, "frob"),
+                                  "ERR unknown subcommand 'frob'. Try %s HELP." % name)
+
+
 class ProfileGateTest(unittest.TestCase):
     """Under profile mpbackend, without a database (the load fails and is retried, so
     data commands would answer LOADING): a bitenant-only command names the profile it
