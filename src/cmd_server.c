@@ -660,11 +660,65 @@ static void commandDocsCommand(client *c, size_t argc, const resp_arg *argv)
         resp_defer_set(&c->out, pos, '*', n * 2);
 }
 
+enum list_filter {
+    LIST_FILTER_MODULE = 0,  /* rbacd has no modules: matches nothing */
+    LIST_FILTER_ACLCAT = 1,  /* category name without '@', any case */
+    LIST_FILTER_PATTERN = 2, /* glob on the full name ("client|kill"), any case */
+};
+
+static bool list_filter_matches(const command *cmd, int filter, const resp_arg *value)
+{
+    switch (filter) {
+    case LIST_FILTER_ACLCAT:
+        return util_eq_nocase(value->ptr, value->len, category_name(cmd->category) + 1);
+    case LIST_FILTER_PATTERN:
+        return util_glob_match(value->ptr, value->len, cmd->fullname, strlen(cmd->fullname), true);
+    default:
+        return false;
+    }
+}
+
+/* COMMAND LIST: every top-level name; with FILTERBY, as Redis, every command and
+ * subcommand (by full name) that passes the filter. */
 static void commandListCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    resp_array(&c->out, command_count());
-    for (size_t i = 0; i < command_count(); i++)
-        resp_bulk_str(&c->out, command_at(i)->name);
+    if (argc == 2) {
+        resp_array(&c->out, command_count());
+        for (size_t i = 0; i < command_count(); i++)
+            resp_bulk_str(&c->out, command_at(i)->name);
+        return;
+    }
+    int filter;
+    const resp_arg *kind = &argv[3];
+    if (argc != 5 || !util_eq_nocase(argv[2].ptr, argv[2].len, "filterby")) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (util_eq_nocase(kind->ptr, kind->len, "module"))
+        filter = LIST_FILTER_MODULE;
+    else if (util_eq_nocase(kind->ptr, kind->len, "aclcat"))
+        filter = LIST_FILTER_ACLCAT;
+    else if (util_eq_nocase(kind->ptr, kind->len, "pattern"))
+        filter = LIST_FILTER_PATTERN;
+    else {
+        command_reply_syntax(c);
+        return;
+    }
+    size_t n = 0, pos = resp_defer(&c->out);
+    for (size_t i = 0; i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        if (list_filter_matches(cmd, filter, &argv[4])) {
+            resp_bulk_str(&c->out, cmd->fullname);
+            n++;
+        }
+        for (const command *s = cmd->subcommands; s && s->name; s++) {
+            if (list_filter_matches(s, filter, &argv[4])) {
+                resp_bulk_str(&c->out, s->fullname);
+                n++;
+            }
+        }
+    }
+    resp_defer_set(&c->out, pos, '*', n);
 }
 
 static command command_subcommands[] = {
@@ -676,8 +730,9 @@ static command command_subcommands[] = {
     COMMAND_ROW("info", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandInfoCommand,
                 "Returns information about one, multiple or all commands.", "[command-name ...]",
                 NULL),
-    COMMAND_ROW("list", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandListCommand,
-                "Returns a list of command names.", "", NULL),
+    COMMAND_ROW("list", 2, 5, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandListCommand,
+                "Returns a list of command names.",
+                "[FILTERBY MODULE name|ACLCAT category|PATTERN pattern]", NULL),
     COMMAND_HELP_ROW,
     COMMAND_END,
 };

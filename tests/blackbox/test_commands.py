@@ -100,6 +100,47 @@ class CommandsTest(harness.ServerTestCase):
         self.assertEqual(subs["command|info"], -2)
         self.assertEqual(by_name["command"][1], -1)
 
+    def test_command_list_filterby_pattern_filters_by_the_glob(self):
+        # It was ignored: COMMAND LIST FILTERBY ... listed every command.
+        names = self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "can*")
+        self.assertEqual(sorted(names), [b"canmenu", b"canstore"])
+        self.assertEqual(sorted(self.call("COMMAND", "LIST", "FILTERBY", "pattern", "CAN*")),
+                         [b"canmenu", b"canstore"])
+        # As Redis: subcommands are listed by their full name.
+        helps = self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "*|help")
+        self.assertEqual(sorted(helps), sorted(b"%s|help" % n for n in (
+            b"client", b"config", b"slowlog", b"command", b"session", b"role", b"user",
+            b"tenant")))
+        self.assertEqual(self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "nosuch*"), [])
+        everything = set(self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "*"))
+        self.assertTrue(set(self.call("COMMAND", "LIST")) <= everything)
+        self.assertIn(b"session|login", everything)
+
+    def test_command_list_filterby_aclcat_and_module(self):
+        admin = set(self.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin"))
+        for n in (b"shutdown", b"reload", b"role", b"user|enable", b"client|kill",
+                  b"config|set", b"session|create"):
+            self.assertIn(n, admin)
+        self.assertNotIn(b"ping", admin)
+        self.assertNotIn(b"session|get", admin)
+        check = set(self.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "CHECK"))
+        self.assertTrue({b"canmenu", b"menus", b"why", b"dbsize", b"waitrev"} <= check, check)
+        session = set(self.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "session"))
+        self.assertIn(b"session|login", session)
+        self.assertNotIn(b"session|create", session)
+        connection = set(self.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "connection"))
+        self.assertTrue({b"ping", b"hello", b"client|id", b"command|list"} <= connection)
+        self.assertEqual(self.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat"), [])
+        self.assertEqual(self.call("COMMAND", "LIST", "FILTERBY", "MODULE", "anything"), [])
+
+    def test_command_list_anything_but_filterby_is_a_syntax_error(self):
+        for args in (("x",), ("FILTERBY",), ("FILTERBY", "PATTERN"), ("FILTERBY", "NAME", "x"),
+                     ("FILTER", "PATTERN", "x")):
+            with self.subTest(args=args):
+                self.assert_error(self.call("COMMAND", "LIST", *args), "ERR syntax error")
+        self.assert_error(self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "a", "b"),
+                          "ERR wrong number of arguments for 'command|list' command")
+
     def test_unknown_subcommand_always_points_at_help(self):
         for name in ("CLIENT", "CONFIG", "SLOWLOG", "COMMAND", "SESSION", "ROLE", "USER",
                      "TENANT"):
