@@ -239,18 +239,28 @@ static void dbsizeCommand(client *c, size_t argc, const resp_arg *argv)
     resp_int(&c->out, (long long)cmd_rbac_user_count());
 }
 
-/* Runs on the loop thread when the reload ends; the client may have gone meanwhile,
- * which is why it travels as an id, not a pointer. */
-static void reload_done(void *ctx, bool ok, const char *err)
+/* How a reload ended; lives for the reply only. */
+typedef struct reload_result {
+    bool ok;         /* the new model is in use */
+    const char *err; /* why not, or NULL */
+} reload_result;
+
+static void reload_reply(client *c, void *arg)
 {
-    client *c = client_by_id((uint64_t)(uintptr_t)ctx);
+    const reload_result *r = arg;
     if (!c)
         return;
-    if (ok)
+    if (r->ok)
         resp_simple(&c->out, "OK");
     else
-        resp_error(&c->out, "ERR reload failed: %s", err ? err : "unknown error");
-    client_unblock(c);
+        resp_error(&c->out, "ERR reload failed: %s", r->err ? r->err : "unknown error");
+}
+
+/* Runs on the loop thread when the reload ends; ctx is the waiting client's ticket. */
+static void reload_done(void *ctx, bool ok, const char *err)
+{
+    reload_result r = {ok, err};
+    command_resume((uint64_t)(uintptr_t)ctx, reload_reply, &r);
 }
 
 static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
@@ -258,8 +268,7 @@ static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
     uint64_t tenant = 0;
     if (argc == 2 && !command_parse_id(c, &argv[1], &tenant))
         return;
-    client_block(c);
-    loader_start(tenant, reload_done, (void *)(uintptr_t)c->id);
+    loader_start(tenant, reload_done, (void *)(uintptr_t)command_block(c));
 }
 
 /* ---- INFO ---- */

@@ -84,10 +84,10 @@ static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant,
     return command_parse_id(c, &argv[2], tenant) && command_parse_id(c, &argv[3], user);
 }
 
-/* Queues op for c and blocks c until its reply. */
+/* Queues op for c and blocks c until session.c replies to it (command_resume). */
 static void submit(client *c, session_op *op)
 {
-    client_block(c);
+    op->client_id = command_block(c);
     session_enqueue(op);
 }
 
@@ -267,7 +267,7 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
 /* ---- LOGIN ---- */
 
 typedef struct login_job {
-    uint64_t client_id;        /* who asked */
+    uint64_t ticket;           /* who asked (command_block) */
     uint64_t tenant;           /* tenant id by code, 0 if no live tenant has it */
     char *username;            /* exact copy, only when name_ok */
     bool name_ok;              /* valid UTF-8, no NUL, fits the column: worth a lookup */
@@ -407,36 +407,44 @@ static void login_job_run(void *arg)
     sodium_memzero(j->password, j->pwlen);
 }
 
+/* The user row could not be read (or the server is stopping): -DBERR, no log row. */
+static void login_dberr_reply(client *c, void *arg)
+{
+    login_job *j = arg;
+    if (c && !sess.stopping) {
+        log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
+        session_reply_dberr(c);
+    }
+    login_job_free(j);
+}
+
+/* The password was checked (loop thread). The wait goes on: the client's reply comes
+ * from session.c once the create (or the failed-login row) is committed. */
 static void login_job_done(void *arg)
 {
     login_job *j = arg;
     sess.logins_running--;
-    client *c = sess.stopping ? NULL : client_by_id(j->client_id);
     if (sess.stopping || !j->db_ok) {
-        if (c) {
-            log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
-            session_reply_dberr(c);
-            client_unblock(c);
-        }
-        login_job_free(j);
+        command_resume(j->ticket, login_dberr_reply, j);
         return;
     }
+    bool waiting = command_waiting(j->ticket);
     bool ok = j->matched;
     const char *message = j->message;
     if (ok && !session_user_active(j->tenant, j->user)) {
         ok = false;
         message = "user or tenant disabled";
     }
-    if (ok && !c) {
+    if (ok && !waiting) {
         ok = false;
         message = "client gone before the reply";
     }
     session_op *op;
     if (ok) {
-        op = create_op(c->id, j->tenant, j->user, j->ttl_ms);
+        op = create_op(j->ticket, j->tenant, j->user, j->ttl_ms);
         session_plan_create(op);
     } else {
-        op = session_op_new(SESSION_OP_LOGIN_FAILED, c ? c->id : 0);
+        op = session_op_new(SESSION_OP_LOGIN_FAILED, waiting ? j->ticket : 0);
         op->reply = SESSION_REPLY_WRONGPASS;
     }
     op->ip = j->ip;
@@ -496,7 +504,6 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
         login_job_free(j);
         return;
     }
-    j->client_id = c->id;
     j->cancel = &logins_cancelled;
     if (server.model && !rbac_tenant_by_code(server.model, code->ptr, code->len, &j->tenant))
         j->tenant = 0;
@@ -511,7 +518,7 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
     memcpy(j->password, pass->ptr, j->pwlen);
     j->password[j->pwlen] = '\0';
     sess.logins_running++;
-    client_block(c);
+    j->ticket = command_block(c);
     worker_submit(sess.hashers, login_job_run, login_job_done, j);
 }
 

@@ -703,8 +703,8 @@ static void write_job_free(write_job *j)
     mem_free(j);
 }
 
-/* On the loop, in lane order: memory first, then the reply. */
-static void write_done(void *arg)
+/* On the loop, in lane order: memory first, then the reply to c (NULL if it has gone). */
+static void write_done(client *c, void *arg)
 {
     write_job *j = arg;
     if (j->status == WS_OK) {
@@ -713,7 +713,6 @@ static void write_done(void *arg)
             session_forget_user(j->tenant, j->target);
     }
     sync_note_write(j->status == WS_OK, j->status == WS_DBERR, j->msg);
-    client *c = client_by_id(j->client_id);
     if (c) {
         if (j->status == WS_OK)
             resp_int(&c->out, j->reply);
@@ -721,7 +720,6 @@ static void write_done(void *arg)
             resp_error(&c->out, "ERR %s", j->msg);
         else
             resp_error(&c->out, "DBERR %s", j->msg[0] ? j->msg : "database error");
-        client_unblock(c);
     }
     write_job_free(j);
 }
@@ -746,8 +744,7 @@ static void submit(client *c, write_job *j)
     }
     j->client_id = c->id;
     snprintf(j->operator_name, sizeof j->operator_name, "%s", c->user);
-    client_block(c);
-    worker_submit(lane, write_run, write_done, j);
+    command_run_job(c, lane, write_run, write_done, j);
 }
 
 static int sub_op(const resp_arg *sub, const char *const *names, const int *opsv, size_t n)
