@@ -43,6 +43,19 @@ class CommandsTest(harness.ServerTestCase):
                                   "ERR wrong number of arguments for '%s' command" % name)
 
 
+    # ---- WHY names the argument it was given ----
+
+    def test_why_quotes_a_menu_code_holding_a_nul_whole(self):
+        # The reason line cut the code at the NUL byte, naming "sys:user:add", a menu
+        # that exists, as unknown.
+        reply = self.call("WHY", "1", "1", b"sys:user:add\0x")
+        self.assertEqual(reply[0], b"deny")
+        self.assertIn(b"unknown menu 'sys:user:add\\x00x' (deleted or never existed)", reply)
+        long_code = b"no:such:" + b"x" * 300 + b"\n\xff'"
+        reply = self.call("WHY", "1", "1", long_code)
+        self.assertIn(b"unknown menu 'no:such:" + b"x" * 300 + b"\\n\\xff\\'' (deleted or "
+                      b"never existed)", reply)
+
     # ---- containers: subcommands are rows, HELP is generated from them ----
 
     def test_every_container_answers_help(self):
