@@ -80,7 +80,8 @@ void client_close_after_reply(client *c);
 
 /* Asynchronous commands. client_block() stops c from running further requests;
  * client_unblock() (on the loop thread, after the reply was appended) resumes it and
- * runs what was pipelined meanwhile. */
+ * runs what was pipelined meanwhile. Commands reach them through command_run_job(),
+ * command_block() and command_resume() (command.h), which find c again by id. */
 void client_block(client *c);
 void client_unblock(client *c);
 

@@ -1,31 +1,43 @@
 /*
  * command.c — the command table and the one place where a request is checked before
  * it runs: lookup (and subcommand lookup), arity, authentication, ACL category, the
- * LOADING gate. Handlers can therefore assume argc is valid and the caller allowed.
+ * profile, the LOADING gate. Handlers can therefore assume argc is within their row's
+ * bounds, the caller allowed, and the command part of the running profile.
  *
- * A command is a row: name, arity (Redis convention: N = exactly N words including the
- * name, -N = at least N), flags, ACL category, handler, one-line summary. Commands with
- * subcommands (CLIENT, CONFIG, SESSION, ...) carry a table of their own rows, each with
- * its own arity and category. Modules export their rows (cmd_server.c, cmd_rbac.c, ...)
- * and command.c lists the tables; adding a command is adding a row.
+ * A command is a row (COMMAND_ROW): name, the least and most words it takes (name and
+ * subcommand included; -1 = no upper bound), flags, ACL category, the profiles it
+ * exists in, handler, one-line summary, argument synopsis, and for a container
+ * (CLIENT, CONFIG, SESSION, ...) a table of subcommand rows, each with its own bounds,
+ * category and profiles. A container's own handler, if any, runs when no subcommand
+ * word is given (bare COMMAND). Every container ends its table with COMMAND_HELP_ROW:
+ * CLIENT HELP and the others are generated from the rows. Modules export their tables
+ * (cmd_server.c, cmd_rbac.c, ...) and command.c lists them; adding a command is adding
+ * a row.
+ *
+ * Commands that wait (a worker job, a reload, a session batch, a revision) block their
+ * client through command_run_job() or command_block()/command_resume(), which find the
+ * client again by id when the answer is there: it may have gone meanwhile.
  */
 #ifndef RBACD_COMMAND_H
 #define RBACD_COMMAND_H
 
+#include "conf.h"
 #include "resp.h"
+#include "worker.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct client;
+struct worker_pool;
 
 /* Every handler: argv[0] is the command name (argv[1] the subcommand for container
  * commands); replies go to c->out with the resp_* encoders. */
 typedef void command_proc(struct client *c, size_t argc, const resp_arg *argv);
 
 enum command_flags {
-    CMD_NOAUTH = 1 << 0,  /* may run before AUTH (AUTH, HELLO, PING? no: QUIT, RESET) */
+    CMD_NOAUTH = 1 << 0,  /* may run before AUTH (AUTH, HELLO, QUIT, RESET) */
     CMD_LOADING = 1 << 1, /* may run before the first load has finished */
     CMD_NOSCRIPT = 1 << 2,
     CMD_FAST = 1 << 3,   /* O(1)/O(log n): shown in COMMAND INFO flags */
@@ -40,6 +52,12 @@ enum acl_category {
     ACL_CAT_ADMIN = 3,      /* changes and server control: role admin only */
 };
 
+/* The profiles a row exists in: one bit per enum conf_profile. A command of the other
+ * profile answers "-ERR <NAME> needs profile <profile>". */
+#define PROF_BITENANT  (1u << CONF_PROFILE_BITENANT)
+#define PROF_MPBACKEND (1u << CONF_PROFILE_MPBACKEND)
+#define PROF_ALL       (PROF_BITENANT | PROF_MPBACKEND)
+
 #define COMMAND_HIST_BUCKETS 40 /* latency buckets: bucket b holds calls of < 2^b microseconds */
 
 typedef struct command_stats {
@@ -52,32 +70,90 @@ typedef struct command_stats {
 
 typedef struct command {
     const char *name;             /* lower-case, as COMMAND reports it */
-    int arity;                    /* Redis convention, name (and subcommand) included */
+    int min_words;                /* least words, name (and subcommand) included */
+    int max_words;                /* most words, the same way; -1 = no upper bound */
     unsigned flags;               /* enum command_flags */
     int category;                 /* enum acl_category */
-    command_proc *proc;           /* NULL for a container whose subcommands run */
-    const char *summary;          /* COMMAND DOCS */
-    const char *args;             /* argument synopsis for COMMAND DOCS / help */
-    struct command *subcommands;  /* NULL-name-terminated table, or NULL */
+    unsigned profiles;            /* PROF_* bits: the profiles the command exists in */
+    command_proc *proc;           /* container: runs when no subcommand word is given */
+    const char *summary;          /* COMMAND DOCS, HELP */
+    const char *args;             /* argument synopsis for COMMAND DOCS and HELP */
+    struct command *subcommands;  /* COMMAND_END-terminated table, or NULL */
     command_stats stats;          /* INFO commandstats */
     const struct command *parent; /* set by command_init for subcommands */
     char fullname[48];            /* "session|login", set by command_init */
 } command;
 
+/* One row of a command table; every table and subcommand table is written with it. */
+#define COMMAND_ROW(name_, min_, max_, flags_, cat_, prof_, proc_, summary_, args_, subs_)         \
+    {                                                                                              \
+        .name = (name_), .min_words = (min_), .max_words = (max_), .flags = (flags_),              \
+        .category = (cat_), .profiles = (prof_), .proc = (proc_), .summary = (summary_),           \
+        .args = (args_), .subcommands = (subs_),                                                   \
+    }
+/* The HELP row that ends every subcommand table: its text is generated from the rows
+ * (command_help). It exists wherever its container does. */
+#define COMMAND_HELP_ROW                                                                           \
+    COMMAND_ROW("help", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, command_help,             \
+                "Returns helpful text about the different subcommands.", "", NULL)
+/* The row that ends every table. */
+#define COMMAND_END                                                                                \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
 /* Builds the lookup tables. Called once at start. */
 void command_init(void);
 void command_free(void);
-/* Finds a command by name, case-insensitively (NULL if unknown). */
+/* Finds a top-level command by name, case-insensitively (NULL if unknown). */
 command *command_lookup(const char *name, size_t len);
+/* Finds a subcommand of a container by name, case-insensitively (NULL if unknown or if
+ * parent has no subcommands). */
+command *command_lookup_sub(const command *parent, const char *name, size_t len);
 /* Runs the request in c->req: checks, dispatch, stats, slowlog. */
 void command_process(struct client *c);
 /* Iterates every top-level command (COMMAND, COMMAND COUNT/LIST/INFO/DOCS). */
 size_t command_count(void);
 command *command_at(size_t i);
+/* The Redis-style arity COMMAND INFO reports: N when the command takes exactly N words,
+ * -N when it takes at least N. */
+int command_arity(const command *cmd);
+
+/* The HELP handler of every container (COMMAND_HELP_ROW): an array of simple strings,
+ * a header line, then a "NAME <arg> ..." line and an indented summary per subcommand
+ * (and "(no subcommand)" for a container with a handler of its own), HELP last. */
+void command_help(struct client *c, size_t argc, const resp_arg *argv);
 
 /* Estimated latency percentile (0 < p < 100) of a command in microseconds, from its
  * histogram (the upper bound of the bucket holding it); 0 with no calls. */
 double command_percentile(const command_stats *st, double p);
+
+/* ---- Commands that wait ----
+ *
+ * A handler whose answer is not there yet blocks its client: no further request of
+ * that client runs until the reply is written, so a pipeline keeps its order, while
+ * other clients go on being served. The client may be killed or hang up meanwhile, so
+ * it is never kept as a pointer: its ticket (the client id, never 0) finds it again. */
+
+/* Called on the loop thread with the answer: c is the waiting client, or NULL when it
+ * has gone (reply then only cleans up). From the call on, reply is responsible for arg
+ * (it frees it, or leaves it to whoever owns it). */
+typedef void command_reply_fn(struct client *c, void *arg);
+
+/* Blocks c, runs job(arg) on a thread of pool, then on the loop thread calls
+ * reply(c or NULL, arg) and unblocks c. Jobs of one pool complete in the order that
+ * pool delivers them (a pool of one thread: submission order). Never fails. */
+void command_run_job(struct client *c, struct worker_pool *pool, worker_job_fn *job,
+                     command_reply_fn *reply, void *arg);
+/* Blocks c for a wait that is not a worker job (a reload, a session batch, a
+ * revision); returns the ticket that command_resume() takes. */
+uint64_t command_block(struct client *c);
+/* Ends the wait of ticket: reply(c or NULL, arg), then c is unblocked and runs what it
+ * pipelined meanwhile. Exactly one command_resume() per command_block(). */
+void command_resume(uint64_t ticket, command_reply_fn *reply, void *arg);
+/* Whether the client holding ticket is still connected (for a wait that goes on in
+ * several steps and need not continue for a client that has gone). */
+bool command_waiting(uint64_t ticket);
 
 /* Reply helpers shared by handlers. */
 void command_reply_syntax(struct client *c);                    /* -ERR syntax error */
@@ -85,8 +161,7 @@ void command_reply_bad_id(struct client *c, const resp_arg *a); /* -ERR invalid 
 bool command_parse_id(struct client *c, const resp_arg *a, uint64_t *out)
     __attribute__((warn_unused_result)); /* replies the error itself on failure */
 
-/* The command tables exported by the command modules, terminated by a row with a NULL
- * name. */
+/* The command tables exported by the command modules, terminated by COMMAND_END. */
 extern command cmd_server_table[];
 
 #endif

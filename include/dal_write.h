@@ -89,7 +89,6 @@ typedef struct dal_write_job {
     /* in: filled on the loop, owned by the job */
     const dal_profile *profile; /* descriptors for the re-read */
     const dal_write_op *op;     /* what to do */
-    uint64_t client_id;         /* who to answer */
     uint64_t tenant;            /* the tenant (or domain owner) every write names */
     uint64_t target;            /* role, user, package... the op says */
     uint64_t other;             /* a second id: role, store, delegate user */

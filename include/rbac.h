@@ -208,7 +208,8 @@ bool rbac_canstore(const rbac_model *m, uint64_t tenant, uint64_t user, uint64_t
 typedef void rbac_line_fn(void *ctx, const char *line, size_t len);
 /* Explains rbac_canmenu(): emits "allow" or "deny", then one plain-English line per
  * reason. menu is the resolved index (RBAC_NONE if the argument named nothing); arg is
- * the argument as the client sent it, quoted in the "unknown menu" line. */
+ * the argument as the client sent it, quoted whole (escaped, never cut) in the
+ * "unknown menu" line. */
 void rbac_why(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t menu, const char *arg,
               size_t arglen, int64_t now_ms, rbac_line_fn *emit, void *ctx);
 

@@ -3,12 +3,14 @@
  * user:
  *
  *   loop: auth_check -> digest cache hit? -> k(c, ok) now
- *                    -> miss: client_block, job{hash copy, password copy} -> worker
+ *                    -> miss: command_run_job(job{hash copy, password copy}) -> worker
  *   worker: crypto_pwhash_str_verify
- *   loop: done -> on success remember the digest -> k(client_by_id, ok) -> client_unblock
+ *   loop: auth_job_reply -> on success remember the digest -> k(c or NULL, ok); the
+ *         client is unblocked after it
  */
 #include "auth.h"
 #include "client.h"
+#include "command.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -123,7 +125,6 @@ static void auth_accept(client *c, const char *name, int role)
 }
 
 typedef struct auth_job {
-    uint64_t client_id;                /* who asked */
     char name[64];                     /* user name, looked up again when done */
     char hash[crypto_pwhash_STRBYTES]; /* copy of the stored hash */
     char *pass;                        /* copy of the password, wiped after use */
@@ -142,7 +143,8 @@ static void auth_job_run(void *arg)
     sodium_memzero(j->pass, j->plen);
 }
 
-static void auth_job_done(void *arg)
+/* The check is done (loop thread); c is the client that asked, NULL if it has gone. */
+static void auth_job_reply(client *c, void *arg)
 {
     auth_job *j = arg;
     auth.pending--;
@@ -155,7 +157,6 @@ static void auth_job_done(void *arg)
                 u->ncache++;
         }
     }
-    client *c = client_by_id(j->client_id);
     if (c && j->ok) {
         auth_user *u = auth_find(j->name, strlen(j->name));
         auth_accept(c, j->name, u ? u->role : CONF_ROLE_CHECK);
@@ -163,8 +164,6 @@ static void auth_job_done(void *arg)
     if (c && !j->ok)
         server.stats.auth_failures++;
     j->k(c, j->ok, j->arg);
-    if (c)
-        client_unblock(c);
     mem_free(j->pass);
     sodium_memzero(j, sizeof *j);
     mem_free(j);
@@ -212,7 +211,6 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
     }
     auth.pending++;
     auth_job *j = mem_calloc(1, sizeof *j);
-    j->client_id = c->id;
     snprintf(j->name, sizeof j->name, "%s", u ? u->name : "");
     memcpy(j->hash, u ? u->hash : auth.dummy_hash, sizeof j->hash);
     j->unknown = !u;
@@ -221,8 +219,7 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
     memcpy(j->digest, digest, sizeof digest);
     j->k = k;
     j->arg = arg;
-    client_block(c);
-    worker_submit(server.workers, auth_job_run, auth_job_done, j);
+    command_run_job(c, server.workers, auth_job_run, auth_job_reply, j);
 }
 
 bool auth_hash_password(const char *pass, size_t plen, char *out, size_t outlen)

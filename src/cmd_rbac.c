@@ -2,8 +2,8 @@
  * The permission reads of SPEC §2 (CANMENU, MENUS, ROLES, CANSTORE, STORES, WHY), DBSIZE
  * and RELOAD, as rows of the command table, and the INFO rbac section.
  *
- * Handlers run after command.c checked arity, authentication, ACL and LOADING. They
- * parse ids (a bad id is the only error a read can reply), ask the engine with the
+ * Handlers run after command.c checked arity, authentication, ACL, profile and LOADING.
+ * They parse ids (a bad id is the only error a read can reply), ask the engine with the
  * wall clock of the call, and encode. Unknown tenants, users, menus and stores are
  * denials (`:0`, empty array), never errors: redis-benchmark stops at the first error.
  *
@@ -154,7 +154,7 @@ static void menusCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant, user;
     int form = MENUS_IDS;
-    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+    if (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form)) {
         command_reply_syntax(c);
         return;
     }
@@ -239,31 +239,36 @@ static void dbsizeCommand(client *c, size_t argc, const resp_arg *argv)
     resp_int(&c->out, (long long)cmd_rbac_user_count());
 }
 
-/* Runs on the loop thread when the reload ends; the client may have gone meanwhile,
- * which is why it travels as an id, not a pointer. */
-static void reload_done(void *ctx, bool ok, const char *err)
+/* How a reload ended; lives for the reply only. */
+typedef struct reload_result {
+    bool ok;         /* the new model is in use */
+    const char *err; /* why not, or NULL */
+} reload_result;
+
+static void reload_reply(client *c, void *arg)
 {
-    client *c = client_by_id((uint64_t)(uintptr_t)ctx);
+    const reload_result *r = arg;
     if (!c)
         return;
-    if (ok)
+    if (r->ok)
         resp_simple(&c->out, "OK");
     else
-        resp_error(&c->out, "ERR reload failed: %s", err ? err : "unknown error");
-    client_unblock(c);
+        resp_error(&c->out, "ERR reload failed: %s", r->err ? r->err : "unknown error");
+}
+
+/* Runs on the loop thread when the reload ends; ctx is the waiting client's ticket. */
+static void reload_done(void *ctx, bool ok, const char *err)
+{
+    reload_result r = {ok, err};
+    command_resume((uint64_t)(uintptr_t)ctx, reload_reply, &r);
 }
 
 static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant = 0;
-    if (argc > 2) {
-        command_reply_syntax(c);
-        return;
-    }
     if (argc == 2 && !command_parse_id(c, &argv[1], &tenant))
         return;
-    client_block(c);
-    loader_start(tenant, reload_done, (void *)(uintptr_t)c->id);
+    loader_start(tenant, reload_done, (void *)(uintptr_t)command_block(c));
 }
 
 /* ---- INFO ---- */
@@ -301,27 +306,27 @@ void cmd_rbac_info(buf *out)
 
 /* ---- the rows ---- */
 
-#define ROW(name, arity, flags, cat, proc, summary, args)                                          \
-    {                                                                                              \
-        name, arity, flags, cat, proc, summary, args, NULL, {0}, NULL, ""                          \
-    }
-
 command cmd_rbac_table[] = {
-    ROW("canmenu", 4, CMD_FAST, ACL_CAT_CHECK, canmenuCommand,
-        "Whether a user may open a menu (id or perms code): 1 or 0.", "tenant user menu"),
-    ROW("menus", -3, 0, ACL_CAT_CHECK, menusCommand,
-        "The menus a user may open: ids ascending, perms codes, or the tree.",
-        "tenant user [CODES|TREE]"),
-    ROW("roles", 3, 0, ACL_CAT_CHECK, rolesCommand, "The usable role ids of a user, ascending.",
-        "tenant user"),
-    ROW("canstore", 4, CMD_FAST, ACL_CAT_CHECK, canstoreCommand,
-        "Whether a user may act on a store (own or delegated): 1 or 0.", "tenant user store"),
-    ROW("stores", 3, 0, ACL_CAT_CHECK, storesCommand,
-        "The store ids of a user, own and delegated, ascending.", "tenant user"),
-    ROW("why", 4, 0, ACL_CAT_CHECK, whyCommand,
-        "Explains CANMENU: allow or deny, then the reasons in plain words.", "tenant user menu"),
-    ROW("dbsize", 1, CMD_FAST, ACL_CAT_CHECK, dbsizeCommand, "The number of users loaded.", ""),
-    ROW("reload", -1, 0, ACL_CAT_ADMIN, reloadCommand,
-        "Reloads the model from the database; reads are served meanwhile.", "[tenant]"),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL),
+    COMMAND_ROW("canmenu", 4, 4, CMD_FAST, ACL_CAT_CHECK, PROF_BITENANT, canmenuCommand,
+                "Whether a user may open a menu (id or perms code): 1 or 0.", "tenant user menu",
+                NULL),
+    COMMAND_ROW("menus", 3, 4, 0, ACL_CAT_CHECK, PROF_BITENANT, menusCommand,
+                "The menus a user may open: ids ascending, perms codes, or the tree.",
+                "tenant user [CODES|TREE]", NULL),
+    COMMAND_ROW("roles", 3, 3, 0, ACL_CAT_CHECK, PROF_BITENANT, rolesCommand,
+                "The usable role ids of a user, ascending.", "tenant user", NULL),
+    COMMAND_ROW("canstore", 4, 4, CMD_FAST, ACL_CAT_CHECK, PROF_BITENANT, canstoreCommand,
+                "Whether a user may act on a store (own or delegated): 1 or 0.",
+                "tenant user store", NULL),
+    COMMAND_ROW("stores", 3, 3, 0, ACL_CAT_CHECK, PROF_BITENANT, storesCommand,
+                "The store ids of a user, own and delegated, ascending.", "tenant user", NULL),
+    COMMAND_ROW("why", 4, 4, 0, ACL_CAT_CHECK, PROF_BITENANT, whyCommand,
+                "Explains CANMENU: allow or deny, then the reasons in plain words.",
+                "tenant user menu", NULL),
+    COMMAND_ROW("dbsize", 1, 1, CMD_FAST, ACL_CAT_CHECK, PROF_ALL, dbsizeCommand,
+                "The number of users loaded.", "", NULL),
+    COMMAND_ROW("reload", 1, 2, 0, ACL_CAT_ADMIN, PROF_ALL, reloadCommand,
+                "Reloads the model from the database; reads are served meanwhile.", "[tenant]",
+                NULL),
+    COMMAND_END,
 };

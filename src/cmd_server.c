@@ -34,10 +34,6 @@
 
 static void pingCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (argc > 2) {
-        resp_error(&c->out, "ERR wrong number of arguments for 'ping' command");
-        return;
-    }
     if (argc == 2)
         resp_bulk(&c->out, argv[1].ptr, argv[1].len);
     else
@@ -103,10 +99,6 @@ static void auth_reply(client *c, bool ok, void *arg)
 
 static void authCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (argc > 3) {
-        command_reply_syntax(c);
-        return;
-    }
     if (argc == 2 && !auth_required()) {
         resp_error(&c->out, "ERR AUTH <password> called without any password configured for "
                             "the default user. Are you sure your configuration is correct?");
@@ -418,149 +410,28 @@ static void clientOkCommand(client *c, size_t argc, const resp_arg *argv)
     resp_simple(&c->out, "OK");
 }
 
-static void reply_help(client *c, const char *const *lines, size_t n)
-{
-    resp_array(&c->out, n);
-    for (size_t i = 0; i < n; i++)
-        resp_simple(&c->out, lines[i]);
-}
-
-static void clientHelpCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    static const char *const lines[] = {
-        "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
-        "ID",
-        "    Return the ID of the current connection.",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "SETINFO <LIB-NAME|LIB-VER> <value>",
-        "    Record the client library in use.",
-        "LIST [ID <id> ...]",
-        "    Return information about client connections.",
-        "INFO",
-        "    Return information about the current client connection.",
-        "KILL <ip:port> | KILL <option> <value> [...]",
-        "    Kill connections. Options: ID, ADDR, LADDR, USER, SKIPME.",
-        "NO-EVICT|NO-TOUCH <ON|OFF>",
-        "    Accepted for compatibility; no effect.",
-    };
-    reply_help(c, lines, ARRAY_LEN(lines));
-}
-
 static command client_subcommands[] = {
-    {"id",
-     2,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientIdCommand,
-     "Returns the unique client ID of the connection.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"setname",
-     3,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientSetnameCommand,
-     "Sets the connection name.",
-     "connection-name",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"getname",
-     2,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientGetnameCommand,
-     "Returns the name of the connection.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"setinfo",
-     4,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientSetinfoCommand,
-     "Sets information specific to the client or connection.",
-     "LIB-NAME|LIB-VER value",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"list",
-     -2,
-     CMD_LOADING,
-     ACL_CAT_ADMIN,
-     clientListCommand,
-     "Lists open connections.",
-     "[ID client-id ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"info",
-     2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     clientInfoCommand,
-     "Returns information about the connection.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"kill",
-     -3,
-     CMD_LOADING,
-     ACL_CAT_ADMIN,
-     clientKillCommand,
-     "Terminates open connections.",
-     "ip:port | filter value [filter value ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"no-evict",
-     3,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientOkCommand,
-     "Accepted for compatibility.",
-     "ON|OFF",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"no-touch",
-     3,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     clientOkCommand,
-     "Accepted for compatibility.",
-     "ON|OFF",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"help",
-     2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     clientHelpCommand,
-     "Shows helpful text.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {0},
+    COMMAND_ROW("id", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, clientIdCommand,
+                "Returns the unique client ID of the connection.", "", NULL),
+    COMMAND_ROW("setname", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                clientSetnameCommand, "Sets the connection name.", "connection-name", NULL),
+    COMMAND_ROW("getname", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                clientGetnameCommand, "Returns the name of the connection.", "", NULL),
+    COMMAND_ROW("setinfo", 4, 4, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                clientSetinfoCommand, "Sets information specific to the client or connection.",
+                "LIB-NAME|LIB-VER value", NULL),
+    COMMAND_ROW("list", 2, -1, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, clientListCommand,
+                "Lists open connections.", "[ID client-id ...]", NULL),
+    COMMAND_ROW("info", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, clientInfoCommand,
+                "Returns information about the connection.", "", NULL),
+    COMMAND_ROW("kill", 3, -1, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, clientKillCommand,
+                "Terminates open connections.", "ip:port | filter value [filter value ...]", NULL),
+    COMMAND_ROW("no-evict", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
+    COMMAND_ROW("no-touch", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 /* ---- COMMAND ---- */
@@ -607,7 +478,7 @@ static void command_reply_info(client *c, const command *cmd)
         nsub++;
     resp_array(&c->out, 10);
     resp_bulk_str(&c->out, cmd->fullname);
-    resp_int(&c->out, cmd->arity);
+    resp_int(&c->out, command_arity(cmd));
     command_reply_flags(c, cmd);
     resp_int(&c->out, 0);
     resp_int(&c->out, 0);
@@ -730,57 +601,141 @@ static void command_reply_docs(client *c, const command *cmd)
     }
 }
 
+/* Bare COMMAND: every command's COMMAND INFO entry. */
 static void commandCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (argc > MAX_LIST_ARGS + 2) {
-        resp_error(&c->out, "ERR too many command names (at most %d)", MAX_LIST_ARGS);
+    resp_array(&c->out, command_count());
+    for (size_t i = 0; i < command_count(); i++)
+        command_reply_info(c, command_at(i));
+}
+
+static void commandCountCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_int(&c->out, (long long)command_count());
+}
+
+/* COMMAND INFO and DOCS take at most MAX_LIST_ARGS names: each may cost a large reply. */
+static bool command_names_bounded(client *c, size_t argc)
+{
+    if (argc - 2 <= MAX_LIST_ARGS)
+        return true;
+    resp_error(&c->out, "ERR too many command names (at most %d)", MAX_LIST_ARGS);
+    return false;
+}
+
+static void commandInfoCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!command_names_bounded(c, argc))
         return;
+    size_t n = argc == 2 ? command_count() : argc - 2;
+    resp_array(&c->out, n);
+    for (size_t i = 0; i < n; i++) {
+        const command *cmd =
+            argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+        if (cmd)
+            command_reply_info(c, cmd);
+        else
+            resp_null_array(&c->out, c->proto);
     }
-    if (argc == 1) {
-        resp_array(&c->out, command_count());
-        for (size_t i = 0; i < command_count(); i++)
-            command_reply_info(c, command_at(i));
+}
+
+static void commandDocsCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (!command_names_bounded(c, argc))
         return;
+    size_t n = 0;
+    size_t pos = resp_defer(&c->out);
+    for (size_t i = 0; i < (argc == 2 ? command_count() : argc - 2); i++) {
+        const command *cmd =
+            argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
+        if (!cmd)
+            continue;
+        resp_bulk_str(&c->out, cmd->name);
+        command_reply_docs(c, cmd);
+        n++;
     }
-    const resp_arg *sub = &argv[1];
-    if (util_eq_nocase(sub->ptr, sub->len, "count") && argc == 2) {
-        resp_int(&c->out, (long long)command_count());
-    } else if (util_eq_nocase(sub->ptr, sub->len, "list")) {
+    if (c->proto == 3)
+        resp_defer_set(&c->out, pos, '%', n);
+    else
+        resp_defer_set(&c->out, pos, '*', n * 2);
+}
+
+enum list_filter {
+    LIST_FILTER_MODULE = 0,  /* rbacd has no modules: matches nothing */
+    LIST_FILTER_ACLCAT = 1,  /* category name without '@', any case */
+    LIST_FILTER_PATTERN = 2, /* glob on the full name ("client|kill"), any case */
+};
+
+static bool list_filter_matches(const command *cmd, int filter, const resp_arg *value)
+{
+    switch (filter) {
+    case LIST_FILTER_ACLCAT:
+        return util_eq_nocase(value->ptr, value->len, category_name(cmd->category) + 1);
+    case LIST_FILTER_PATTERN:
+        return util_glob_match(value->ptr, value->len, cmd->fullname, strlen(cmd->fullname), true);
+    default:
+        return false;
+    }
+}
+
+/* COMMAND LIST: every top-level name; with FILTERBY, as Redis, every command and
+ * subcommand (by full name) that passes the filter. */
+static void commandListCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    if (argc == 2) {
         resp_array(&c->out, command_count());
         for (size_t i = 0; i < command_count(); i++)
             resp_bulk_str(&c->out, command_at(i)->name);
-    } else if (util_eq_nocase(sub->ptr, sub->len, "info")) {
-        size_t n = argc == 2 ? command_count() : argc - 2;
-        resp_array(&c->out, n);
-        for (size_t i = 0; i < n; i++) {
-            const command *cmd =
-                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
-            if (cmd)
-                command_reply_info(c, cmd);
-            else
-                resp_null_array(&c->out, c->proto);
-        }
-    } else if (util_eq_nocase(sub->ptr, sub->len, "docs")) {
-        size_t n = 0;
-        size_t pos = resp_defer(&c->out);
-        for (size_t i = 0; i < (argc == 2 ? command_count() : argc - 2); i++) {
-            const command *cmd =
-                argc == 2 ? command_at(i) : command_lookup(argv[i + 2].ptr, argv[i + 2].len);
-            if (!cmd)
-                continue;
-            resp_bulk_str(&c->out, cmd->name);
-            command_reply_docs(c, cmd);
+        return;
+    }
+    int filter;
+    const resp_arg *kind = &argv[3];
+    if (argc != 5 || !util_eq_nocase(argv[2].ptr, argv[2].len, "filterby")) {
+        command_reply_syntax(c);
+        return;
+    }
+    if (util_eq_nocase(kind->ptr, kind->len, "module"))
+        filter = LIST_FILTER_MODULE;
+    else if (util_eq_nocase(kind->ptr, kind->len, "aclcat"))
+        filter = LIST_FILTER_ACLCAT;
+    else if (util_eq_nocase(kind->ptr, kind->len, "pattern"))
+        filter = LIST_FILTER_PATTERN;
+    else {
+        command_reply_syntax(c);
+        return;
+    }
+    size_t n = 0, pos = resp_defer(&c->out);
+    for (size_t i = 0; i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        if (list_filter_matches(cmd, filter, &argv[4])) {
+            resp_bulk_str(&c->out, cmd->fullname);
             n++;
         }
-        if (c->proto == 3)
-            resp_defer_set(&c->out, pos, '%', n);
-        else
-            resp_defer_set(&c->out, pos, '*', n * 2);
-    } else {
-        resp_error(&c->out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
-                   (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+        for (const command *s = cmd->subcommands; s && s->name; s++) {
+            if (list_filter_matches(s, filter, &argv[4])) {
+                resp_bulk_str(&c->out, s->fullname);
+                n++;
+            }
+        }
     }
+    resp_defer_set(&c->out, pos, '*', n);
 }
+
+static command command_subcommands[] = {
+    COMMAND_ROW("count", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                commandCountCommand, "Returns a count of commands.", "", NULL),
+    COMMAND_ROW("docs", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandDocsCommand,
+                "Returns documentary information about one, multiple or all commands.",
+                "[command-name ...]", NULL),
+    COMMAND_ROW("info", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandInfoCommand,
+                "Returns information about one, multiple or all commands.", "[command-name ...]",
+                NULL),
+    COMMAND_ROW("list", 2, 5, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandListCommand,
+                "Returns a list of command names.",
+                "[FILTERBY MODULE name|ACLCAT category|PATTERN pattern]", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
+};
 
 /* ---- INFO ---- */
 
@@ -1053,40 +1008,16 @@ static void configResetstatCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 static command config_subcommands[] = {
-    {"get",
-     -3,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     configGetCommand,
-     "Returns the effective values of configuration parameters.",
-     "parameter [parameter ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"set",
-     -4,
-     CMD_LOADING | CMD_SECRET,
-     ACL_CAT_ADMIN,
-     configSetCommand,
-     "Sets configuration parameters in-flight.",
-     "parameter value [parameter value ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"resetstat",
-     2,
-     CMD_LOADING,
-     ACL_CAT_ADMIN,
-     configResetstatCommand,
-     "Resets the server's statistics.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {0},
+    COMMAND_ROW("get", 3, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, configGetCommand,
+                "Returns the effective values of configuration parameters.",
+                "parameter [parameter ...]", NULL),
+    COMMAND_ROW("set", 4, -1, CMD_LOADING | CMD_SECRET, ACL_CAT_ADMIN, PROF_ALL, configSetCommand,
+                "Sets configuration parameters in-flight.", "parameter value [parameter value ...]",
+                NULL),
+    COMMAND_ROW("resetstat", 2, 2, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, configResetstatCommand,
+                "Resets the server's statistics.", "", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 /* ---- SLOWLOG ---- */
@@ -1096,10 +1027,6 @@ static void slowlogGetCommand(client *c, size_t argc, const resp_arg *argv)
     long long count = SLOWLOG_GET_DEFAULT;
     if (argc == 3 && (!util_parse_ll(argv[2].ptr, argv[2].len, &count) || count < -1)) {
         resp_error(&c->out, "ERR count should be greater than or equal to -1");
-        return;
-    }
-    if (argc > 3) {
-        command_reply_syntax(c);
         return;
     }
     size_t n = count < 0 || (size_t)count > server.slowlog_len ? server.slowlog_len : (size_t)count;
@@ -1133,40 +1060,14 @@ static void slowlogResetCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 static command slowlog_subcommands[] = {
-    {"get",
-     -2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     slowlogGetCommand,
-     "Returns the slow log's entries.",
-     "[count]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"len",
-     2,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     slowlogLenCommand,
-     "Returns the number of entries in the slow log.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"reset",
-     2,
-     CMD_LOADING,
-     ACL_CAT_ADMIN,
-     slowlogResetCommand,
-     "Clears all entries from the slow log.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {0},
+    COMMAND_ROW("get", 2, 3, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, slowlogGetCommand,
+                "Returns the slow log's entries.", "[count]", NULL),
+    COMMAND_ROW("len", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                slowlogLenCommand, "Returns the number of entries in the slow log.", "", NULL),
+    COMMAND_ROW("reset", 2, 2, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, slowlogResetCommand,
+                "Clears all entries from the slow log.", "", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 /* ---- SHUTDOWN ---- */
@@ -1189,159 +1090,35 @@ static void shutdownCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 command cmd_server_table[] = {
-    {"ping",
-     -1,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     pingCommand,
-     "Returns the server's liveliness response.",
-     "[message]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"echo",
-     2,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     echoCommand,
-     "Returns the given string.",
-     "message",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"quit",
-     -1,
-     CMD_NOAUTH | CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     quitCommand,
-     "Closes the connection.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"reset",
-     1,
-     CMD_NOAUTH | CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     resetCommand,
-     "Resets the connection.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"select",
-     2,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     selectCommand,
-     "Changes the selected database (only 0 exists).",
-     "index",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"auth",
-     -2,
-     CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET,
-     ACL_CAT_CONNECTION,
-     authCommand,
-     "Authenticates the connection.",
-     "[username] password",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"hello",
-     -1,
-     CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET,
-     ACL_CAT_CONNECTION,
-     helloCommand,
-     "Handshakes with the server.",
-     "[protover [AUTH username password] [SETNAME clientname]]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"client",
-     -2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     NULL,
-     "A container for client connection commands.",
-     "",
-     client_subcommands,
-     {0},
-     NULL,
-     ""},
-    {"command",
-     -1,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     commandCommand,
-     "Returns detailed information about all commands.",
-     "[COUNT|DOCS|INFO|LIST ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"info",
-     -1,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     infoCommand,
-     "Returns information and statistics about the server.",
-     "[section ...]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"config",
-     -2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     NULL,
-     "A container for server configuration commands.",
-     "",
-     config_subcommands,
-     {0},
-     NULL,
-     ""},
-    {"time",
-     1,
-     CMD_LOADING | CMD_FAST,
-     ACL_CAT_CONNECTION,
-     timeCommand,
-     "Returns the server time.",
-     "",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {"slowlog",
-     -2,
-     CMD_LOADING,
-     ACL_CAT_CONNECTION,
-     NULL,
-     "A container for slow log commands.",
-     "",
-     slowlog_subcommands,
-     {0},
-     NULL,
-     ""},
-    {"shutdown",
-     -1,
-     CMD_LOADING,
-     ACL_CAT_ADMIN,
-     shutdownCommand,
-     "Stops the server.",
-     "[NOSAVE|SAVE] [NOW] [FORCE]",
-     NULL,
-     {0},
-     NULL,
-     ""},
-    {0},
+    COMMAND_ROW("ping", 1, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, pingCommand,
+                "Returns the server's liveliness response.", "[message]", NULL),
+    COMMAND_ROW("echo", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, echoCommand,
+                "Returns the given string.", "message", NULL),
+    COMMAND_ROW("quit", 1, -1, CMD_NOAUTH | CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                quitCommand, "Closes the connection.", "", NULL),
+    COMMAND_ROW("reset", 1, 1, CMD_NOAUTH | CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                resetCommand, "Resets the connection.", "", NULL),
+    COMMAND_ROW("select", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, selectCommand,
+                "Changes the selected database (only 0 exists).", "index", NULL),
+    COMMAND_ROW("auth", 2, 3, CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET, ACL_CAT_CONNECTION,
+                PROF_ALL, authCommand, "Authenticates the connection.", "[username] password",
+                NULL),
+    COMMAND_ROW("hello", 1, -1, CMD_NOAUTH | CMD_LOADING | CMD_FAST | CMD_SECRET,
+                ACL_CAT_CONNECTION, PROF_ALL, helloCommand, "Handshakes with the server.",
+                "[protover [AUTH username password] [SETNAME clientname]]", NULL),
+    COMMAND_ROW("client", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,
+                "A container for client connection commands.", "", client_subcommands),
+    COMMAND_ROW("command", 1, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, commandCommand,
+                "Returns detailed information about all commands.", "", command_subcommands),
+    COMMAND_ROW("info", 1, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, infoCommand,
+                "Returns information and statistics about the server.", "[section ...]", NULL),
+    COMMAND_ROW("config", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,
+                "A container for server configuration commands.", "", config_subcommands),
+    COMMAND_ROW("time", 1, 1, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL, timeCommand,
+                "Returns the server time.", "", NULL),
+    COMMAND_ROW("slowlog", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,
+                "A container for slow log commands.", "", slowlog_subcommands),
+    COMMAND_ROW("shutdown", 1, -1, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, shutdownCommand,
+                "Stops the server.", "[NOSAVE|SAVE] [NOW] [FORCE]", NULL),
+    COMMAND_END,
 };

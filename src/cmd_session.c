@@ -19,9 +19,9 @@
  *                        then a create (or a failed-login row) through the lane; the
  *                        reply waits for that commit.
  *
- * Secrets: every row is CMD_SECRET (SLOWLOG keeps "session <sub>" only); no handler
- * echoes a token or password in an error, and nothing here logs either. The password
- * copy is wiped as soon as it is checked. Password checks run on their own pool at a
+ * Secrets: every row but HELP is CMD_SECRET (SLOWLOG keeps "session <sub>" only); no
+ * handler echoes a token or password in an error, and nothing here logs either. The
+ * password copy is wiped as soon as it is checked. Password checks run on their own pool at a
  * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
  */
 #include "client.h"
@@ -84,18 +84,10 @@ static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant,
     return command_parse_id(c, &argv[2], tenant) && command_parse_id(c, &argv[3], user);
 }
 
-static bool enabled(client *c)
-{
-    if (sess.enabled)
-        return true;
-    resp_error(&c->out, "ERR SESSION needs profile bitenant");
-    return false;
-}
-
-/* Queues op for c and blocks c until its reply. */
+/* Queues op for c and blocks c until session.c replies to it (command_resume). */
 static void submit(client *c, session_op *op)
 {
-    client_block(c);
+    op->client_id = command_block(c);
     session_enqueue(op);
 }
 
@@ -119,8 +111,7 @@ static void sessionCreateCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant, user;
     int64_t ttl_ms = session_default_ttl_ms();
-    if (!enabled(c) || !parse_tenant_user(c, argv, &tenant, &user) ||
-        !parse_opt_ttl(c, argc, argv, 4, &ttl_ms))
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_opt_ttl(c, argc, argv, 4, &ttl_ms))
         return;
     if (!session_user_active(tenant, user)) {
         resp_error(&c->out, "ERR no live, enabled user %llu in live, enabled tenant %llu",
@@ -174,25 +165,20 @@ static void session_read(client *c, const resp_arg *token, int reply, uint32_t m
 
 static void sessionGetCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
-    if (enabled(c))
-        session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, MENUS_IDS);
+    session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, MENUS_IDS);
 }
 
 static void sessionCanmenuCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint32_t menu;
-    if (enabled(c) && cmd_rbac_parse_menu(c, &argv[3], &menu))
+    if (cmd_rbac_parse_menu(c, &argv[3], &menu))
         session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], MENUS_IDS);
 }
 
 static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 {
     int form = MENUS_IDS;
-    if (!enabled(c))
-        return;
-    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+    if (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form)) {
         command_reply_syntax(c);
         return;
     }
@@ -204,7 +190,7 @@ static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
 {
     int64_t ttl_ms = 0;
-    if (!enabled(c) || !parse_opt_ttl(c, argc, argv, 3, &ttl_ms))
+    if (!parse_opt_ttl(c, argc, argv, 3, &ttl_ms))
         return;
     if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
         resp_null(&c->out, c->proto);
@@ -238,9 +224,6 @@ static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void sessionRevokeCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
-    if (!enabled(c))
-        return;
     if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
         resp_int(&c->out, 0);
         return;
@@ -259,7 +242,7 @@ static void sessionRevokeCommand(client *c, size_t argc, const resp_arg *argv)
 static void user_command(client *c, const resp_arg *argv, int kind, int reply)
 {
     uint64_t tenant, user;
-    if (!enabled(c) || !parse_tenant_user(c, argv, &tenant, &user))
+    if (!parse_tenant_user(c, argv, &tenant, &user))
         return;
     session_op *op = session_op_new(kind, c->id);
     op->reply = reply;
@@ -284,7 +267,7 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
 /* ---- LOGIN ---- */
 
 typedef struct login_job {
-    uint64_t client_id;        /* who asked */
+    uint64_t ticket;           /* who asked (command_block) */
     uint64_t tenant;           /* tenant id by code, 0 if no live tenant has it */
     char *username;            /* exact copy, only when name_ok */
     bool name_ok;              /* valid UTF-8, no NUL, fits the column: worth a lookup */
@@ -380,36 +363,44 @@ static void login_job_run(void *arg)
     sodium_memzero(j->password, j->pwlen);
 }
 
+/* The user row could not be read (or the server is stopping): -DBERR, no log row. */
+static void login_dberr_reply(client *c, void *arg)
+{
+    login_job *j = arg;
+    if (c && !sess.stopping) {
+        log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
+        session_reply_dberr(c);
+    }
+    login_job_free(j);
+}
+
+/* The password was checked (loop thread). The wait goes on: the client's reply comes
+ * from session.c once the create (or the failed-login row) is committed. */
 static void login_job_done(void *arg)
 {
     login_job *j = arg;
     sess.logins_running--;
-    client *c = sess.stopping ? NULL : client_by_id(j->client_id);
     if (sess.stopping || !j->db_ok) {
-        if (c) {
-            log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
-            session_reply_dberr(c);
-            client_unblock(c);
-        }
-        login_job_free(j);
+        command_resume(j->ticket, login_dberr_reply, j);
         return;
     }
+    bool waiting = command_waiting(j->ticket);
     bool ok = j->matched;
     const char *message = j->message;
     if (ok && !session_user_active(j->tenant, j->user)) {
         ok = false;
         message = "user or tenant disabled";
     }
-    if (ok && !c) {
+    if (ok && !waiting) {
         ok = false;
         message = "client gone before the reply";
     }
     session_op *op;
     if (ok) {
-        op = create_op(c->id, j->tenant, j->user, j->ttl_ms);
+        op = create_op(j->ticket, j->tenant, j->user, j->ttl_ms);
         session_plan_create(op);
     } else {
-        op = session_op_new(SESSION_OP_LOGIN_FAILED, c ? c->id : 0);
+        op = session_op_new(SESSION_OP_LOGIN_FAILED, waiting ? j->ticket : 0);
         op->reply = SESSION_REPLY_WRONGPASS;
     }
     op->ip = j->ip;
@@ -457,8 +448,6 @@ static bool parse_login_options(client *c, size_t argc, const resp_arg *argv, lo
 
 static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (!enabled(c))
-        return;
     const resp_arg *code = &argv[2], *name = &argv[3], *pass = &argv[4];
     login_job *j = mem_calloc(1, sizeof *j);
     j->ttl_ms = session_default_ttl_ms();
@@ -471,7 +460,6 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
         login_job_free(j);
         return;
     }
-    j->client_id = c->id;
     j->cancel = &logins_cancelled;
     if (server.model && !rbac_tenant_by_code(server.model, code->ptr, code->len, &j->tenant))
         j->tenant = 0;
@@ -486,83 +474,49 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
     memcpy(j->password, pass->ptr, j->pwlen);
     j->password[j->pwlen] = '\0';
     sess.logins_running++;
-    client_block(c);
+    j->ticket = command_block(c);
     worker_submit(sess.hashers, login_job_run, login_job_done, j);
 }
 
-/* ---- HELP and the rows ---- */
-
-static void sessionHelpCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    static const char *const lines[] = {
-        "SESSION <subcommand> [<arg> ...]. Subcommands are:",
-        "LOGIN <tenant_code> <username> <password> [TTL <s>] [IP <addr>] [UA <agent>]",
-        "    Check the password; return a new token, or WRONGPASS.",
-        "CREATE <tenant> <user> [TTL <s>]",
-        "    Return a new token for a user authenticated elsewhere (admin).",
-        "GET <token>",
-        "    Return [tenant, user, created_ms, expires_ms], or nil.",
-        "TOUCH <token> [TTL <s>]",
-        "    Extend the session; return the new expires_ms, or nil.",
-        "CANMENU <token> <menu>",
-        "    Whether the session's user may open the menu: 1 or 0.",
-        "MENUS <token> [CODES|TREE]",
-        "    The session user's menus, as MENUS.",
-        "REVOKE <token>",
-        "    End a session: 1 if a live one was revoked, else 0.",
-        "REVOKEALL <tenant> <user>",
-        "    End every session of a user; return how many.",
-        "LIST <tenant> <user>",
-        "    Return the user's live sessions as [id, created_ms, expires_ms].",
-    };
-    resp_array(&c->out, ARRAY_LEN(lines));
-    for (size_t i = 0; i < ARRAY_LEN(lines); i++)
-        resp_simple(&c->out, lines[i]);
-}
-
-#define SUB(name, arity, flags, cat, proc, summary, args)                                          \
-    {                                                                                              \
-        name, arity, (flags) | CMD_SECRET, cat, proc, summary, args, NULL, {0}, NULL, ""           \
-    }
+/* ---- the rows ---- */
 
 static command session_subcommands[] = {
-    SUB("login", -5, CMD_WRITE, ACL_CAT_SESSION, sessionLoginCommand,
-        "Checks a tenant user's password and starts a session: the token, or WRONGPASS.",
-        "tenant_code username password [TTL s] [IP addr] [UA agent]"),
-    SUB("create", -4, CMD_WRITE, ACL_CAT_ADMIN, sessionCreateCommand,
-        "Starts a session for a user authenticated elsewhere: the token.", "tenant user [TTL s]"),
-    SUB("get", 3, CMD_FAST, ACL_CAT_SESSION, sessionGetCommand,
-        "The session's [tenant, user, created_ms, expires_ms], or nil.", "token"),
-    SUB("touch", -3, CMD_WRITE, ACL_CAT_SESSION, sessionTouchCommand,
-        "Extends a session: the new expires_ms, or nil.", "token [TTL s]"),
-    SUB("canmenu", 4, CMD_FAST, ACL_CAT_SESSION, sessionCanmenuCommand,
-        "Whether the session's user may open a menu: 1 or 0, or NOSESSION.", "token menu"),
-    SUB("menus", -3, 0, ACL_CAT_SESSION, sessionMenusCommand,
-        "The menus of the session's user, as MENUS, or NOSESSION.", "token [CODES|TREE]"),
-    SUB("revoke", 3, CMD_WRITE, ACL_CAT_SESSION, sessionRevokeCommand,
-        "Ends a session: 1 if a live session was revoked, else 0.", "token"),
-    SUB("revokeall", 4, CMD_WRITE, ACL_CAT_SESSION, sessionRevokeallCommand,
-        "Ends every session of a user: how many.", "tenant user"),
-    SUB("list", 4, 0, ACL_CAT_SESSION, sessionListCommand,
-        "The user's live sessions: [id, created_ms, expires_ms] each.", "tenant user"),
-    SUB("help", 2, CMD_LOADING, ACL_CAT_SESSION, sessionHelpCommand,
-        "Shows the SESSION subcommands.", ""),
-    {0},
+    COMMAND_ROW("login", 5, -1, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionLoginCommand,
+                "Checks a tenant user's password and starts a session: the token, or WRONGPASS.",
+                "tenant_code username password [TTL s] [IP addr] [UA agent]", NULL),
+    COMMAND_ROW("create", 4, 6, CMD_WRITE | CMD_SECRET, ACL_CAT_ADMIN, PROF_BITENANT,
+                sessionCreateCommand,
+                "Starts a session for a user authenticated elsewhere: the token.",
+                "tenant user [TTL s]", NULL),
+    COMMAND_ROW("get", 3, 3, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionGetCommand, "The session's [tenant, user, created_ms, expires_ms], or nil.",
+                "token", NULL),
+    COMMAND_ROW("touch", 3, 5, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionTouchCommand, "Extends a session: the new expires_ms, or nil.",
+                "token [TTL s]", NULL),
+    COMMAND_ROW("canmenu", 4, 4, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionCanmenuCommand,
+                "Whether the session's user may open a menu: 1 or 0, or NOSESSION.", "token menu",
+                NULL),
+    COMMAND_ROW("menus", 3, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, sessionMenusCommand,
+                "The menus of the session's user, as MENUS, or NOSESSION.", "token [CODES|TREE]",
+                NULL),
+    COMMAND_ROW("revoke", 3, 3, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionRevokeCommand, "Ends a session: 1 if a live session was revoked, else 0.",
+                "token", NULL),
+    COMMAND_ROW("revokeall", 4, 4, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+                sessionRevokeallCommand, "Ends every session of a user: how many.", "tenant user",
+                NULL),
+    COMMAND_ROW("list", 4, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, sessionListCommand,
+                "The user's live sessions: [id, created_ms, expires_ms] each.", "tenant user",
+                NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 command cmd_session_table[] = {
-    {"session",
-     -2,
-     CMD_SECRET,
-     ACL_CAT_SESSION,
-     NULL,
-     "A container for login session commands.",
-     "",
-     session_subcommands,
-     {0},
-     NULL,
-     ""},
-    {0},
+    COMMAND_ROW("session", 2, -1, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, NULL,
+                "A container for login session commands.", "", session_subcommands),
+    COMMAND_END,
 };

@@ -28,8 +28,8 @@
 #define SYNC_WRITE_MAX_MENUS 1000              /* menus in one ROLE GRANT / REVOKE */
 #define SYNC_DATETIME_MAX_MS 253402300799999LL /* 9999-12-31 23:59:59.999 UTC */
 
-/* On the loop, in lane order: memory first, then the reply. */
-static void write_done(void *arg)
+/* On the loop, in lane order: memory first, then the reply to c (NULL if it has gone). */
+static void write_done(client *c, void *arg)
 {
     dal_write_job *j = arg;
     if (j->status == DAL_WRITE_OK) {
@@ -38,7 +38,6 @@ static void write_done(void *arg)
             session_forget_user(j->tenant, j->target);
     }
     sync_note_write(j->status == DAL_WRITE_OK, j->status == DAL_WRITE_DBERR, j->msg);
-    client *c = client_by_id(j->client_id);
     if (c) {
         if (j->status == DAL_WRITE_OK)
             resp_int(&c->out, j->reply);
@@ -46,7 +45,6 @@ static void write_done(void *arg)
             resp_error(&c->out, "ERR %s", j->msg);
         else
             resp_error(&c->out, "DBERR %s", j->msg[0] ? j->msg : "database error");
-        client_unblock(c);
     }
     dal_write_job_free(j);
 }
@@ -62,25 +60,13 @@ static dal_write_job *job_new(int op)
 static void submit(client *c, dal_write_job *j)
 {
     struct worker_pool *lane = sync_lane();
-    if (server.conf.profile != CONF_PROFILE_BITENANT) {
-        char name[16];
-        size_t i = 0;
-        for (const char *m = j->op->module; *m && i < sizeof name - 1; m++)
-            name[i++] = (char)(*m >= 'a' && *m <= 'z' ? *m - 'a' + 'A' : *m);
-        name[i] = '\0';
-        resp_error(&c->out, "ERR %s needs profile bitenant", name);
-        dal_write_job_free(j);
-        return;
-    }
     if (!lane) {
         resp_error(&c->out, "DBERR the database lane is not running");
         dal_write_job_free(j);
         return;
     }
-    j->client_id = c->id;
     snprintf(j->operator_name, sizeof j->operator_name, "%s", c->user);
-    client_block(c);
-    worker_submit(lane, dal_write_run, write_done, j);
+    command_run_job(c, lane, dal_write_run, write_done, j);
 }
 
 static int sub_op(const resp_arg *sub, const char *const *names, const int *opsv, size_t n)
@@ -229,68 +215,64 @@ static void waitrevCommand(client *c, size_t argc, const resp_arg *argv)
 
 /* ---------------------------------------------------------------- the rows ---- */
 
-#define ROW(name, arity, flags, cat, proc, summary, args, subs)                                    \
-    {                                                                                              \
-        name, arity, flags, cat, proc, summary, args, subs, {0}, NULL, ""                          \
-    }
-#define WRITE_ROW(name, arity, proc, summary, args)                                                \
-    ROW(name, arity, CMD_WRITE, ACL_CAT_ADMIN, proc, summary, args, NULL)
-
 static command role_subcommands[] = {
-    WRITE_ROW("grant", -5, roleMenusCommand,
-              "Adds menus (ids or perms codes) to a role; replies the number added.",
-              "tenant role menu [menu ...]"),
-    WRITE_ROW("revoke", -5, roleMenusCommand,
-              "Removes menus from a role; replies the number removed.",
-              "tenant role menu [menu ...]"),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL, NULL),
+    COMMAND_ROW("grant", 5, -1, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, roleMenusCommand,
+                "Adds menus (ids or perms codes) to a role; replies the number added.",
+                "tenant role menu [menu ...]", NULL),
+    COMMAND_ROW("revoke", 5, -1, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, roleMenusCommand,
+                "Removes menus from a role; replies the number removed.",
+                "tenant role menu [menu ...]", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 static command user_subcommands[] = {
-    WRITE_ROW("addrole", 5, userListCommand, "Gives a user a role: 1 changed, 0 already so.",
-              "tenant user role"),
-    WRITE_ROW("delrole", 5, userListCommand, "Takes a role from a user: 1 changed, 0 already so.",
-              "tenant user role"),
-    WRITE_ROW("enable", 4, userStatusCommand, "Enables a user: 1 changed, 0 already so.",
-              "tenant user"),
-    WRITE_ROW("disable", 4, userStatusCommand,
-              "Disables a user (not a tenant admin) and revokes its sessions: 1 or 0.",
-              "tenant user"),
-    WRITE_ROW("addstore", 5, userListCommand, "Gives a user a store: 1 changed, 0 already so.",
-              "tenant user store"),
-    WRITE_ROW("delstore", 5, userListCommand, "Takes a store from a user: 1 or 0.",
-              "tenant user store"),
-    WRITE_ROW("delegate", 5, userListCommand,
-              "The user inherits the own stores of delegate_user: 1 or 0.",
-              "tenant user delegate_user"),
-    WRITE_ROW("undelegate", 5, userListCommand, "Ends a delegation: 1 or 0.",
-              "tenant user delegate_user"),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL, NULL),
+    COMMAND_ROW("addrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "Gives a user a role: 1 changed, 0 already so.", "tenant user role", NULL),
+    COMMAND_ROW("delrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "Takes a role from a user: 1 changed, 0 already so.", "tenant user role", NULL),
+    COMMAND_ROW("enable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userStatusCommand,
+                "Enables a user: 1 changed, 0 already so.", "tenant user", NULL),
+    COMMAND_ROW("disable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userStatusCommand,
+                "Disables a user (not a tenant admin) and revokes its sessions: 1 or 0.",
+                "tenant user", NULL),
+    COMMAND_ROW("addstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "Gives a user a store: 1 changed, 0 already so.", "tenant user store", NULL),
+    COMMAND_ROW("delstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "Takes a store from a user: 1 or 0.", "tenant user store", NULL),
+    COMMAND_ROW("delegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "The user inherits the own stores of delegate_user: 1 or 0.",
+                "tenant user delegate_user", NULL),
+    COMMAND_ROW("undelegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+                "Ends a delegation: 1 or 0.", "tenant user delegate_user", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 static command tenant_subcommands[] = {
-    WRITE_ROW("subscribe", 6, tenantSubscribeCommand,
-              "Subscribes a tenant to a package; earlier active subscriptions end. Replies the "
-              "new subscription id.",
-              "tenant package start_ms end_ms"),
-    WRITE_ROW("enable", 3, tenantStatusCommand, "Enables a tenant: 1 changed, 0 already so.",
-              "tenant"),
-    WRITE_ROW("disable", 3, tenantStatusCommand, "Disables a tenant: 1 changed, 0 already so.",
-              "tenant"),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL, NULL),
+    COMMAND_ROW("subscribe", 6, 6, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantSubscribeCommand,
+                "Subscribes a tenant to a package; earlier active subscriptions end. Replies the "
+                "new subscription id.",
+                "tenant package start_ms end_ms", NULL),
+    COMMAND_ROW("enable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantStatusCommand,
+                "Enables a tenant: 1 changed, 0 already so.", "tenant", NULL),
+    COMMAND_ROW("disable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantStatusCommand,
+                "Disables a tenant: 1 changed, 0 already so.", "tenant", NULL),
+    COMMAND_HELP_ROW,
+    COMMAND_END,
 };
 
 command cmd_write_table[] = {
-    ROW("role", -2, 0, ACL_CAT_ADMIN, NULL, "A container for role changes (written through).", "",
-        role_subcommands),
-    ROW("user", -2, 0, ACL_CAT_ADMIN, NULL, "A container for user changes (written through).", "",
-        user_subcommands),
-    ROW("tenant", -2, 0, ACL_CAT_ADMIN, NULL, "A container for tenant changes (written through).",
-        "", tenant_subcommands),
-    ROW("revision", 1, CMD_FAST, ACL_CAT_CHECK, revisionCommand,
-        "The highest rbac_change id this instance has applied.", "", NULL),
-    ROW("waitrev", 3, 0, ACL_CAT_CHECK, waitrevCommand,
-        "Waits until this instance has applied a revision: 1, or 0 on timeout.",
-        "revision timeout_ms", NULL),
-    ROW(NULL, 0, 0, 0, NULL, NULL, NULL, NULL),
+    COMMAND_ROW("role", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
+                "A container for role changes (written through).", "", role_subcommands),
+    COMMAND_ROW("user", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
+                "A container for user changes (written through).", "", user_subcommands),
+    COMMAND_ROW("tenant", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
+                "A container for tenant changes (written through).", "", tenant_subcommands),
+    COMMAND_ROW("revision", 1, 1, CMD_FAST, ACL_CAT_CHECK, PROF_ALL, revisionCommand,
+                "The highest rbac_change id this instance has applied.", "", NULL),
+    COMMAND_ROW("waitrev", 3, 3, 0, ACL_CAT_CHECK, PROF_ALL, waitrevCommand,
+                "Waits until this instance has applied a revision: 1, or 0 on timeout.",
+                "revision timeout_ms", NULL),
+    COMMAND_END,
 };

@@ -1,9 +1,14 @@
 /*
  * The command table and processCommand-style checks. Order of the checks, and so
  * which error a client sees first:
- *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> LOADING
+ *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
+ *   -> LOADING
  * Then the handler runs, timed, and the call is counted for INFO commandstats and the
- * slowlog.
+ * slowlog. No handler checks any of these again.
+ *
+ * The profile comes before LOADING because a command of the other profile will never
+ * run, loaded or not, and its handler may rely on state that profile never starts
+ * (sessions under mpbackend).
  *
  * Lookup is a small open-addressing table keyed by the lower-cased name; names longer
  * than any command are rejected before hashing.
@@ -94,12 +99,17 @@ command *command_lookup(const char *name, size_t len)
     return NULL;
 }
 
-static command *subcommand_lookup(command *parent, const resp_arg *a)
+command *command_lookup_sub(const command *parent, const char *name, size_t len)
 {
-    for (command *sub = parent->subcommands; sub->name; sub++)
-        if (util_eq_nocase(a->ptr, a->len, sub->name))
+    for (command *sub = parent->subcommands; sub && sub->name; sub++)
+        if (util_eq_nocase(name, len, sub->name))
             return sub;
     return NULL;
+}
+
+int command_arity(const command *cmd)
+{
+    return cmd->min_words == cmd->max_words ? cmd->min_words : -cmd->min_words;
 }
 
 size_t command_count(void)
@@ -110,6 +120,15 @@ size_t command_count(void)
 command *command_at(size_t i)
 {
     return i < command_n ? command_list[i] : NULL;
+}
+
+/* Upper-case copy of a command name, for error texts (out holds COMMAND_NAME_MAX). */
+static void upper_name(const command *cmd, char *out)
+{
+    size_t i = 0;
+    for (; cmd->name[i] && i < COMMAND_NAME_MAX - 1; i++)
+        out[i] = (char)toupper((unsigned char)cmd->name[i]);
+    out[i] = '\0';
 }
 
 /* Appends an argument to an error text: printable bytes only, bounded. */
@@ -145,25 +164,31 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     buf_append_str(&msg, "ERR unknown subcommand '");
     append_preview(&msg, sub);
     char upper[COMMAND_NAME_MAX];
-    size_t i = 0;
-    for (; cmd->name[i] && i < sizeof upper - 1; i++)
-        upper[i] = (char)toupper((unsigned char)cmd->name[i]);
-    upper[i] = '\0';
-    /* Point at HELP only where the container has one. */
-    bool has_help = false;
-    for (const command *x = cmd->subcommands; x->name; x++)
-        has_help |= strcmp(x->name, "help") == 0;
-    if (has_help)
-        buf_printf(&msg, "'. Try %s HELP.", upper);
-    else
-        buf_printf(&msg, "'. See COMMAND DOCS %s.", cmd->name);
+    upper_name(cmd, upper);
+    buf_printf(&msg, "'. Try %s HELP.", upper);
     resp_error(&c->out, "%s", msg.data);
     buf_free(&msg);
 }
 
-static bool arity_ok(int arity, size_t argc)
+static bool arity_ok(const command *cmd, size_t argc)
 {
-    return arity >= 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
+    return argc >= (size_t)cmd->min_words && (cmd->max_words < 0 || argc <= (size_t)cmd->max_words);
+}
+
+/* Whether a row exists in the running profile: the subcommand and its container. */
+static bool profile_allows(const command *cmd, const command *run)
+{
+    unsigned bit = 1u << server.conf.profile;
+    return (cmd->profiles & bit) && (run->profiles & bit);
+}
+
+static void reply_needs_profile(client *c, const command *cmd, const command *run)
+{
+    char upper[COMMAND_NAME_MAX];
+    upper_name(cmd, upper);
+    unsigned wanted = cmd->profiles & run->profiles;
+    int profile = wanted & PROF_BITENANT ? CONF_PROFILE_BITENANT : CONF_PROFILE_MPBACKEND;
+    resp_error(&c->out, "ERR %s needs profile %s", upper, conf_profile_name(profile));
 }
 
 static bool role_allows(int role, int category)
@@ -171,6 +196,79 @@ static bool role_allows(int role, int category)
     if (category == ACL_CAT_ADMIN)
         return role == CONF_ROLE_ADMIN;
     return true;
+}
+
+/* ---- HELP, generated from the rows ---- */
+
+#define HELP_SEPARATORS " []|" /* what splits a synopsis into words */
+
+/* Appends a synopsis as HELP shows it: a word with a lower-case letter is a value to
+ * fill in and becomes <word>; keywords, brackets, '|' and "..." stay as they are. */
+static void help_synopsis(buf *b, const char *syn)
+{
+    for (const char *p = syn ? syn : ""; *p;) {
+        if (strchr(HELP_SEPARATORS, *p)) {
+            buf_append(b, p++, 1);
+            continue;
+        }
+        const char *w = p;
+        bool value = false;
+        for (; *p && !strchr(HELP_SEPARATORS, *p); p++)
+            value |= islower((unsigned char)*p) != 0;
+        if (value)
+            buf_append_str(b, "<");
+        buf_append(b, w, (size_t)(p - w));
+        if (value)
+            buf_append_str(b, ">");
+    }
+}
+
+/* Sends line as one simple string and empties it for the next. */
+static void help_line(client *c, buf *line)
+{
+    resp_simple(&c->out, line->data ? line->data : "");
+    buf_clear(line);
+}
+
+void command_help(client *c, size_t argc, const resp_arg *argv)
+{
+    const command *parent = command_lookup(argv[0].ptr, argv[0].len);
+    if (!parent) /* cannot happen: command_process found it */
+        return;
+    size_t n = 1 + (parent->proc ? 2 : 0) + 2;
+    for (const command *s = parent->subcommands; s && s->name; s++)
+        n += s->proc != command_help ? 2 : 0;
+    resp_array(&c->out, n);
+    char upper[COMMAND_NAME_MAX];
+    upper_name(parent, upper);
+    buf line;
+    buf_init(&line);
+    buf_printf(&line, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+    help_line(c, &line);
+    if (parent->proc) {
+        buf_append_str(&line, "(no subcommand)");
+        help_line(c, &line);
+        buf_printf(&line, "    %s", parent->summary ? parent->summary : "");
+        help_line(c, &line);
+    }
+    for (const command *s = parent->subcommands; s && s->name; s++) {
+        if (s->proc == command_help)
+            continue; /* always last, below */
+        upper_name(s, upper);
+        buf_append_str(&line, upper);
+        if (s->args && s->args[0]) {
+            buf_append_str(&line, " ");
+            help_synopsis(&line, s->args);
+        }
+        help_line(c, &line);
+        buf_printf(&line, "    %s", s->summary ? s->summary : "");
+        help_line(c, &line);
+    }
+    buf_append_str(&line, "HELP");
+    help_line(c, &line);
+    buf_append_str(&line, "    Print this help.");
+    help_line(c, &line);
+    buf_free(&line);
 }
 
 static size_t hist_bucket(int64_t usec)
@@ -206,19 +304,17 @@ void command_process(client *c)
         return;
     }
     command *run = cmd;
-    if (cmd->subcommands) {
-        if (argc < 2) {
-            resp_error(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
-            goto rejected;
-        }
-        run = subcommand_lookup(cmd, &argv[1]);
+    if (cmd->subcommands && argc >= 2) {
+        run = command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
         if (!run) {
             reply_unknown_subcommand(c, cmd, &argv[1]);
             run = cmd; /* counted against the container */
             goto rejected;
         }
     }
-    if (!arity_ok(run->arity, argc)) {
+    /* A container without a handler of its own takes at least 2 words: bare, it is an
+     * arity error, as in Redis. */
+    if (!arity_ok(run, argc) || !run->proc) {
         resp_error(&c->out, "ERR wrong number of arguments for '%s' command", run->fullname);
         goto rejected;
     }
@@ -231,6 +327,10 @@ void command_process(client *c)
     if (!role_allows(c->role, run->category)) {
         resp_error(&c->out, "NOPERM User %s has no permissions to run the '%s' command", c->user,
                    run->fullname);
+        goto rejected;
+    }
+    if (!profile_allows(cmd, run)) {
+        reply_needs_profile(c, cmd, run);
         goto rejected;
     }
     if (server.loading && !(run->flags & CMD_LOADING)) {
@@ -258,6 +358,62 @@ void command_process(client *c)
 rejected:
     run->stats.rejected_calls++;
     server.stats.errors++;
+}
+
+/* ---- commands that wait ---- */
+
+/* A job run for a blocked client: what command_run_job() hands the pool. */
+typedef struct command_job {
+    uint64_t ticket;         /* the waiting client */
+    worker_job_fn *job;      /* the work, on a worker thread */
+    command_reply_fn *reply; /* the answer, on the loop thread */
+    void *arg;               /* for both; reply's once it runs */
+} command_job;
+
+static void command_job_run(void *arg)
+{
+    command_job *j = arg;
+    j->job(j->arg);
+}
+
+static void command_job_done(void *arg)
+{
+    command_job *j = arg;
+    uint64_t ticket = j->ticket;
+    command_reply_fn *reply = j->reply;
+    void *reply_arg = j->arg;
+    mem_free(j);
+    command_resume(ticket, reply, reply_arg);
+}
+
+void command_run_job(client *c, struct worker_pool *pool, worker_job_fn *job,
+                     command_reply_fn *reply, void *arg)
+{
+    command_job *j = mem_alloc(sizeof *j);
+    j->ticket = command_block(c);
+    j->job = job;
+    j->reply = reply;
+    j->arg = arg;
+    worker_submit(pool, command_job_run, command_job_done, j);
+}
+
+uint64_t command_block(client *c)
+{
+    client_block(c);
+    return c->id;
+}
+
+void command_resume(uint64_t ticket, command_reply_fn *reply, void *arg)
+{
+    client *c = client_by_id(ticket);
+    reply(c, arg);
+    if (c)
+        client_unblock(c); /* may run c's pipelined requests, or free c */
+}
+
+bool command_waiting(uint64_t ticket)
+{
+    return client_by_id(ticket) != NULL;
 }
 
 void command_reply_syntax(client *c)

@@ -12,10 +12,12 @@
  *
  * Deny by default: every path that cannot prove access returns "no".
  */
+#include "buf.h"
 #include "mem.h"
 #include "rbac_internal.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -331,7 +333,7 @@ bool rbac_user_is_admin(const rbac_model *m, uint64_t tenant, uint64_t user)
 
 /* ------------------------------------------------------------------- WHY ---- */
 
-#define WHY_LINE_MAX 512 /* longest reason line; longer names are cut */
+#define WHY_LINE_MAX 512 /* longest line say() builds; longer names from the model are cut */
 
 typedef struct why_out {
     rbac_line_fn *emit; /* where lines go */
@@ -369,12 +371,12 @@ static void fmt_utc(int64_t ms, char *out, size_t outlen)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
 }
 
-static const char *package_name(const rbac_model *m, const rbac_sub *s, char *buf, size_t len)
+static const char *package_name(const rbac_model *m, const rbac_sub *s, char *out, size_t len)
 {
     if (s->package != RBAC_NONE && (m->packages[s->package].flags & RBAC_F_LIVE))
         return m->packages[s->package].code;
-    snprintf(buf, len, "%" PRIu64 " (deleted)", s->package_id);
-    return buf;
+    snprintf(out, len, "%" PRIu64 " (deleted)", s->package_id);
+    return out;
 }
 
 /* Why the tenant has no current package: the latest expiry, the next start, or the
@@ -408,6 +410,38 @@ static void why_no_package(const rbac_model *m, const rbac_tenant *t, int64_t no
         say(w, "%" PRIu32 " subscription(s) of the tenant are inactive (status 0)", inactive);
     if (t->nsubs == 0)
         say(w, "tenant %" PRIu64 " has no subscriptions", t->id);
+}
+
+/* Appends s in single quotes, whole, escaped as Redis escapes strings: \\ \' \n \r \t
+ * \a \b, and every other byte that is not printable ASCII as \xHH. */
+static void append_quoted(buf *b, const char *s, size_t len)
+{
+    static const char from[] = "\\'\n\r\t\a\b", to[] = "\\'nrtab";
+    buf_append_str(b, "'");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        const char *e = ch ? strchr(from, ch) : NULL;
+        if (e)
+            buf_printf(b, "\\%c", to[e - from]);
+        else if (isprint(ch))
+            buf_append(b, &s[i], 1);
+        else
+            buf_printf(b, "\\x%02x", ch);
+    }
+    buf_append_str(b, "'");
+}
+
+/* The menu argument named no live menu. It is quoted whole, NUL bytes and all: the
+ * line must name what the client sent, not a prefix of it. */
+static void why_unknown_menu(why_out *w, const char *arg, size_t arglen)
+{
+    buf line;
+    buf_init(&line);
+    buf_append_str(&line, "unknown menu ");
+    append_quoted(&line, arg ? arg : "", arglen);
+    buf_append_str(&line, " (deleted or never existed)");
+    w->emit(w->ctx, line.data, line.len);
+    buf_free(&line);
 }
 
 /* Says why a menu is not usable: itself, or the first ancestor that breaks the chain. */
@@ -519,8 +553,7 @@ void rbac_why(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t menu
     else if (!p)
         say(&w, "current package %s no longer exists", package_name(m, s, pkg, sizeof pkg));
     if (menu == RBAC_NONE || menu >= m->nmenus) {
-        say(&w, "unknown menu '%.*s' (deleted or never existed)",
-            (int)(arglen > 128 ? 128 : arglen), arg ? arg : "");
+        why_unknown_menu(&w, arg, arg ? arglen : 0);
         return;
     }
     const rbac_menu *mn = &m->menus[menu];

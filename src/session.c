@@ -23,6 +23,7 @@
 #include "session.h"
 #include "client.h"
 #include "cmd_rbac.h"
+#include "command.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -478,8 +479,12 @@ static void reply_lookup(client *c, const session_op *op)
     session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
 }
 
-static void reply_op(client *c, const session_op *op)
+/* command_reply_fn of every op a client waits for; the batch frees the ops after. */
+static void reply_op(client *c, void *arg)
 {
+    const session_op *op = arg;
+    if (!c)
+        return;
     if (!op->ok) {
         session_reply_dberr(c);
         return;
@@ -530,7 +535,8 @@ static void reply_op(client *c, const session_op *op)
  * database. Queues the touch and returns true when op was such a read and found one. */
 static bool touch_after_lookup(const session_op *op)
 {
-    if (op->kind != SESSION_OP_LOOKUP || op->reply != SESSION_REPLY_TOUCH || !op->ok || !op->found)
+    if (op->kind != SESSION_OP_LOOKUP || op->reply != SESSION_REPLY_TOUCH || !op->ok ||
+        !op->found || !command_waiting(op->client_id))
         return false;
     session_op *t = session_op_new(SESSION_OP_TOUCH, op->client_id);
     t->reply = SESSION_REPLY_TOUCH;
@@ -566,13 +572,11 @@ static void batch_done(void *arg)
             if (op->kind == apply_order[p])
                 apply_op(op, now);
     for (session_op *op = b->head; op; op = op->next) {
-        client *c = op->client_id ? client_by_id(op->client_id) : NULL;
-        if (!c)
-            continue;
+        if (!op->client_id)
+            continue; /* nobody waits */
         if (touch_after_lookup(op))
-            continue; /* c stays blocked until the touch commits */
-        reply_op(c, op);
-        client_unblock(c);
+            continue; /* the wait goes on until the touch commits */
+        command_resume(op->client_id, reply_op, op);
     }
     while (b->head) {
         session_op *op = b->head;

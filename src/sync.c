@@ -53,7 +53,7 @@
 #define SYNC_PURGE_MAX_MS     60000  /* ... and at least this often */
 
 typedef struct sync_waiter {
-    uint64_t client_id;              /* the blocked WAITREV caller */
+    uint64_t ticket;                 /* the blocked WAITREV caller (command_block) */
     uint64_t rev;                    /* revision it waits for */
     int64_t since_us;                /* monotonic time of the call */
     struct event *timer;             /* timeout, NULL when waiting for ever */
@@ -166,17 +166,20 @@ static void waiter_unlink(sync_waiter *w)
     sync.nwaiters--;
 }
 
+static void waitrev_reply(client *c, void *arg)
+{
+    if (c)
+        resp_int(&c->out, arg ? 1 : 0);
+}
+
 /* Replies to the waiter's client (if still connected) and frees it. */
 static void waiter_finish(sync_waiter *w, bool reached)
 {
-    client *c = client_by_id(w->client_id);
+    uint64_t ticket = w->ticket;
     if (w->timer)
         event_free(w->timer);
     mem_free(w);
-    if (!c)
-        return;
-    resp_int(&c->out, reached ? 1 : 0);
-    client_unblock(c);
+    command_resume(ticket, waitrev_reply, reached ? (void *)1 : NULL);
 }
 
 static void on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
@@ -195,7 +198,7 @@ static void check_waiters(void)
     sync_waiter *done = NULL;
     for (sync_waiter *w = sync.waiters, *next; w; w = next) {
         next = w->next;
-        bool gone = client_by_id(w->client_id) == NULL;
+        bool gone = !command_waiting(w->ticket);
         if (!gone && !sync_cursor_reached(&sync.cur, w->rev, w->since_us))
             continue;
         waiter_unlink(w);
@@ -217,7 +220,7 @@ void sync_waitrev(client *c, uint64_t rev, int64_t timeout_ms)
         return;
     }
     sync_waiter *w = mem_calloc(1, sizeof *w);
-    w->client_id = c->id;
+    w->ticket = command_block(c);
     w->rev = rev;
     w->since_us = now_us;
     if (timeout_ms > 0) {
@@ -230,7 +233,6 @@ void sync_waitrev(client *c, uint64_t rev, int64_t timeout_ms)
         sync.waiters->prev = w;
     sync.waiters = w;
     sync.nwaiters++;
-    client_block(c);
     /* The revision may be committed but not fetched yet: do not wait for the timer. */
     schedule_poll(0);
 }

@@ -686,6 +686,17 @@ static void test_why_wording(void)
     CHECK(strstr(w.text, "unknown menu '424242'") != NULL);
     rbac_model_free(m);
 
+    /* An argument holding a NUL byte is quoted whole, not cut at the NUL. */
+    m = fixture_done();
+    static const char nul_code[] = "sys:user:add\0x";
+    memset(&w, 0, sizeof w);
+    rbac_why(m, 1, 1002, RBAC_NONE, nul_code, sizeof nul_code - 1, NOW, why_collect, &w);
+    CHECK(strstr(w.text, "unknown menu 'sys:user:add\\x00x' (deleted or never existed)") != NULL);
+    memset(&w, 0, sizeof w);
+    rbac_why(m, 1, 1002, RBAC_NONE, "a'b\\c\n\xff", 7, NOW, why_collect, &w);
+    CHECK(strstr(w.text, "unknown menu 'a\\'b\\\\c\\n\\xff'") != NULL);
+    rbac_model_free(m);
+
     m = fixture();
     rbac_add_menu(m, 100, 0, 1, "System", NULL, "/system", 1, 0);
     rbac_add_role(m, 501, 1, "ops", 0);

@@ -1,0 +1,302 @@
+/*
+ * Command dispatch tests: command_process() on a client that has no socket, so each
+ * check it makes before a handler runs can be seen in the bytes it replies — word
+ * bounds (least and most), unknown commands and subcommands, NOAUTH, NOPERM, the
+ * profile gate and its place before LOADING — and the replies generated from the rows
+ * themselves: HELP of every container, COMMAND LIST FILTERBY, the arity COMMAND INFO
+ * reports. Only handlers that touch nothing but the reply run here (PING, DBSIZE
+ * without a model, COMMAND, HELP); nothing blocks.
+ */
+#include "auth.h"
+#include "buf.h"
+#include "client.h"
+#include "command.h"
+#include "conf.h"
+#include "server.h"
+#include "testing.h"
+#include "util.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_WORDS 16 /* words one test request holds at most */
+
+static client fake; /* the client every request comes from */
+
+/* Runs one request given as NULL-terminated words; returns what was replied (valid
+ * until the next request). */
+static const char *run_words(const char *first, ...)
+{
+    static resp_arg argv[MAX_WORDS];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *w = first; w && n < MAX_WORDS; w = va_arg(ap, const char *)) {
+        argv[n].ptr = w;
+        argv[n].len = strlen(w);
+        n++;
+    }
+    va_end(ap);
+    fake.req.argv = argv;
+    fake.req.argc = n;
+    buf_clear(&fake.out);
+    command_process(&fake);
+    return fake.out.data ? fake.out.data : "";
+}
+#define RUN(...) run_words(__VA_ARGS__, (const char *)NULL)
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Back to an admin, authenticated, profile bitenant, loaded. */
+static void reset(void)
+{
+    fake.authenticated = true;
+    fake.role = CONF_ROLE_ADMIN;
+    snprintf(fake.user, sizeof fake.user, "default");
+    server.conf.profile = CONF_PROFILE_BITENANT;
+    server.loading = false;
+}
+
+static const command *sub(const char *container, const char *name)
+{
+    const command *cmd = command_lookup(container, strlen(container));
+    return cmd ? command_lookup_sub(cmd, name, strlen(name)) : NULL;
+}
+
+/* ---- word bounds ---- */
+
+static void test_word_bounds(void)
+{
+    reset();
+    CHECK_EQ_STR(RUN("PING"), "+PONG\r\n");
+    CHECK_EQ_STR(RUN("ping", "hi"), "$2\r\nhi\r\n");
+    CHECK_EQ_STR(RUN("PING", "a", "b"), "-ERR wrong number of arguments for 'ping' command\r\n");
+    CHECK_EQ_STR(RUN("RELOAD", "1", "2"),
+                 "-ERR wrong number of arguments for 'reload' command\r\n");
+    CHECK_EQ_STR(RUN("CANMENU", "1", "1"),
+                 "-ERR wrong number of arguments for 'canmenu' command\r\n");
+    CHECK_EQ_STR(RUN("MENUS", "1", "1", "CODES", "x"),
+                 "-ERR wrong number of arguments for 'menus' command\r\n");
+    /* A container without a handler of its own, bare; a subcommand's own bounds. */
+    CHECK_EQ_STR(RUN("CLIENT"), "-ERR wrong number of arguments for 'client' command\r\n");
+    CHECK_EQ_STR(RUN("CLIENT", "ID", "x"),
+                 "-ERR wrong number of arguments for 'client|id' command\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "COUNT", "extra"),
+                 "-ERR wrong number of arguments for 'command|count' command\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "TOUCH", "t", "TTL", "5", "x"),
+                 "-ERR wrong number of arguments for 'session|touch' command\r\n");
+    /* A rejected call is counted as such and the handler does not run. */
+    command *ping = command_lookup("ping", 4);
+    uint64_t calls = ping->stats.calls, rejected = ping->stats.rejected_calls;
+    RUN("PING", "a", "b");
+    CHECK_EQ_INT(ping->stats.calls, calls);
+    CHECK_EQ_INT(ping->stats.rejected_calls, rejected + 1);
+}
+
+static void test_arity_reported_from_bounds(void)
+{
+    CHECK_EQ_INT(command_arity(command_lookup("ping", 4)), -1);
+    CHECK_EQ_INT(command_arity(command_lookup("echo", 4)), 2);
+    CHECK_EQ_INT(command_arity(command_lookup("menus", 5)), -3);
+    CHECK_EQ_INT(command_arity(command_lookup("client", 6)), -2);
+    CHECK_EQ_INT(command_arity(sub("session", "touch")), -3);
+    CHECK_EQ_INT(command_arity(sub("command", "count")), 2);
+}
+
+/* ---- lookup ---- */
+
+static void test_unknown_command_and_subcommand(void)
+{
+    reset();
+    CHECK(starts_with(RUN("NOSUCH", "a"), "-ERR unknown command 'NOSUCH', with args beginning "
+                                          "with: 'a' "));
+    CHECK_EQ_STR(RUN("CLIENT", "FROB"), "-ERR unknown subcommand 'FROB'. Try CLIENT HELP.\r\n");
+    CHECK_EQ_STR(RUN("config", "frob", "x"),
+                 "-ERR unknown subcommand 'frob'. Try CONFIG HELP.\r\n");
+    CHECK_EQ_STR(RUN("TENANT", "frob"), "-ERR unknown subcommand 'frob'. Try TENANT HELP.\r\n");
+    /* Subcommands are found in any case. */
+    CHECK(starts_with(RUN("client", "help"), "*"));
+    CHECK(sub("CLIENT", "Kill") == sub("client", "kill"));
+}
+
+/* ---- NOAUTH, NOPERM ---- */
+
+static void test_noauth(void)
+{
+    reset();
+    fake.authenticated = false;
+    CHECK_EQ_STR(RUN("PING"), "-NOAUTH Authentication required.\r\n");
+    CHECK_EQ_STR(RUN("CLIENT", "HELP"), "-NOAUTH Authentication required.\r\n");
+    /* Arity comes first, and a CMD_NOAUTH row runs. */
+    CHECK_EQ_STR(RUN("ECHO"), "-ERR wrong number of arguments for 'echo' command\r\n");
+    CHECK_EQ_STR(RUN("RESET"), "+RESET\r\n");
+    CHECK(!fake.authenticated);
+}
+
+static void test_noperm(void)
+{
+    reset();
+    fake.role = CONF_ROLE_CHECK;
+    snprintf(fake.user, sizeof fake.user, "checker");
+    CHECK_EQ_STR(RUN("SHUTDOWN"),
+                 "-NOPERM User checker has no permissions to run the 'shutdown' command\r\n");
+    CHECK_EQ_STR(RUN("CLIENT", "KILL", "ID", "1"),
+                 "-NOPERM User checker has no permissions to run the 'client|kill' command\r\n");
+    CHECK_EQ_STR(RUN("CONFIG", "SET", "timeout", "1"),
+                 "-NOPERM User checker has no permissions to run the 'config|set' command\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "CREATE", "1", "1"),
+                 "-NOPERM User checker has no permissions to run the 'session|create' command\r\n");
+    /* HELP says what exists: open to every role, even for an admin container. */
+    CHECK(starts_with(RUN("USER", "HELP"), "*"));
+    CHECK_EQ_STR(RUN("PING"), "+PONG\r\n");
+}
+
+/* ---- the profile gate ---- */
+
+static void test_profile_gate(void)
+{
+    reset();
+    server.conf.profile = CONF_PROFILE_MPBACKEND;
+    server.loading = true;
+    CHECK_EQ_STR(RUN("CANMENU", "1", "1", "1"), "-ERR CANMENU needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("why", "1", "1", "1"), "-ERR WHY needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "GET", "x"), "-ERR SESSION needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "HELP"), "-ERR SESSION needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("ROLE", "GRANT", "1", "2", "3"), "-ERR ROLE needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("USER", "ENABLE", "1", "2"), "-ERR USER needs profile bitenant\r\n");
+    /* Commands of both profiles reach the LOADING gate. */
+    CHECK(starts_with(RUN("DBSIZE"), "-LOADING "));
+    CHECK(starts_with(RUN("WAITREV", "1", "0"), "-LOADING "));
+    CHECK_EQ_STR(RUN("PING"), "+PONG\r\n");
+    /* Arity and NOPERM come before the profile. */
+    CHECK_EQ_STR(RUN("CANMENU", "1"), "-ERR wrong number of arguments for 'canmenu' command\r\n");
+    fake.role = CONF_ROLE_CHECK;
+    snprintf(fake.user, sizeof fake.user, "checker");
+    CHECK(starts_with(RUN("USER", "ENABLE", "1", "2"), "-NOPERM "));
+    /* In its own profile a command gets as far as LOADING, then runs once loaded. */
+    reset();
+    server.loading = true;
+    CHECK(starts_with(RUN("CANMENU", "1", "1", "1"), "-LOADING "));
+    server.loading = false;
+    CHECK_EQ_STR(RUN("DBSIZE"), ":0\r\n");
+}
+
+/* ---- HELP, generated from the rows ---- */
+
+static void test_help_generated(void)
+{
+    reset();
+    CHECK_EQ_STR(RUN("CONFIG", "HELP"),
+                 "*9\r\n"
+                 "+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+                 "+GET <parameter> [<parameter> ...]\r\n"
+                 "+    Returns the effective values of configuration parameters.\r\n"
+                 "+SET <parameter> <value> [<parameter> <value> ...]\r\n"
+                 "+    Sets configuration parameters in-flight.\r\n"
+                 "+RESETSTAT\r\n"
+                 "+    Resets the server's statistics.\r\n"
+                 "+HELP\r\n"
+                 "+    Print this help.\r\n");
+    /* A container with a handler of its own says what the bare form does. */
+    const char *h = RUN("COMMAND", "HELP");
+    CHECK(strstr(h, "\r\n+(no subcommand)\r\n+    Returns detailed information about all "
+                    "commands.\r\n+COUNT\r\n") != NULL);
+    CHECK(strstr(RUN("SESSION", "HELP"), "\r\n+LOGIN <tenant_code> <username> <password> [TTL "
+                                         "<s>] [IP <addr>] [UA <agent>]\r\n") != NULL);
+    CHECK_EQ_STR(RUN("CLIENT", "HELP", "x"),
+                 "-ERR wrong number of arguments for 'client|help' command\r\n");
+}
+
+/* Every container has its HELP row, last, with the generic handler; a bare container
+ * either has a handler or takes at least two words. */
+static void test_every_container_has_help(void)
+{
+    size_t containers = 0;
+    for (size_t i = 0; i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        CHECK(cmd->proc || cmd->min_words >= 2);
+        if (!cmd->subcommands)
+            continue;
+        containers++;
+        const command *last = NULL;
+        for (const command *s = cmd->subcommands; s->name; s++) {
+            last = s;
+            CHECK(s->parent == cmd);
+            CHECK(s->proc != NULL);
+            CHECK(s->min_words >= 2);
+        }
+        CHECK(last && strcmp(last->name, "help") == 0 && last->proc == command_help);
+    }
+    CHECK_EQ_INT(containers, 8); /* CLIENT COMMAND CONFIG SLOWLOG SESSION ROLE USER TENANT */
+}
+
+/* ---- COMMAND LIST FILTERBY ---- */
+
+static void test_command_list_filterby(void)
+{
+    reset();
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "PATTERN", "can*"),
+                 "*2\r\n$7\r\ncanmenu\r\n$8\r\ncanstore\r\n");
+    CHECK_EQ_STR(RUN("command", "list", "filterby", "pattern", "CAN*"),
+                 "*2\r\n$7\r\ncanmenu\r\n$8\r\ncanstore\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "PATTERN", "session|l*"),
+                 "*2\r\n$13\r\nsession|login\r\n$12\r\nsession|list\r\n");
+    const char *admin = RUN("COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin");
+    CHECK(strstr(admin, "$14\r\nsession|create\r\n") != NULL);
+    CHECK(strstr(admin, "$8\r\nshutdown\r\n") != NULL);
+    CHECK(strstr(admin, "$4\r\nping\r\n") == NULL);
+    CHECK(strstr(RUN("COMMAND", "LIST", "FILTERBY", "ACLCAT", "Check"), "$7\r\ncanmenu\r\n"));
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"), "*0\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "MODULE", "any"), "*0\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "NAME", "x"), "-ERR syntax error\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "FILTERBY", "PATTERN"), "-ERR syntax error\r\n");
+    CHECK_EQ_STR(RUN("COMMAND", "LIST", "x"), "-ERR syntax error\r\n");
+    char want[32];
+    snprintf(want, sizeof want, "*%zu\r\n", command_count());
+    CHECK(starts_with(RUN("COMMAND", "LIST"), want));
+    snprintf(want, sizeof want, ":%zu\r\n", command_count());
+    CHECK_EQ_STR(RUN("COMMAND", "COUNT"), want);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    conf_init(&server.conf);
+    server.conf.slowlog_log_slower_than = -1;
+    /* A requirepass, so that a client that has not authenticated meets NOAUTH. */
+    rbacd_conf with_password;
+    conf_init(&with_password);
+    char err[256];
+    bool ok = conf_set_runtime(&with_password, "requirepass", "secret", err, sizeof err) &&
+              auth_init(&with_password, err, sizeof err);
+    conf_free(&with_password);
+    if (!ok) {
+        fprintf(stderr, "setting up AUTH: %s\n", err);
+        return 1;
+    }
+    command_init();
+    fake.id = 1;
+    buf_init(&fake.out);
+
+    TEST_RUN(test_word_bounds);
+    TEST_RUN(test_arity_reported_from_bounds);
+    TEST_RUN(test_unknown_command_and_subcommand);
+    TEST_RUN(test_noauth);
+    TEST_RUN(test_noperm);
+    TEST_RUN(test_profile_gate);
+    TEST_RUN(test_help_generated);
+    TEST_RUN(test_every_container_has_help);
+    TEST_RUN(test_command_list_filterby);
+
+    buf_free(&fake.out);
+    command_free();
+    auth_free();
+    conf_free(&server.conf);
+    return TEST_DONE();
+}
