@@ -489,9 +489,9 @@ int server_main(void)
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    sodium_memzero(&dbp, sizeof dbp); /* the pool has its copy; wipe ours on every path */
     if (!server.workers)
         goto done;
-    sodium_memzero(&dbp, sizeof dbp);
     if (!write_pidfile())
         goto done;
     log_notice("rbacd %s started, pid %d, profile %s", RBACD_VERSION, (int)getpid(),

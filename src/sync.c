@@ -40,6 +40,7 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -469,7 +470,7 @@ bool sync_init(void)
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     sync.lane = worker_pool_start(server.base, 1, &dbp);
-    memset(&dbp, 0, sizeof dbp);
+    sodium_memzero(&dbp, sizeof dbp); /* not memset: a dead store may be optimised away */
     if (!sync.lane) {
         log_warn("cannot start the sync lane");
         return false;
