@@ -63,8 +63,8 @@ typedef struct rbacd_conf {
     long long session_max_per_user; /* default 20 (runtime) */
     long long worker_threads;       /* default 4 */
     /* observability */
-    long long http_port;               /* 0 = off */
-    char *http_bind;                   /* default "127.0.0.1" */
+    long long http_port;               /* 0 = off; not served yet */
+    char *http_bind;                   /* default "127.0.0.1"; not served yet */
     int loglevel;                      /* enum log_level, default notice (runtime) */
     char *logfile;                     /* "" = stderr */
     char *pidfile;                     /* "" = none */

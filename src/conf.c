@@ -133,8 +133,10 @@ static const conf_row conf_rows[] = {
             "live sessions per user; the oldest goes past it"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
     /* observability */
-    ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0, "/metrics and /healthz port, 0 = off"),
-    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0, "address of the HTTP listener"),
+    ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0,
+            "/metrics and /healthz port, 0 = off (not served yet)"),
+    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0,
+            "address of the HTTP listener (not served yet)"),
     ROW_ENUM("loglevel", loglevel, loglevel_names, "notice", RT, "least important line logged"),
     ROW_STR("logfile", logfile, PATH_MAXLEN, "", 0, "log file, empty = stderr"),
     ROW_STR("pidfile", pidfile, PATH_MAXLEN, "", 0, "pid file, empty = none"),
