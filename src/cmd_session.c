@@ -25,7 +25,6 @@
  * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
  */
 #include "client.h"
-#include "cmd_rbac.h"
 #include "command.h"
 #include "conf.h"
 #include "db.h"
@@ -33,6 +32,7 @@
 #include "mem.h"
 #include "passwd.h"
 #include "rbac.h"
+#include "rbac_reply.h"
 #include "server.h"
 #include "session.h"
 #include "session_internal.h"
@@ -176,23 +176,28 @@ static void sessionGetCommand(client *c, size_t argc, const resp_arg *argv)
 {
     UNUSED(argc);
     if (enabled(c))
-        session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, MENUS_IDS);
+        session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, RBAC_REPLY_IDS);
 }
 
 static void sessionCanmenuCommand(client *c, size_t argc, const resp_arg *argv)
 {
     UNUSED(argc);
     uint32_t menu;
-    if (enabled(c) && cmd_rbac_parse_menu(c, &argv[3], &menu))
-        session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], MENUS_IDS);
+    if (!enabled(c))
+        return;
+    if (!rbac_reply_parse_menu(server.model, &argv[3], &menu)) {
+        command_reply_bad_id(c, &argv[3]);
+        return;
+    }
+    session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], RBAC_REPLY_IDS);
 }
 
 static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    int form = MENUS_IDS;
+    int form = RBAC_REPLY_IDS;
     if (!enabled(c))
         return;
-    if (argc > 4 || (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form))) {
+    if (argc > 4 || (argc == 4 && !rbac_reply_parse_form(&argv[3], &form))) {
         command_reply_syntax(c);
         return;
     }

@@ -22,12 +22,12 @@
  */
 #include "session.h"
 #include "client.h"
-#include "cmd_rbac.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
 #include "mem.h"
 #include "rbac.h"
+#include "rbac_reply.h"
 #include "server.h"
 #include "session_internal.h"
 #include "util.h"
@@ -388,14 +388,6 @@ static const int apply_order[] = {
 
 /* ---- replies ---- */
 
-static void reply_u64(buf *out, uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX)
-        resp_int(out, (long long)v);
-    else
-        resp_bulk_u64(out, v);
-}
-
 void session_reply_dberr(client *c)
 {
     resp_error(&c->out, "DBERR the session store in the database is unavailable or refused "
@@ -419,8 +411,8 @@ void session_reply_read(client *c, int reply, const session_row *row, uint32_t m
     switch (reply) {
     case SESSION_REPLY_GET:
         resp_array(&c->out, 4);
-        reply_u64(&c->out, row->tenant);
-        reply_u64(&c->out, row->user);
+        rbac_reply_id(&c->out, row->tenant);
+        rbac_reply_id(&c->out, row->user);
         resp_int(&c->out, row->created_ms);
         resp_int(&c->out, row->expires_ms);
         break;
@@ -428,7 +420,7 @@ void session_reply_read(client *c, int reply, const session_row *row, uint32_t m
         resp_int(&c->out, rbac_canmenu(server.model, row->tenant, row->user, menu, util_now_ms()));
         break;
     default:
-        cmd_rbac_reply_menus(c, row->tenant, row->user, form, util_now_ms());
+        rbac_reply_menus(&c->out, server.model, row->tenant, row->user, form, util_now_ms());
         break;
     }
 }
@@ -463,8 +455,8 @@ static void reply_lookup(client *c, const session_op *op)
     uint32_t menu = RBAC_NONE;
     if (op->found && op->reply == SESSION_REPLY_CANMENU && op->arg) {
         resp_arg a = {op->arg, op->arglen};
-        if (!cmd_rbac_parse_menu(c, &a, &menu))
-            return; /* cannot happen: the argument was checked before the lookup */
+        if (!rbac_reply_parse_menu(server.model, &a, &menu))
+            menu = RBAC_NONE; /* cannot happen: the argument was checked before the lookup */
     }
     session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
 }
