@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "command.h"
+#include "module.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,10 +17,11 @@
 /* Command rows, terminated by a row with a NULL name (listed in command.c). */
 extern command cmd_rbac_table[];
 
-/* INFO "rbac" section body: `key:value\r\n` lines — tenants, users, roles, menus,
- * packages, subscriptions, model_bytes, model_revision, last_load_ms (duration),
- * last_load_at (unix ms), loads, load_failures. Zero counts without a model. */
-void cmd_rbac_info(buf *out);
+/* The INFO "rbac" section (module.h; no other hook): `key:value\r\n` lines —
+ * tenants, users, roles, menus, packages, subscriptions, model_bytes, model_revision,
+ * last_load_ms (duration), last_load_at (unix ms), loads, load_failures. Zero counts
+ * without a model. */
+extern const module cmd_rbac_module;
 /* Live users in the model (DBSIZE, INFO keyspace); 0 without a model. */
 size_t cmd_rbac_user_count(void);
 /* Bytes held by the model (INFO memory); 0 without a model. */

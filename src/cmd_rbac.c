@@ -182,7 +182,7 @@ size_t cmd_rbac_model_bytes(void)
     return st.bytes;
 }
 
-void cmd_rbac_info(buf *out)
+static void cmd_rbac_info(buf *out)
 {
     rbac_stats st = {0};
     if (server.model)
@@ -198,6 +198,12 @@ void cmd_rbac_info(buf *out)
                (long long)server.last_load_ms, (long long)server.last_load_at_ms,
                (unsigned long long)ok, (unsigned long long)failed);
 }
+
+const module cmd_rbac_module = {
+    .name = "rbac",
+    .info_section = "rbac",
+    .info = cmd_rbac_info,
+};
 
 /* ---- the rows ---- */
 

@@ -11,9 +11,8 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "module.h"
 #include "server.h"
-#include "session.h"
-#include "sync.h"
 #include "util.h"
 #include "worker.h"
 
@@ -930,21 +929,9 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
         info_persistence(&o);
     if (section_wanted(argc, argv, "stats", true))
         info_stats(&o);
-    if (section_wanted(argc, argv, "rbac", true)) {
-        buf_append_str(&o, "# Rbac\r\n");
-        cmd_rbac_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
-    if (section_wanted(argc, argv, "sessions", true)) {
-        buf_append_str(&o, "# Sessions\r\n");
-        session_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
-    if (section_wanted(argc, argv, "sync", true)) {
-        buf_append_str(&o, "# Sync\r\n");
-        sync_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
+    for (const module *const *m = module_list; *m; m++)
+        if ((*m)->info_section && section_wanted(argc, argv, (*m)->info_section, true))
+            module_info(*m, &o);
     if (section_wanted(argc, argv, "commandstats", false))
         info_per_command(&o, "Commandstats", info_command_line);
     if (section_wanted(argc, argv, "latencystats", false))

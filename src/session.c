@@ -583,7 +583,9 @@ static size_t hasher_count(void)
     return n > SESSION_HASHERS_MAX ? SESSION_HASHERS_MAX : (size_t)n;
 }
 
-bool session_init(void)
+static void session_shutdown(void);
+
+static bool session_init(void)
 {
     if (server.conf.profile != CONF_PROFILE_BITENANT)
         return true; /* the commands answer that they need profile bitenant */
@@ -610,7 +612,7 @@ fail:
     return false;
 }
 
-void session_shutdown(void)
+static void session_shutdown(void)
 {
     sess.stopping = true;
     /* Password checks end first: their completions may still queue ops (dropped now). */
@@ -636,7 +638,7 @@ void session_shutdown(void)
     sess.enabled = false;
 }
 
-void session_cron(int64_t now_ms)
+static void session_cron(int64_t now_ms)
 {
     if (!sess.enabled || sess.stopping)
         return;
@@ -655,7 +657,7 @@ void session_cron(int64_t now_ms)
     }
 }
 
-void session_info(buf *out)
+static void session_info(buf *out)
 {
     const session_stats *st = &sess.stats;
     buf_printf(out,
@@ -679,6 +681,15 @@ void session_info(buf *out)
                (unsigned long long)st->batches, (unsigned long long)st->db_errors, sess.queued,
                sess.hasher_threads, session_store_bytes(&sess.store));
 }
+
+const module session_module = {
+    .name = "sessions",
+    .init = session_init,
+    .shutdown = session_shutdown,
+    .cron = session_cron,
+    .info_section = "sessions",
+    .info = session_info,
+};
 
 void session_user_changed(uint64_t tenant, uint64_t user)
 {

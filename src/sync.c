@@ -465,7 +465,7 @@ static void maybe_purge(int64_t now_ms)
 
 /* -------------------------------------------------------------- interface ---- */
 
-bool sync_init(void)
+static bool sync_init(void)
 {
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
@@ -486,7 +486,7 @@ bool sync_init(void)
     return true;
 }
 
-void sync_shutdown(void)
+static void sync_shutdown(void)
 {
     if (sync.stopped)
         return;
@@ -512,7 +512,7 @@ void sync_shutdown(void)
     sync.nfollowups = sync.capfollowups = 0;
 }
 
-void sync_cron(int64_t now_ms)
+static void sync_cron(int64_t now_ms)
 {
     if (sync.stopped || !sync.have_model)
         return;
@@ -547,7 +547,7 @@ uint64_t sync_revision(void)
     return sync.cur.max_seen;
 }
 
-void sync_info(buf *out)
+static void sync_info(buf *out)
 {
     int64_t now = util_now_ms();
     long long lag = sync.last_poll_ok_ms ? (long long)(now - sync.last_poll_ok_ms) : -1;
@@ -570,3 +570,12 @@ void sync_info(buf *out)
                sync.st.writes, sync.st.write_errors, sync.st.write_dberrs, sync.nwaiters,
                sync.lane ? worker_pool_pending(sync.lane) : 0, sync.reload_pending ? 1 : 0);
 }
+
+const module sync_module = {
+    .name = "sync",
+    .init = sync_init,
+    .shutdown = sync_shutdown,
+    .cron = sync_cron,
+    .info_section = "sync",
+    .info = sync_info,
+};
