@@ -99,6 +99,12 @@ bool conf_load_args(rbacd_conf *c, int argc, char **argv, char *err, size_t errl
 bool conf_set_runtime(rbacd_conf *c, const char *name, const char *value, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* After conf_set_runtime(c, name, ...) succeeded on the live configuration (never on a
+ * scratch copy): runs the key's apply hook, if it has one, so the running server
+ * follows the new value (log level, requirepass digest, slowlog ring). Loop thread
+ * only. An unknown or non-runtime name does nothing. */
+void conf_apply_runtime(const rbacd_conf *c, const char *name);
+
 /* CONFIG GET: calls emit(name, value) for every key whose name matches the glob pattern
  * (case-insensitive), in table order. Secrets come out as "" when unset, else "********".
  * Also answers the read-only Redis keys clients ask for ("save" -> "",

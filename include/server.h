@@ -89,10 +89,10 @@ extern server_t server;
 int server_main(void);
 /* Starts an orderly shutdown from the loop thread (SHUTDOWN, signals). */
 void server_shutdown(void);
-/* Re-applies configuration side effects after CONFIG SET (log level, ...). */
-void server_conf_changed(const char *name);
 /* Commands per second over the last SERVER_OPS_SAMPLES cron ticks. */
 uint64_t server_ops_per_sec(void);
+/* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
+void server_slowlog_reset(void);
 /* Records a call in the slowlog if it was slow enough. */
 void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
                            bool secret);

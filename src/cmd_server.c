@@ -984,9 +984,10 @@ static void configGetCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 /* Applies every name/value pair of CONFIG SET to conf; stops at the first refusal with
- * the error reply written. */
+ * the error reply written. On the live configuration (live), each key's apply hook
+ * then makes the running server follow it. */
 static bool config_set_pairs(client *c, rbacd_conf *conf, size_t argc, const resp_arg *argv,
-                             bool apply)
+                             bool live)
 {
     for (size_t i = 2; i + 1 < argc; i += 2) {
         char name[64], err[256];
@@ -1004,8 +1005,8 @@ static bool config_set_pairs(client *c, rbacd_conf *conf, size_t argc, const res
                        name, err);
             return false;
         }
-        if (apply)
-            server_conf_changed(name);
+        if (live)
+            conf_apply_runtime(conf, name);
     }
     return true;
 }

@@ -25,7 +25,6 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -402,14 +401,9 @@ void server_slowlog_record(const client *c, size_t argc, const void *argvp, int6
         server.slowlog_len++;
 }
 
-void server_conf_changed(const char *name)
+void server_slowlog_reset(void)
 {
-    if (!strcasecmp(name, "loglevel"))
-        log_set_level(server.conf.loglevel);
-    else if (!strcasecmp(name, "requirepass"))
-        auth_conf_changed(&server.conf);
-    else if (!strcasecmp(name, "slowlog-max-len"))
-        slowlog_clear();
+    slowlog_clear();
 }
 
 static bool write_pidfile(void)
