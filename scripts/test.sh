@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 #
 # test.sh — the README's second command, and what CI runs: installs what is missing,
-# builds rbacd twice (optimised, and with AddressSanitizer + UndefinedBehaviorSanitizer),
-# and runs every test of both builds under CTest. Unit tests need nothing; black-box
-# tests start their own private MariaDB (CTest fixture) and their own rbacd instances.
+# checks that every C file is formatted (clang-format; an unformatted file fails the run
+# before anything is built), builds rbacd twice (optimised, and with AddressSanitizer +
+# UndefinedBehaviorSanitizer) and runs every test of both builds under CTest. Unit
+# tests need nothing; black-box tests start their own private MariaDB (CTest fixture)
+# and their own rbacd instances.
 #
 # Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port.
-#              RBACD_TEST_ONLY=asan|release — run one build only.
+#              RBACD_TEST_ONLY=asan|release — run one build only (the format check
+#              always runs).
 #
 set -euo pipefail
 
@@ -16,12 +19,27 @@ ONLY=${RBACD_TEST_ONLY:-}
 
 "$ROOT/scripts/deps.sh"
 
+# Every C file under these directories must be as clang-format (.clang-format) leaves it.
+check_format() {
+    local files
+    mapfile -t files < <(cd "$ROOT" && find src include tests/unit tests/fuzz -type f \
+        \( -name '*.c' -o -name '*.h' \) | sort)
+    if ! (cd "$ROOT" && clang-format --dry-run -Werror "${files[@]}"); then
+        echo "test.sh: the files above are not formatted; run clang-format -i on them" >&2
+        return 1
+    fi
+    echo "${#files[@]} C files formatted"
+}
+
 run_suite() {
     local dir=$1
     shift
     "$ROOT/scripts/build.sh" "$dir" -DRBACD_WERROR=ON -DRBACD_TEST_DB_PORT="$DB_PORT" "$@"
     (cd "$dir" && ctest --output-on-failure --timeout 600)
 }
+
+echo "== format (clang-format --dry-run -Werror) =="
+check_format || exit 1
 
 status=0
 if [[ -z $ONLY || $ONLY == release ]]; then
