@@ -43,12 +43,13 @@ struct worker_pool;
 /* The module's hooks (module.h), on the loop thread:
  *   init      starts the serial lane and the change-log follower; fails (logged) when
  *             the lane cannot be started, and the server then refuses to start.
- *   shutdown  answers blocked WAITREV callers, stops the lane (running jobs finish and
- *             are applied), frees everything. Idempotent.
+ *   shutdown  drops WAITREV waiters (their clients are gone by then), stops the lane
+ *             (running jobs finish and are applied), frees everything. Idempotent.
  *   cron      re-arms the poll timer after CONFIG SET sync-interval-ms, purges old
  *             change rows now and then.
  *   info      INFO "sync": `key:value\r\n` lines. */
 extern const module sync_module;
+
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
 /* The serial lane, or NULL before sync_module's init / after its shutdown. Jobs submitted

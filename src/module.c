@@ -4,12 +4,12 @@
  * Why this order:
  *   loader    first: the first model load is the longest step of a start, so it is
  *             queued at once (on the general pool: the sync lane does not exist yet).
- *             Stopped after sessions and sync, whose lanes may still finish a load.
+ *             Stopped after sync, whose lane may still finish a load.
  *   rbac      INFO rbac only (the model the loader keeps).
  *   sessions  its own lane and password checkers; answers read the model.
  *   sync      last: it follows the change log from the revision of a loaded model.
- *             Stopped first: WAITREV callers are answered and its lane (writes, polls,
- *             loads) finishes before anything it applies to goes away.
+ *             Stopped first: its lane (writes, polls, loads) finishes before anything
+ *             it applies to goes away.
  * INFO shows the sections in the same order: rbac, sessions, sync.
  */
 #include "module.h"
