@@ -63,8 +63,8 @@ typedef struct rbacd_conf {
     long long session_max_per_user; /* default 20 (runtime) */
     long long worker_threads;       /* default 4 */
     /* observability */
-    long long http_port;               /* 0 = off */
-    char *http_bind;                   /* default "127.0.0.1" */
+    long long http_port;               /* 0 = off; not served yet */
+    char *http_bind;                   /* default "127.0.0.1"; not served yet */
     int loglevel;                      /* enum log_level, default notice (runtime) */
     char *logfile;                     /* "" = stderr */
     char *pidfile;                     /* "" = none */
@@ -98,6 +98,12 @@ bool conf_load_args(rbacd_conf *c, int argc, char **argv, char *err, size_t errl
  * changeable at run time" or why the value is bad. */
 bool conf_set_runtime(rbacd_conf *c, const char *name, const char *value, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* After conf_set_runtime(c, name, ...) succeeded on the live configuration (never on a
+ * scratch copy): runs the key's apply hook, if it has one, so the running server
+ * follows the new value (log level, requirepass digest, slowlog ring). Loop thread
+ * only. An unknown or non-runtime name does nothing. */
+void conf_apply_runtime(const rbacd_conf *c, const char *name);
 
 /* CONFIG GET: calls emit(name, value) for every key whose name matches the glob pattern
  * (case-insensitive), in table order. Secrets come out as "" when unset, else "********".

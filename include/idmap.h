@@ -3,7 +3,7 @@
  * database ids to dense internal indexes (the bitmaps hold 32-bit values only), client
  * ids to clients, and anything else keyed by an integer. Keys are mixed with a
  * per-process random seed, so clients cannot choose ids that collide.
- * Not thread-safe: one owner at a time (see the threading rule in server.h).
+ * Not thread-safe: one owner at a time (see the threading rule in worker.h).
  */
 #ifndef RBACD_IDMAP_H
 #define RBACD_IDMAP_H

@@ -15,6 +15,8 @@
 #ifndef RBACD_LOADER_H
 #define RBACD_LOADER_H
 
+#include "module.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,15 +29,20 @@ typedef void loader_done_fn(void *ctx, bool ok, const char *err);
  * server.loading becomes false, server.last_load_ms / last_load_at_ms are set and
  * server.last_load_error is cleared; then done(ctx, ...) runs (done may be NULL).
  * done never runs before loader_start() returns, and runs exactly once: at the latest
- * from loader_shutdown() (ok false, "shutting down"). A call after loader_shutdown()
- * is ignored and done never runs. */
+ * at shutdown (ok false, "shutting down"), from loader_module's shutdown or, for a load
+ * still running then, when the pool running it stops. A call after that shutdown is
+ * ignored and done never runs. */
 void loader_start(uint64_t tenant, loader_done_fn *done, void *ctx);
 
 /* Load counters since start (INFO rbac). */
 void loader_counters(uint64_t *loads_ok, uint64_t *loads_failed);
 
-/* Cancels a pending retry and frees server.model (shutdown, after the worker pool has
- * stopped). Waiters that never got an answer are told "shutting down". */
-void loader_shutdown(void);
+/* The module's hooks (module.h), on the loop thread:
+ *   init      queues the first load (server.loading stays true until it is in).
+ *   shutdown  cancels a pending retry and frees server.model; waiters that never got
+ *             an answer are told "shutting down". Runs after the sync lane (where loads
+ *             run once it exists) has stopped; a load still running on the general
+ *             pool is freed when it ends, its waiters told "shutting down". */
+extern const module loader_module;
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef RBACD_LOG_H
 #define RBACD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum log_level {
@@ -16,7 +17,10 @@ enum log_level {
     LOG_LVL_WARNING = 3, /* something is wrong but we go on */
 };
 
-extern volatile int log_min_level; /* lines below this level are skipped cheaply */
+/* Lines below this level are skipped before any formatting. Written by the loop thread
+ * (CONFIG SET loglevel), read by every thread: an atomic, loaded relaxed (a thread that
+ * sees a level change a little late logs or skips a line or two, which is harmless). */
+extern atomic_int log_min_level;
 
 /* Opens path for append (NULL or "" = stderr). Returns false with errno set on failure;
  * the previous target stays in use. */
@@ -29,7 +33,7 @@ void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 
 #define LOG_AT(lvl, ...)                                                                           \
     do {                                                                                           \
-        if ((lvl) >= log_min_level)                                                                \
+        if ((lvl) >= atomic_load_explicit(&log_min_level, memory_order_relaxed))                   \
             log_write((lvl), __VA_ARGS__);                                                         \
     } while (0)
 #define log_debug(...)   LOG_AT(LOG_LVL_DEBUG, __VA_ARGS__)

@@ -2,9 +2,12 @@
  * resp.c — the Redis protocol: parsing requests (multibulk and inline) and encoding
  * replies in RESP2 or RESP3.
  *
- * Parsing is stateless and in place: resp_parse() looks at the unread bytes of a
+ * Parsing is in place and resumable: resp_parse() looks at the unread bytes of a
  * client's input buffer and either finds one whole request (argv points into those
  * bytes, or into req->scratch for unescaped inline arguments) or says it needs more.
+ * The only state kept between calls is the progress through an incomplete multibulk
+ * request (resume_args arguments parsed, ending at offset resume_pos), so the next call
+ * with more bytes resumes there instead of parsing the request again from the start.
  * Nothing is trusted: every count and length is checked against resp_limits before it
  * is used, so a client can make us hold at most max_bulk bytes per argument and
  * max_args arguments per request, whatever it declares.

@@ -3,11 +3,14 @@
  * start-up and shutdown. Everything in `server` is owned by the event-loop thread (the
  * threading rule is written once, in worker.h).
  *
- * Start-up:  config -> log -> listeners -> workers -> first load (worker) -> serve
- *            While the first load runs, data commands answer -LOADING and INFO shows
- *            loading:1; connection commands work.
- * Shutdown:  SIGTERM/SIGINT/SHUTDOWN -> stop accepting -> flush replies -> stop workers
- *            -> free everything -> remove pidfile.
+ * Start-up:  config -> log -> listeners -> general workers -> pidfile -> modules' init
+ *            in module_list order (loader: first load on a worker; sessions; sync) ->
+ *            serve. While the first load runs, data commands answer -LOADING and INFO
+ *            shows loading:1; connection commands work.
+ * Running:   every SERVER_CRON_MS: ops sample, modules' cron, idle client timeouts.
+ * Shutdown:  SIGTERM/SIGINT/SHUTDOWN -> stop accepting -> flush replies, free clients
+ *            -> modules' shutdown in reverse order -> stop the general workers -> free
+ *            everything -> remove pidfile.
  */
 #ifndef RBACD_SERVER_H
 #define RBACD_SERVER_H
@@ -54,7 +57,8 @@ typedef struct server {
     struct evconnlistener *listeners[SERVER_MAX_LISTENERS]; /* TCP and unix */
     int nlisteners;
     struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_cron;
-    struct worker_pool *workers; /* blocking jobs */
+    struct worker_pool *workers; /* general blocking jobs (worker.h lists every pool) */
+    size_t modules_started;      /* module_list entries whose init ran (module.h) */
     struct client *clients;      /* doubly linked list of connected clients */
     idmap clients_by_id;         /* client id -> struct client* */
     size_t nclients;
@@ -85,10 +89,10 @@ extern server_t server;
 int server_main(void);
 /* Starts an orderly shutdown from the loop thread (SHUTDOWN, signals). */
 void server_shutdown(void);
-/* Re-applies configuration side effects after CONFIG SET (log level, ...). */
-void server_conf_changed(const char *name);
 /* Commands per second over the last SERVER_OPS_SAMPLES cron ticks. */
 uint64_t server_ops_per_sec(void);
+/* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
+void server_slowlog_reset(void);
 /* Records a call in the slowlog if it was slow enough. */
 void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
                            bool secret);

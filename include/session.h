@@ -19,8 +19,7 @@
  * -DBERR and leaves memory as it was.
  *
  * Calls other modules make (loop thread only):
- *   server.c  session_init() once the workers run, session_cron() every cron tick,
- *             session_shutdown() before the workers stop, session_info() for INFO.
+ *   server.c  the hooks of session_module (module.h): start, cron tick, stop, INFO.
  *   sync.c    session_user_changed() when tenant_session rows of a user changed in the
  *             database (another instance created, touched or revoked them).
  *   writes    session_forget_user() after a committed change that revoked a user's
@@ -31,23 +30,24 @@
 
 #include "buf.h"
 #include "command.h"
+#include "module.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Starts the session lane (1 thread) and the password checkers (one per CPU) and
- * queues the load of every live session. Returns false (logged) only when a thread
- * pool cannot start; a database that is down is retried with backoff meanwhile. Under
- * profile mpbackend it starts nothing and the commands answer an error. */
-bool session_init(void) __attribute__((warn_unused_result));
-/* Stops the pools (running jobs finish; their clients are gone by then), drops queued
- * work and frees the store. Idempotent. */
-void session_shutdown(void);
-/* Drops expired sessions from memory, retries a failed start-up load, and queues the
- * purge of expired rows every few seconds. */
-void session_cron(int64_t now_ms);
-/* INFO "sessions" section body: `key:value\r\n` lines. */
-void session_info(buf *out);
+/* The module's hooks (module.h), on the loop thread:
+ *   init      starts the session lane (1 thread) and the password checkers (one per
+ *             CPU) and queues the load of every live session. Fails (logged) only
+ *             when a thread pool cannot start; a database that is down is retried
+ *             with backoff meanwhile. Under profile mpbackend it starts nothing and
+ *             the commands answer an error.
+ *   shutdown  stops the pools (running jobs finish; their clients are gone by then),
+ *             drops queued work and frees the store. Idempotent.
+ *   cron      drops expired sessions from memory, retries a failed start-up load, and
+ *             queues the purge of expired rows every few seconds.
+ *   info      INFO "sessions": `key:value\r\n` lines. */
+extern const module session_module;
+
 /* Queues a re-read of the user's live sessions from tenant_session: memory then holds
  * exactly what the database has for that user (new ones added, revoked or deleted ones
  * gone, expiries moved). Several calls before the re-read runs cost one. Never fails;

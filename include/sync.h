@@ -19,8 +19,7 @@
  *   reply, wake WAITREV waiters
  *
  * Calls other modules make (loop thread only):
- *   server.c  sync_init() once the workers run, sync_cron() every cron tick,
- *             sync_shutdown() before the workers stop, sync_info() for INFO.
+ *   server.c  the hooks of sync_module (module.h): start, cron tick, stop, INFO.
  *   loader.c  sync_lane() to run loads in lane order; sync_model_loaded() after a new
  *             model was swapped in.
  */
@@ -29,6 +28,7 @@
 
 #include "buf.h"
 #include "command.h"
+#include "module.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,18 +41,19 @@ struct worker_pool;
  * snapshot was taken, which the change-log cursor must wait for. */
 #define SYNC_LOAD_HOLE_WINDOW 10000
 
-/* Starts the serial lane and the change-log follower. False (logged) when the lane
- * cannot be started; the server then refuses to start. */
-bool sync_init(void) __attribute__((warn_unused_result));
-/* Answers blocked WAITREV callers, stops the lane (running jobs finish and are applied),
- * frees everything. Idempotent. */
-void sync_shutdown(void);
-void sync_cron(int64_t now_ms);
-/* INFO "sync" section body: `key:value\r\n` lines. */
-void sync_info(buf *out);
+/* The module's hooks (module.h), on the loop thread:
+ *   init      starts the serial lane and the change-log follower; fails (logged) when
+ *             the lane cannot be started, and the server then refuses to start.
+ *   shutdown  drops WAITREV waiters (their clients are gone by then), stops the lane
+ *             (running jobs finish and are applied), frees everything. Idempotent.
+ *   cron      re-arms the poll timer after CONFIG SET sync-interval-ms, purges old
+ *             change rows now and then.
+ *   info      INFO "sync": `key:value\r\n` lines. */
+extern const module sync_module;
+
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
-/* The serial lane, or NULL before sync_init() / after sync_shutdown(). Jobs submitted
+/* The serial lane, or NULL before sync_module's init / after its shutdown. Jobs submitted
  * to it run one at a time in submission order, and their done callbacks run on the loop
  * thread in that order. Owned by sync.c. */
 struct worker_pool *sync_lane(void);

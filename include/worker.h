@@ -15,8 +15,27 @@
  *                                                                    |
  *      done(arg) <--- eventfd wakes loop <--- completion queue <-----+
  *
- * Jobs run in submission order per worker but complete in any order; callers that need
- * ordering (one client's pipeline) block the client until its job is done.
+ * Jobs start in submission order but complete in any order when a pool has several
+ * threads; callers that need ordering (one client's pipeline) block the client until
+ * its job is done. A pool of one thread runs its jobs, and their done callbacks, in
+ * submission order: that is what the two lanes below are for.
+ *
+ * FOUR POOLS, each for a reason (all started and stopped on the loop thread):
+ *
+ *   server.workers   `worker-threads` threads (server.c). General blocking jobs with no
+ *                    order to keep: AUTH password checks, purges of old rows, freeing
+ *                    replaced models, the first model load.
+ *   sync lane        1 thread (sync.c). Write-through transactions, change-log polls
+ *                    and model loads: they must reach the model in commit order, and
+ *                    one thread is one order.
+ *   session lane     1 thread (session.c). tenant_session batches (group commit, reads
+ *                    through): the session store follows the database batch by batch.
+ *   session hashers  one per CPU, at most 16 (session.c). SESSION LOGIN's user row and
+ *                    bcrypt/argon2id check: tens of ms of CPU each, run at a lower
+ *                    priority and apart from the database jobs, which they never delay.
+ *
+ * Each thread of each pool has its own database connection (lazily opened); the
+ * reconnect backoff below is shared by all of them.
  */
 #ifndef RBACD_WORKER_H
 #define RBACD_WORKER_H

@@ -8,33 +8,19 @@
  * denials (`:0`, empty array), never errors: redis-benchmark stops at the first error.
  *
  * Ids are replied as integers; an id above 2^63-1 (which a RESP integer cannot hold)
- * is replied as a bulk string of its digits.
+ * is replied as a bulk string of its digits. The MENUS encoders and the menu argument
+ * parser live in rbac_reply.c, which the session commands share.
  */
 #include "cmd_rbac.h"
 #include "client.h"
 #include "loader.h"
 #include "mem.h"
 #include "rbac.h"
+#include "rbac_reply.h"
 #include "server.h"
 #include "util.h"
 
 #include <stdint.h>
-#include <string.h>
-
-#define MENUS_SCRATCH_KEEP 65536 /* menu indexes the MENUS scratch keeps between calls */
-
-static void reply_id(buf *out, uint64_t id)
-{
-    if (id <= (uint64_t)INT64_MAX)
-        resp_int(out, (long long)id);
-    else
-        resp_bulk_u64(out, id);
-}
-
-static void reply_str_or_empty(buf *out, const char *s)
-{
-    resp_bulk_str(out, s ? s : "");
-}
 
 /* Parses argv[1] and argv[2] as tenant and user; on failure the error is replied. */
 static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant, uint64_t *user)
@@ -42,20 +28,14 @@ static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant,
     return command_parse_id(c, &argv[1], tenant) && command_parse_id(c, &argv[2], user);
 }
 
-bool cmd_rbac_parse_menu(client *c, const resp_arg *a, uint32_t *idx)
+/* The menu argument a into *idx; false after replying the error for an id out of
+ * range. */
+static bool parse_menu(client *c, const resp_arg *a, uint32_t *idx)
 {
-    *idx = RBAC_NONE;
-    if (util_all_digits(a->ptr, a->len)) {
-        uint64_t id;
-        if (!command_parse_id(c, a, &id))
-            return false;
-        if (server.model)
-            *idx = rbac_menu_by_id(server.model, id);
+    if (rbac_reply_parse_menu(server.model, a, idx))
         return true;
-    }
-    if (server.model)
-        *idx = rbac_menu_by_code(server.model, a->ptr, a->len);
-    return true;
+    command_reply_bad_id(c, a);
+    return false;
 }
 
 static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
@@ -63,104 +43,24 @@ static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
     UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
-    if (!parse_tenant_user(c, argv, &tenant, &user) || !cmd_rbac_parse_menu(c, &argv[3], &menu))
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
         return;
     resp_int(&c->out, rbac_canmenu(server.model, tenant, user, menu, util_now_ms()));
 }
 
 /* ---- MENUS ---- */
 
-/* The scratch of MENUS and MENUS CODES. Handlers run on the loop thread only, one at a
- * time, so one list serves every client and its storage is reused from call to call;
- * after an unusually large answer it is released, so a burst does not pin memory. */
-static rbac_menu_list menus_scratch;
-
-static void reply_menu_ids(client *c, const rbac_menu_list *l)
-{
-    resp_array(&c->out, l->n);
-    for (size_t k = 0; k < l->n; k++) {
-        rbac_menu_info info;
-        if (rbac_menu_get(server.model, l->idx[k], &info))
-            reply_id(&c->out, info.id);
-        else
-            resp_int(&c->out, 0); /* cannot happen: the count is already sent */
-    }
-}
-
-/* Counts the codes first and writes the header before them: a deferred header would
- * move the whole reply to make room. */
-static void reply_menu_codes(client *c, const rbac_menu_list *l)
-{
-    size_t count = 0, len;
-    for (size_t k = 0; k < l->n; k++)
-        if (rbac_menu_perms(server.model, l->idx[k], &len))
-            count++;
-    resp_array(&c->out, count);
-    for (size_t k = 0; k < l->n; k++) {
-        const char *perms = rbac_menu_perms(server.model, l->idx[k], &len);
-        if (perms)
-            resp_bulk(&c->out, perms, len);
-    }
-}
-
-static void reply_menu_tree(client *c, uint64_t tenant, uint64_t user, int64_t now)
-{
-    uint32_t *idx;
-    size_t n = rbac_tree(server.model, tenant, user, now, &idx);
-    resp_array(&c->out, n);
-    for (size_t i = 0; i < n; i++) {
-        rbac_menu_info info;
-        if (!rbac_menu_get(server.model, idx[i], &info))
-            memset(&info, 0, sizeof info); /* cannot happen; keeps the reply well formed */
-        resp_array(&c->out, 7);
-        reply_id(&c->out, info.id);
-        reply_id(&c->out, info.parent_id);
-        resp_int(&c->out, info.type);
-        reply_str_or_empty(&c->out, info.name);
-        reply_str_or_empty(&c->out, info.perms);
-        reply_str_or_empty(&c->out, info.path);
-        resp_int(&c->out, info.sort);
-    }
-    mem_free(idx);
-}
-
-bool cmd_rbac_parse_menus_form(const resp_arg *a, int *form)
-{
-    if (util_eq_nocase(a->ptr, a->len, "codes"))
-        *form = MENUS_CODES;
-    else if (util_eq_nocase(a->ptr, a->len, "tree"))
-        *form = MENUS_TREE;
-    else
-        return false;
-    return true;
-}
-
-void cmd_rbac_reply_menus(client *c, uint64_t tenant, uint64_t user, int form, int64_t now_ms)
-{
-    if (form == MENUS_TREE) {
-        reply_menu_tree(c, tenant, user, now_ms);
-        return;
-    }
-    rbac_menus_list(server.model, tenant, user, now_ms, &menus_scratch);
-    if (form == MENUS_CODES)
-        reply_menu_codes(c, &menus_scratch);
-    else
-        reply_menu_ids(c, &menus_scratch);
-    if (menus_scratch.cap > MENUS_SCRATCH_KEEP)
-        rbac_menu_list_free(&menus_scratch);
-}
-
 static void menusCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant, user;
-    int form = MENUS_IDS;
-    if (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form)) {
+    int form = RBAC_REPLY_IDS;
+    if (argc == 4 && !rbac_reply_parse_form(&argv[3], &form)) {
         command_reply_syntax(c);
         return;
     }
     if (!parse_tenant_user(c, argv, &tenant, &user))
         return;
-    cmd_rbac_reply_menus(c, tenant, user, form, util_now_ms());
+    rbac_reply_menus(&c->out, server.model, tenant, user, form, util_now_ms());
 }
 
 /* ---- ROLES, STORES, CANSTORE ---- */
@@ -169,7 +69,7 @@ static void reply_ids(client *c, uint64_t *ids, size_t n)
 {
     resp_array(&c->out, n);
     for (size_t i = 0; i < n; i++)
-        reply_id(&c->out, ids[i]);
+        rbac_reply_id(&c->out, ids[i]);
     mem_free(ids);
 }
 
@@ -221,7 +121,7 @@ static void whyCommand(client *c, size_t argc, const resp_arg *argv)
     UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
-    if (!parse_tenant_user(c, argv, &tenant, &user) || !cmd_rbac_parse_menu(c, &argv[3], &menu))
+    if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
         return;
     why_reply w = {&c->out, 0};
     size_t pos = resp_defer(&c->out);
@@ -287,7 +187,7 @@ size_t cmd_rbac_model_bytes(void)
     return st.bytes;
 }
 
-void cmd_rbac_info(buf *out)
+static void cmd_rbac_info(buf *out)
 {
     rbac_stats st = {0};
     if (server.model)
@@ -303,6 +203,12 @@ void cmd_rbac_info(buf *out)
                (long long)server.last_load_ms, (long long)server.last_load_at_ms,
                (unsigned long long)ok, (unsigned long long)failed);
 }
+
+const module cmd_rbac_module = {
+    .name = "rbac",
+    .info_section = "rbac",
+    .info = cmd_rbac_info,
+};
 
 /* ---- the rows ---- */
 

@@ -11,9 +11,8 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "module.h"
 #include "server.h"
-#include "session.h"
-#include "sync.h"
 #include "util.h"
 #include "worker.h"
 
@@ -885,21 +884,9 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
         info_persistence(&o);
     if (section_wanted(argc, argv, "stats", true))
         info_stats(&o);
-    if (section_wanted(argc, argv, "rbac", true)) {
-        buf_append_str(&o, "# Rbac\r\n");
-        cmd_rbac_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
-    if (section_wanted(argc, argv, "sessions", true)) {
-        buf_append_str(&o, "# Sessions\r\n");
-        session_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
-    if (section_wanted(argc, argv, "sync", true)) {
-        buf_append_str(&o, "# Sync\r\n");
-        sync_info(&o);
-        buf_append_str(&o, "\r\n");
-    }
+    for (const module *const *m = module_list; *m; m++)
+        if ((*m)->info_section && section_wanted(argc, argv, (*m)->info_section, true))
+            module_info(*m, &o);
     if (section_wanted(argc, argv, "commandstats", false))
         info_per_command(&o, "Commandstats", info_command_line);
     if (section_wanted(argc, argv, "latencystats", false))
@@ -952,9 +939,10 @@ static void configGetCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 /* Applies every name/value pair of CONFIG SET to conf; stops at the first refusal with
- * the error reply written. */
+ * the error reply written. On the live configuration (live), each key's apply hook
+ * then makes the running server follow it. */
 static bool config_set_pairs(client *c, rbacd_conf *conf, size_t argc, const resp_arg *argv,
-                             bool apply)
+                             bool live)
 {
     for (size_t i = 2; i + 1 < argc; i += 2) {
         char name[64], err[256];
@@ -972,8 +960,8 @@ static bool config_set_pairs(client *c, rbacd_conf *conf, size_t argc, const res
                        name, err);
             return false;
         }
-        if (apply)
-            server_conf_changed(name);
+        if (live)
+            conf_apply_runtime(conf, name);
     }
     return true;
 }

@@ -25,13 +25,13 @@
  * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
  */
 #include "client.h"
-#include "cmd_rbac.h"
 #include "command.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
 #include "passwd.h"
 #include "rbac.h"
+#include "rbac_reply.h"
 #include "server.h"
 #include "session.h"
 #include "session_db.h"
@@ -165,20 +165,23 @@ static void session_read(client *c, const resp_arg *token, int reply, uint32_t m
 
 static void sessionGetCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, MENUS_IDS);
+    session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, RBAC_REPLY_IDS);
 }
 
 static void sessionCanmenuCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint32_t menu;
-    if (cmd_rbac_parse_menu(c, &argv[3], &menu))
-        session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], MENUS_IDS);
+    if (!rbac_reply_parse_menu(server.model, &argv[3], &menu)) {
+        command_reply_bad_id(c, &argv[3]);
+        return;
+    }
+    session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], RBAC_REPLY_IDS);
 }
 
 static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    int form = MENUS_IDS;
-    if (argc == 4 && !cmd_rbac_parse_menus_form(&argv[3], &form)) {
+    int form = RBAC_REPLY_IDS;
+    if (argc == 4 && !rbac_reply_parse_form(&argv[3], &form)) {
         command_reply_syntax(c);
         return;
     }

@@ -8,14 +8,21 @@
  *   conf_load_args   --key value... -------+
  *   conf_set_runtime CONFIG SET key value -/
  *
+ * CONFIG SET checks every pair on a scratch configuration first, then sets them on the
+ * live one; only then conf_apply_runtime() runs the row's apply hook (loglevel,
+ * requirepass, slowlog-max-len), so the running server follows the live value and a
+ * refused CONFIG SET changes nothing.
+ *
  * row_apply checks every value before it writes anything, so a refused value leaves
  * the field as it was. Its messages say only what is wrong with the value; callers add
  * the place ("FILE:LINE: key: ", "command line: --key: "). Secret values and password
  * hashes are never echoed, neither in a message nor by CONFIG GET.
  */
 #include "conf.h"
+#include "auth.h"
 #include "log.h"
 #include "mem.h"
+#include "server.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -50,6 +57,9 @@ typedef struct conf_row {
     const char *def;          /* default, parsed like a CONFIG SET value; NULL = none */
     unsigned flags;           /* CONF_RUNTIME | CONF_SECRET */
     const char *help;         /* one line for the reader of this table */
+    /* After CONFIG SET on the live configuration: makes the running server follow the
+     * new value (loop thread). NULL: the value is read where it is used. */
+    void (*apply)(const rbacd_conf *c);
 } conf_row;
 
 /* Bounds, named once. */
@@ -74,14 +84,32 @@ typedef struct conf_row {
 /* offsetof(rbacd_conf, f), refusing to compile unless the field has type T. */
 #define FIELD(f, T) _Generic(((rbacd_conf *)0)->f, T : offsetof(rbacd_conf, f))
 
+/* The last argument of a row is its help line, optionally followed by
+ * `.apply = hook`. */
 /* clang-format off */
-#define ROW_INT(n, f, lo, hi, d, fl, h)   {n, CT_INT, FIELD(f, long long), lo, hi, NULL, d, fl, h}
-#define ROW_BYTES(n, f, lo, hi, d, fl, h) {n, CT_BYTES, FIELD(f, long long), lo, hi, NULL, d, fl, h}
-#define ROW_OCTAL(n, f, hi, d, fl, h)     {n, CT_OCTAL, FIELD(f, long long), 0, hi, NULL, d, fl, h}
-#define ROW_BOOL(n, f, d, fl, h)          {n, CT_BOOL, FIELD(f, bool), 0, 1, NULL, d, fl, h}
-#define ROW_STR(n, f, len, d, fl, h)      {n, CT_STRING, FIELD(f, char *), 0, len, NULL, d, fl, h}
-#define ROW_ENUM(n, f, names, d, fl, h)   {n, CT_ENUM, FIELD(f, int), 0, 0, names, d, fl, h}
+#define ROW_(n, t, o, lo, hi, nm, d, fl, ...) \
+    {.name = n, .type = t, .off = o, .min = lo, .max = hi, .names = nm, .def = d, .flags = fl, \
+     .help = __VA_ARGS__}
+#define ROW_INT(n, f, lo, hi, d, fl, ...)   ROW_(n, CT_INT, FIELD(f, long long), lo, hi, NULL, d, fl, __VA_ARGS__)
+#define ROW_BYTES(n, f, lo, hi, d, fl, ...) ROW_(n, CT_BYTES, FIELD(f, long long), lo, hi, NULL, d, fl, __VA_ARGS__)
+#define ROW_OCTAL(n, f, hi, d, fl, ...)     ROW_(n, CT_OCTAL, FIELD(f, long long), 0, hi, NULL, d, fl, __VA_ARGS__)
+#define ROW_BOOL(n, f, d, fl, ...)          ROW_(n, CT_BOOL, FIELD(f, bool), 0, 1, NULL, d, fl, __VA_ARGS__)
+#define ROW_STR(n, f, len, d, fl, ...)      ROW_(n, CT_STRING, FIELD(f, char *), 0, len, NULL, d, fl, __VA_ARGS__)
+#define ROW_ENUM(n, f, names, d, fl, ...)   ROW_(n, CT_ENUM, FIELD(f, int), 0, 0, names, d, fl, __VA_ARGS__)
 /* clang-format on */
+
+/* ---- apply hooks: the running server follows a CONFIG SET ---------------------------- */
+
+static void apply_loglevel(const rbacd_conf *c)
+{
+    log_set_level(c->loglevel);
+}
+
+/* The slowlog ring is sized by slowlog-max-len: a new length starts an empty one. */
+static void apply_slowlog_max_len(const rbacd_conf *c)
+{
+    server_slowlog_reset();
+}
 
 static const char *const loglevel_names[] = {
     [LOG_LVL_DEBUG] = "debug",     [LOG_LVL_VERBOSE] = "verbose", [LOG_LVL_NOTICE] = "notice",
@@ -101,8 +129,8 @@ static const char *const role_names[] = {
 #define RT CONF_RUNTIME
 static const conf_row conf_rows[] = {
     /* network */
-    {"bind", CT_BIND, FIELD(bind, char *), 1, BIND_MAX, NULL, "127.0.0.1", 0,
-     "addresses to listen on"},
+    ROW_("bind", CT_BIND, FIELD(bind, char *), 1, BIND_MAX, NULL, "127.0.0.1", 0,
+         "addresses to listen on"),
     ROW_INT("port", port, 0, PORT_MAX, "6380", 0, "TCP port, 0 = no TCP listener"),
     ROW_STR("unixsocket", unixsocket, SUN_PATH_MAXLEN, "", 0, "unix socket path, empty = none"),
     ROW_OCTAL("unixsocketperm", unixsocketperm, 0777, "0700", 0, "mode of the unix socket file"),
@@ -111,9 +139,10 @@ static const conf_row conf_rows[] = {
     ROW_INT("tcp-keepalive", tcp_keepalive, 0, 86400, "300", 0, "TCP keepalive (s), 0 = off"),
     ROW_BOOL("protected-mode", protected_mode, "yes", RT, "no user configured: loopback only"),
     /* access control */
-    {"user", CT_USER, FIELD(users, conf_user *), 3, 3, NULL, NULL, 0, "NAME ROLE HASH, repeatable"},
+    ROW_("user", CT_USER, FIELD(users, conf_user *), 3, 3, NULL, NULL, 0,
+         "NAME ROLE HASH, repeatable"),
     ROW_STR("requirepass", requirepass, PASS_MAXLEN, "", RT | CONF_SECRET,
-            "password of the default user (admin), empty = none"),
+            "password of the default user (admin), empty = none", .apply = auth_conf_changed),
     /* database; lengths match db_params */
     ROW_STR("db-host", db_host, HOST_MAXLEN, "127.0.0.1", 0, "MariaDB host"),
     ROW_INT("db-port", db_port, 1, PORT_MAX, "3306", 0, "MariaDB TCP port"),
@@ -133,14 +162,18 @@ static const conf_row conf_rows[] = {
             "live sessions per user; the oldest goes past it"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
     /* observability */
-    ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0, "/metrics and /healthz port, 0 = off"),
-    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0, "address of the HTTP listener"),
-    ROW_ENUM("loglevel", loglevel, loglevel_names, "notice", RT, "least important line logged"),
+    ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0,
+            "/metrics and /healthz port, 0 = off (not served yet)"),
+    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0,
+            "address of the HTTP listener (not served yet)"),
+    ROW_ENUM("loglevel", loglevel, loglevel_names, "notice", RT, "least important line logged",
+             .apply = apply_loglevel),
     ROW_STR("logfile", logfile, PATH_MAXLEN, "", 0, "log file, empty = stderr"),
     ROW_STR("pidfile", pidfile, PATH_MAXLEN, "", 0, "pid file, empty = none"),
     ROW_INT("slowlog-log-slower-than", slowlog_log_slower_than, -1, 3600000000LL, "10000", RT,
             "slowlog threshold (us), -1 = off"),
-    ROW_INT("slowlog-max-len", slowlog_max_len, 1, 100000, "128", RT, "slowlog entries kept"),
+    ROW_INT("slowlog-max-len", slowlog_max_len, 1, 100000, "128", RT, "slowlog entries kept",
+            .apply = apply_slowlog_max_len),
     /* limits */
     ROW_BYTES("client-output-limit", client_output_limit, 64 * KB, 16 * GB, "64mb", RT,
               "pending reply bytes before a client is no longer read"),
@@ -794,6 +827,13 @@ bool conf_set_runtime(rbacd_conf *c, const char *name, const char *value, char *
         return false;
     }
     return row_apply_text(c, r, value, err, errlen);
+}
+
+void conf_apply_runtime(const rbacd_conf *c, const char *name)
+{
+    const conf_row *r = row_find(name);
+    if (r && (r->flags & CONF_RUNTIME) && r->apply)
+        r->apply(c);
 }
 
 /* "NAME ROLE NAME ROLE ..." of every user; hashes stay private. Caller frees. */

@@ -258,7 +258,7 @@ void loader_counters(uint64_t *loads_ok, uint64_t *loads_failed)
     *loads_failed = loader.loads_failed;
 }
 
-void loader_shutdown(void)
+static void loader_shutdown(void)
 {
     loader.stopped = true;
     if (loader.retry_ev) {
@@ -269,3 +269,16 @@ void loader_shutdown(void)
     rbac_model_free(server.model);
     server.model = NULL;
 }
+
+/* Queues the first load: no waiter, the server serves -LOADING until it is in. */
+static bool loader_init(void)
+{
+    loader_start(0, NULL, NULL);
+    return true;
+}
+
+const module loader_module = {
+    .name = "loader",
+    .init = loader_init,
+    .shutdown = loader_shutdown,
+};

@@ -17,7 +17,7 @@
 
 #define LOG_LINE_MAX 2048 /* longer lines are truncated, never split */
 
-volatile int log_min_level = LOG_LVL_NOTICE;
+atomic_int log_min_level = LOG_LVL_NOTICE;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = STDERR_FILENO; /* guarded by log_lock */
@@ -70,7 +70,7 @@ void log_close(void)
 
 void log_set_level(int level)
 {
-    log_min_level = level;
+    atomic_store_explicit(&log_min_level, level, memory_order_relaxed);
 }
 
 void log_write(int level, const char *fmt, ...)

@@ -1,18 +1,17 @@
 /*
  * The server: one event loop thread running listeners, clients, timers and signals,
- * plus the worker pool (worker.h holds the threading rule). This file owns start-up
- * order and the orderly shutdown described in server.h.
+ * plus the general worker pool (worker.h holds the threading rule and lists every
+ * pool). This file owns the start-up and the orderly shutdown described in server.h;
+ * the modules (module.h) come and go through their hooks, in module_list order.
  */
 #include "server.h"
-#include "session.h"
-#include "sync.h"
 #include "auth.h"
 #include "client.h"
 #include "command.h"
 #include "db.h"
-#include "loader.h"
 #include "log.h"
 #include "mem.h"
+#include "module.h"
 #include "util.h"
 #include "worker.h"
 
@@ -26,7 +25,6 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -333,9 +331,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     sample_ops();
-    int64_t now_ms = util_now_ms();
-    session_cron(now_ms);
-    sync_cron(now_ms);
+    module_cron_all(module_list, server.modules_started, util_now_ms());
     if (server.conf.timeout > 0) {
         int64_t now = util_now_ms();
         for (client *c = server.clients, *next; c; c = next) {
@@ -405,14 +401,9 @@ void server_slowlog_record(const client *c, size_t argc, const void *argvp, int6
         server.slowlog_len++;
 }
 
-void server_conf_changed(const char *name)
+void server_slowlog_reset(void)
 {
-    if (!strcasecmp(name, "loglevel"))
-        log_set_level(server.conf.loglevel);
-    else if (!strcasecmp(name, "requirepass"))
-        auth_conf_changed(&server.conf);
-    else if (!strcasecmp(name, "slowlog-max-len"))
-        slowlog_clear();
+    slowlog_clear();
 }
 
 static bool write_pidfile(void)
@@ -489,27 +480,24 @@ int server_main(void)
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    sodium_memzero(&dbp, sizeof dbp); /* the pool has its copy; wipe ours on every path */
     if (!server.workers)
         goto done;
-    sodium_memzero(&dbp, sizeof dbp);
     if (!write_pidfile())
         goto done;
     log_notice("rbacd %s started, pid %d, profile %s", RBACD_VERSION, (int)getpid(),
                conf_profile_name(server.conf.profile));
-    loader_start(0, NULL, NULL);
-    if (!session_init() || !sync_init())
+    if (!module_init_all(module_list, &server.modules_started))
         goto done;
     event_base_dispatch(server.base);
     status = 0;
 done:
     close_listeners();
     free_all_clients();
-    sync_shutdown();
-    session_shutdown();
+    module_shutdown_all(module_list, &server.modules_started);
     if (server.workers)
         worker_pool_stop(server.workers);
     server.workers = NULL;
-    loader_shutdown();
     slowlog_clear();
     if (server.ev_cron)
         event_free(server.ev_cron);

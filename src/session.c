@@ -22,13 +22,13 @@
  */
 #include "session.h"
 #include "client.h"
-#include "cmd_rbac.h"
 #include "command.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
 #include "mem.h"
 #include "rbac.h"
+#include "rbac_reply.h"
 #include "server.h"
 #include "session_internal.h"
 #include "util.h"
@@ -398,14 +398,6 @@ static const int apply_order[] = {
 
 /* ---- replies ---- */
 
-static void reply_u64(buf *out, uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX)
-        resp_int(out, (long long)v);
-    else
-        resp_bulk_u64(out, v);
-}
-
 void session_reply_dberr(client *c)
 {
     resp_error(&c->out, "DBERR the session store in the database is unavailable or refused "
@@ -429,8 +421,8 @@ void session_reply_read(client *c, int reply, const session_row *row, uint32_t m
     switch (reply) {
     case SESSION_REPLY_GET:
         resp_array(&c->out, 4);
-        reply_u64(&c->out, row->tenant);
-        reply_u64(&c->out, row->user);
+        rbac_reply_id(&c->out, row->tenant);
+        rbac_reply_id(&c->out, row->user);
         resp_int(&c->out, row->created_ms);
         resp_int(&c->out, row->expires_ms);
         break;
@@ -438,7 +430,7 @@ void session_reply_read(client *c, int reply, const session_row *row, uint32_t m
         resp_int(&c->out, rbac_canmenu(server.model, row->tenant, row->user, menu, util_now_ms()));
         break;
     default:
-        cmd_rbac_reply_menus(c, row->tenant, row->user, form, util_now_ms());
+        rbac_reply_menus(&c->out, server.model, row->tenant, row->user, form, util_now_ms());
         break;
     }
 }
@@ -473,8 +465,8 @@ static void reply_lookup(client *c, const session_op *op)
     uint32_t menu = RBAC_NONE;
     if (op->found && op->reply == SESSION_REPLY_CANMENU && op->arg) {
         resp_arg a = {op->arg, op->arglen};
-        if (!cmd_rbac_parse_menu(c, &a, &menu))
-            return; /* cannot happen: the argument was checked before the lookup */
+        if (!rbac_reply_parse_menu(server.model, &a, &menu))
+            menu = RBAC_NONE; /* cannot happen: the argument was checked before the lookup */
     }
     session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
 }
@@ -604,7 +596,9 @@ static size_t hasher_count(void)
     return n > SESSION_HASHERS_MAX ? SESSION_HASHERS_MAX : (size_t)n;
 }
 
-bool session_init(void)
+static void session_shutdown(void);
+
+static bool session_init(void)
 {
     if (server.conf.profile != CONF_PROFILE_BITENANT)
         return true; /* the commands answer that they need profile bitenant */
@@ -631,7 +625,7 @@ fail:
     return false;
 }
 
-void session_shutdown(void)
+static void session_shutdown(void)
 {
     sess.stopping = true;
     /* Password checks end first: their completions may still queue ops (dropped now). */
@@ -657,7 +651,7 @@ void session_shutdown(void)
     sess.enabled = false;
 }
 
-void session_cron(int64_t now_ms)
+static void session_cron(int64_t now_ms)
 {
     if (!sess.enabled || sess.stopping)
         return;
@@ -676,7 +670,7 @@ void session_cron(int64_t now_ms)
     }
 }
 
-void session_info(buf *out)
+static void session_info(buf *out)
 {
     const session_stats *st = &sess.stats;
     buf_printf(out,
@@ -700,6 +694,15 @@ void session_info(buf *out)
                (unsigned long long)st->batches, (unsigned long long)st->db_errors, sess.queued,
                sess.hasher_threads, session_store_bytes(&sess.store));
 }
+
+const module session_module = {
+    .name = "sessions",
+    .init = session_init,
+    .shutdown = session_shutdown,
+    .cron = session_cron,
+    .info_section = "sessions",
+    .info = session_info,
+};
 
 void session_user_changed(uint64_t tenant, uint64_t user)
 {

@@ -113,7 +113,7 @@ void session_login_cancel(void);
 void session_reply_dberr(struct client *c);
 void session_reply_nosession(struct client *c);
 /* GET/CANMENU/MENUS for a usable session (row), or for none (row == NULL). menu is the
- * resolved menu for CANMENU, form the MENUS form. */
+ * resolved menu for CANMENU, form the MENUS form (enum rbac_reply_form). */
 void session_reply_read(struct client *c, int reply, const session_row *row, uint32_t menu,
                         int form);
 

@@ -41,6 +41,7 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -471,13 +472,13 @@ static void maybe_purge(int64_t now_ms)
 
 /* -------------------------------------------------------------- interface ---- */
 
-bool sync_init(void)
+static bool sync_init(void)
 {
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     sync.profile = dal_profile_of(server.conf.profile);
     sync.lane = worker_pool_start(server.base, 1, &dbp);
-    memset(&dbp, 0, sizeof dbp);
+    sodium_memzero(&dbp, sizeof dbp); /* not memset: a dead store may be optimised away */
     if (!sync.lane) {
         log_warn("cannot start the sync lane");
         return false;
@@ -493,7 +494,7 @@ bool sync_init(void)
     return true;
 }
 
-void sync_shutdown(void)
+static void sync_shutdown(void)
 {
     if (sync.stopped)
         return;
@@ -519,7 +520,7 @@ void sync_shutdown(void)
     sync.nfollowups = sync.capfollowups = 0;
 }
 
-void sync_cron(int64_t now_ms)
+static void sync_cron(int64_t now_ms)
 {
     if (sync.stopped || !sync.have_model)
         return;
@@ -559,7 +560,7 @@ uint64_t sync_revision(void)
     return sync.cur.max_seen;
 }
 
-void sync_info(buf *out)
+static void sync_info(buf *out)
 {
     int64_t now = util_now_ms();
     long long lag = sync.last_poll_ok_ms ? (long long)(now - sync.last_poll_ok_ms) : -1;
@@ -582,3 +583,12 @@ void sync_info(buf *out)
                sync.st.writes, sync.st.write_errors, sync.st.write_dberrs, sync.nwaiters,
                sync.lane ? worker_pool_pending(sync.lane) : 0, sync.reload_pending ? 1 : 0);
 }
+
+const module sync_module = {
+    .name = "sync",
+    .init = sync_init,
+    .shutdown = sync_shutdown,
+    .cron = sync_cron,
+    .info_section = "sync",
+    .info = sync_info,
+};

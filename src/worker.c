@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,6 +223,7 @@ void worker_pool_stop(worker_pool *p)
     pthread_mutex_destroy(&p->done_lock);
     pthread_cond_destroy(&p->cond);
     mem_free(p->threads);
+    sodium_memzero(&p->db, sizeof p->db); /* the database password */
     mem_free(p);
 }
 

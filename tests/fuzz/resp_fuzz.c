@@ -1,9 +1,17 @@
 /*
- * resp_fuzz — libFuzzer target for resp_parse(). Not part of the default build:
+ * resp_fuzz — libFuzzer target for resp_parse(). Not part of the default build; clang
+ * builds it (CMake option RBACD_FUZZ), and scripts/test.sh runs it briefly in CI
+ * (RBACD_TEST_ONLY=fuzz for that step alone):
  *
- *   clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *       tests/fuzz/resp_fuzz.c src/resp.c src/buf.c src/mem.c -o resp_fuzz
- *   ./resp_fuzz -max_len=2048 -max_total_time=120
+ *   CC=clang cmake -S . -B build-fuzz -DRBACD_FUZZ=ON -DRBACD_BLACKBOX=OFF
+ *   cmake --build build-fuzz --target resp_fuzz
+ *   mkdir -p build-fuzz/fuzz-corpus
+ *   build-fuzz/resp_fuzz -max_len=2048 -max_total_time=120 build-fuzz/fuzz-corpus \
+ *       tests/fuzz/seeds
+ *
+ * (or by hand: clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
+ * tests/fuzz/resp_fuzz.c src/resp.c src/buf.c src/mem.c -o resp_fuzz). New inputs go
+ * to the first directory; tests/fuzz/seeds holds a few requests to start from.
  *
  * The first input byte picks the limits (including tiny and zero ones, so that every
  * limit is hit); the rest is a client's byte stream. For each input it checks:

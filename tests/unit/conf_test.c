@@ -1,12 +1,18 @@
 /*
  * conf_test — the configuration table end to end: defaults, every key type read from a
  * file, quoting, the exact text of every error (place, key, message), command-line
- * overrides, CONFIG SET refusals, CONFIG GET patterns and masking, and the shipped
- * conf/rbacd.conf. Files are written to temporary paths and removed at once.
+ * overrides, CONFIG SET refusals, the apply hooks CONFIG SET runs on the live
+ * configuration, CONFIG GET patterns and masking, and the shipped conf/rbacd.conf. Files are
+ * written to temporary paths and removed at once.
  */
+#include "auth.h"
+#include "client.h"
 #include "conf.h"
 #include "log.h"
+#include "server.h"
 #include "testing.h"
+
+#include <stdatomic.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -643,6 +649,47 @@ static void test_set_runtime(void)
     conf_free(&c);
 }
 
+/* The apply hooks run on the configuration they are given, after the value is set:
+ * the log level, the requirepass digest, a fresh slowlog ring. A key without a hook,
+ * a key CONFIG SET may not change and an unknown key do nothing. */
+static void test_apply_runtime(void)
+{
+    rbacd_conf c;
+    conf_init(&c);
+    char err[ERR_MAX];
+    CHECK(conf_set_runtime(&c, "loglevel", "warning", err, sizeof err));
+    CHECK_EQ_INT(atomic_load(&log_min_level), LOG_LVL_NOTICE); /* set is not apply */
+    conf_apply_runtime(&c, "LogLevel");
+    CHECK_EQ_INT(atomic_load(&log_min_level), LOG_LVL_WARNING);
+
+    auth_conf_changed(&c); /* no requirepass */
+    CHECK(!auth_required());
+    CHECK(conf_set_runtime(&c, "requirepass", "pw", err, sizeof err));
+    CHECK(!auth_required());
+    conf_apply_runtime(&c, "requirepass");
+    CHECK(auth_required());
+    CHECK(conf_set_runtime(&c, "requirepass", "", err, sizeof err));
+    conf_apply_runtime(&c, "requirepass");
+    CHECK(!auth_required());
+
+    server.conf.slowlog_max_len = 4;
+    client cl = {.id = 1};
+    resp_arg argv[] = {{"ping", 4}};
+    server_slowlog_record(&cl, 1, argv, 5, false);
+    CHECK_EQ_INT(server.slowlog_len, 1);
+    conf_apply_runtime(&c, "timeout"); /* no hook */
+    conf_apply_runtime(&c, "port");    /* not a run-time key */
+    conf_apply_runtime(&c, "nosuchkey");
+    CHECK_EQ_INT(server.slowlog_len, 1);
+    CHECK(conf_set_runtime(&c, "slowlog-max-len", "2", err, sizeof err));
+    conf_apply_runtime(&c, "slowlog-max-len");
+    CHECK_EQ_INT(server.slowlog_len, 0);
+    CHECK(server.slowlog == NULL);
+
+    log_set_level(LOG_LVL_NOTICE);
+    conf_free(&c);
+}
+
 static void test_set_runtime_refusals(void)
 {
     rbacd_conf c;
@@ -935,6 +982,7 @@ int main(void)
     TEST_RUN(test_args_errors);
     TEST_RUN(test_set_runtime);
     TEST_RUN(test_set_runtime_refusals);
+    TEST_RUN(test_apply_runtime);
     TEST_RUN(test_get_all);
     TEST_RUN(test_get_patterns);
     TEST_RUN(test_get_secrets_and_users);

@@ -1,0 +1,65 @@
+/*
+ * The module list and the walks over it (see module.h).
+ *
+ * Why this order:
+ *   loader    first: the first model load is the longest step of a start, so it is
+ *             queued at once (on the general pool: the sync lane does not exist yet).
+ *             Stopped after sync, whose lane may still finish a load.
+ *   rbac      INFO rbac only (the model the loader keeps).
+ *   sessions  its own lane and password checkers; answers read the model.
+ *   sync      last: it follows the change log from the revision of a loaded model.
+ *             Stopped first: its lane (writes, polls, loads) finishes before anything
+ *             it applies to goes away.
+ * INFO shows the sections in the same order: rbac, sessions, sync.
+ */
+#include "module.h"
+#include "cmd_rbac.h"
+#include "loader.h"
+#include "log.h"
+#include "session.h"
+#include "sync.h"
+
+#include <ctype.h>
+
+const module *const module_list[] = {
+    &loader_module, &cmd_rbac_module, &session_module, &sync_module, NULL,
+};
+
+bool module_init_all(const module *const *list, size_t *started)
+{
+    *started = 0;
+    for (const module *const *m = list; *m; m++) {
+        ++*started; /* its shutdown runs even if its init fails */
+        if ((*m)->init && !(*m)->init()) {
+            log_warn("%s: cannot start; stopping", (*m)->name);
+            module_shutdown_all(list, started);
+            return false;
+        }
+    }
+    return true;
+}
+
+void module_shutdown_all(const module *const *list, size_t *started)
+{
+    while (*started > 0) {
+        const module *m = list[--*started];
+        if (m->shutdown)
+            m->shutdown();
+    }
+}
+
+void module_cron_all(const module *const *list, size_t started, int64_t now_ms)
+{
+    for (size_t i = 0; i < started; i++)
+        if (list[i]->cron)
+            list[i]->cron(now_ms);
+}
+
+void module_info(const module *m, buf *out)
+{
+    if (!m->info_section || !m->info_section[0] || !m->info)
+        return;
+    buf_printf(out, "# %c%s\r\n", toupper((unsigned char)m->info_section[0]), m->info_section + 1);
+    m->info(out);
+    buf_append_str(out, "\r\n");
+}
