@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "resp.h"
+#include "worker.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -80,12 +81,39 @@ void client_close_after_reply(client *c);
 
 /* Asynchronous commands. client_block() stops c from running further requests;
  * client_unblock() (on the loop thread, after the reply was appended) resumes it and
- * runs what was pipelined meanwhile. Commands reach them through command_run_job(),
- * command_block() and command_resume() (command.h), which find c again by id. */
+ * runs what was pipelined meanwhile. Commands reach them through client_run_job(),
+ * client_wait() and client_resume() below, which find c again by id. */
 void client_block(client *c);
 void client_unblock(client *c);
 
 /* Formats one CLIENT LIST / CLIENT INFO line for c into out (no trailing newline). */
 void client_describe(const client *c, buf *out);
+
+/* ---- Waiting for an answer ----
+ *
+ * A handler whose answer is not there yet blocks its client: no further request of
+ * that client runs until the reply is written, so a pipeline keeps its order, while
+ * other clients go on being served. The client may be killed or hang up meanwhile, so
+ * it is never kept as a pointer: its ticket (the client id, never 0) finds it again. */
+
+/* Called on the loop thread with the answer: c is the waiting client, or NULL when it
+ * has gone (reply then only cleans up). From the call on, reply is responsible for arg
+ * (it frees it, or leaves it to whoever owns it). */
+typedef void client_reply_fn(client *c, void *arg);
+
+/* Blocks c, runs job(arg) on a thread of pool, then on the loop thread calls
+ * reply(c or NULL, arg) and unblocks c. Jobs of one pool complete in the order that
+ * pool delivers them (a pool of one thread: submission order). Never fails. */
+void client_run_job(client *c, struct worker_pool *pool, worker_job_fn *job, client_reply_fn *reply,
+                    void *arg);
+/* Blocks c for a wait that is not a worker job (a reload, a session batch, a
+ * revision); returns the ticket that client_resume() takes. */
+uint64_t client_wait(client *c);
+/* Ends the wait of ticket: reply(c or NULL, arg), then c is unblocked and runs what it
+ * pipelined meanwhile. Exactly one client_resume() per client_wait(). */
+void client_resume(uint64_t ticket, client_reply_fn *reply, void *arg);
+/* Whether the client holding ticket is still connected (for a wait that goes on in
+ * several steps and need not continue for a client that has gone). */
+bool client_waiting(uint64_t ticket);
 
 #endif

@@ -15,8 +15,8 @@
  * a row.
  *
  * Commands that wait (a worker job, a reload, a session batch, a revision) block their
- * client through command_run_job() or command_block()/command_resume(), which find the
- * client again by id when the answer is there: it may have gone meanwhile.
+ * client through client_run_job() or client_wait()/client_resume() (client.h), which
+ * find the client again by id when the answer is there: it may have gone meanwhile.
  */
 #ifndef RBACD_COMMAND_H
 #define RBACD_COMMAND_H
@@ -127,33 +127,6 @@ void command_help(struct client *c, size_t argc, const resp_arg *argv);
 /* Estimated latency percentile (0 < p < 100) of a command in microseconds, from its
  * histogram (the upper bound of the bucket holding it); 0 with no calls. */
 double command_percentile(const command_stats *st, double p);
-
-/* ---- Commands that wait ----
- *
- * A handler whose answer is not there yet blocks its client: no further request of
- * that client runs until the reply is written, so a pipeline keeps its order, while
- * other clients go on being served. The client may be killed or hang up meanwhile, so
- * it is never kept as a pointer: its ticket (the client id, never 0) finds it again. */
-
-/* Called on the loop thread with the answer: c is the waiting client, or NULL when it
- * has gone (reply then only cleans up). From the call on, reply is responsible for arg
- * (it frees it, or leaves it to whoever owns it). */
-typedef void command_reply_fn(struct client *c, void *arg);
-
-/* Blocks c, runs job(arg) on a thread of pool, then on the loop thread calls
- * reply(c or NULL, arg) and unblocks c. Jobs of one pool complete in the order that
- * pool delivers them (a pool of one thread: submission order). Never fails. */
-void command_run_job(struct client *c, struct worker_pool *pool, worker_job_fn *job,
-                     command_reply_fn *reply, void *arg);
-/* Blocks c for a wait that is not a worker job (a reload, a session batch, a
- * revision); returns the ticket that command_resume() takes. */
-uint64_t command_block(struct client *c);
-/* Ends the wait of ticket: reply(c or NULL, arg), then c is unblocked and runs what it
- * pipelined meanwhile. Exactly one command_resume() per command_block(). */
-void command_resume(uint64_t ticket, command_reply_fn *reply, void *arg);
-/* Whether the client holding ticket is still connected (for a wait that goes on in
- * several steps and need not continue for a client that has gone). */
-bool command_waiting(uint64_t ticket);
 
 /* Reply helpers shared by handlers. */
 void command_reply_syntax(struct client *c);                    /* -ERR syntax error */

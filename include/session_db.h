@@ -82,7 +82,7 @@ typedef struct session_login_log {
 
 typedef struct session_op {
     int kind;                          /* enum session_op_kind */
-    uint64_t client_id;                /* who waits (command_block ticket), 0 = nobody */
+    uint64_t client_id;                /* who waits (client_wait ticket), 0 = nobody */
     int reply;                         /* what to reply (session.c decides) */
     uint8_t hash[SESSION_HASH_LEN];    /* the session concerned */
     uint64_t tenant;                   /* create, revokeall, user: whose */

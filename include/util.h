@@ -11,7 +11,6 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MUST_CHECK   __attribute__((warn_unused_result))
-#define UNUSED(x)    ((void)(x))
 
 /* Parses a decimal unsigned id: digits only (leading zeros allowed), 1..20 digits, value
  * <= 2^64-1. Returns false (and leaves *out alone) for anything else, including "", "+1",
@@ -34,6 +33,9 @@ bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, b
  * elsewhere (a database error) stays one line in INFO and logs. Returns s. */
 char *util_one_line(char *s);
 
+/* Sorts the n elements of size bytes at v with cmp and drops the ones equal to their
+ * predecessor; returns the new count. */
+size_t util_sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *));
 /* Sorts v[0..n) ascending. */
 void util_sort_u64(uint64_t *v, size_t n);
 /* Sorts v[0..n) ascending and drops duplicates; returns the new count. */

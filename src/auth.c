@@ -3,14 +3,13 @@
  * user:
  *
  *   loop: auth_check -> digest cache hit? -> k(c, ok) now
- *                    -> miss: command_run_job(job{hash copy, password copy}) -> worker
+ *                    -> miss: client_run_job(job{hash copy, password copy}) -> worker
  *   worker: crypto_pwhash_str_verify
  *   loop: auth_job_reply -> on success remember the digest -> k(c or NULL, ok); the
  *         client is unblocked after it
  */
 #include "auth.h"
 #include "client.h"
-#include "command.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -219,7 +218,7 @@ void auth_check(client *c, const char *user, size_t ulen, const char *pass, size
     memcpy(j->digest, digest, sizeof digest);
     j->k = k;
     j->arg = arg;
-    command_run_job(c, server.workers, auth_job_run, auth_job_reply, j);
+    client_run_job(c, server.workers, auth_job_run, auth_job_reply, j);
 }
 
 bool auth_hash_password(const char *pass, size_t plen, char *out, size_t outlen)

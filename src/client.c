@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -297,8 +298,6 @@ static bool client_pump(client *c)
 static void client_on_write(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
-    (void)fd;
-    (void)what;
     if (!client_write_now(c))
         return;
     if (!event_pending(c->ev_write, EV_WRITE, NULL) && c->state == CLIENT_READY)
@@ -310,7 +309,6 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
 static void client_on_read(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
-    (void)what;
     size_t want = CLIENT_READ_CHUNK;
     if (c->req.need > c->in.len && c->req.need - c->in.len > want)
         want = c->req.need - c->in.len;
@@ -369,4 +367,60 @@ void client_describe(const client *c, buf *out)
                c->in.len, c->in.cap > c->in.len ? c->in.cap - c->in.len : 0,
                c->out.len - c->out_pos, sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user,
                c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+}
+
+/* ---- waiting for an answer ---- */
+
+/* A job run for a blocked client: what client_run_job() hands the pool. */
+typedef struct client_job {
+    uint64_t ticket;        /* the waiting client */
+    worker_job_fn *job;     /* the work, on a worker thread */
+    client_reply_fn *reply; /* the answer, on the loop thread */
+    void *arg;              /* for both; reply's once it runs */
+} client_job;
+
+static void client_job_run(void *arg)
+{
+    client_job *j = arg;
+    j->job(j->arg);
+}
+
+static void client_job_done(void *arg)
+{
+    client_job *j = arg;
+    uint64_t ticket = j->ticket;
+    client_reply_fn *reply = j->reply;
+    void *reply_arg = j->arg;
+    mem_free(j);
+    client_resume(ticket, reply, reply_arg);
+}
+
+void client_run_job(client *c, struct worker_pool *pool, worker_job_fn *job, client_reply_fn *reply,
+                    void *arg)
+{
+    client_job *j = mem_alloc(sizeof *j);
+    j->ticket = client_wait(c);
+    j->job = job;
+    j->reply = reply;
+    j->arg = arg;
+    worker_submit(pool, client_job_run, client_job_done, j);
+}
+
+uint64_t client_wait(client *c)
+{
+    client_block(c);
+    return c->id;
+}
+
+void client_resume(uint64_t ticket, client_reply_fn *reply, void *arg)
+{
+    client *c = client_by_id(ticket);
+    reply(c, arg);
+    if (c)
+        client_unblock(c); /* may run c's pipelined requests, or free c */
+}
+
+bool client_waiting(uint64_t ticket)
+{
+    return client_by_id(ticket) != NULL;
 }

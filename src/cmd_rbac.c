@@ -40,7 +40,6 @@ static bool parse_menu(client *c, const resp_arg *a, uint32_t *idx)
 
 static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
     if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
@@ -75,7 +74,6 @@ static void reply_ids(client *c, uint64_t *ids, size_t n)
 
 static void rolesCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, user, *ids;
     if (!parse_tenant_user(c, argv, &tenant, &user))
         return;
@@ -85,7 +83,6 @@ static void rolesCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void storesCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, user, *ids;
     if (!parse_tenant_user(c, argv, &tenant, &user))
         return;
@@ -95,7 +92,6 @@ static void storesCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void canstoreCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, user, store;
     if (!parse_tenant_user(c, argv, &tenant, &user) || !command_parse_id(c, &argv[3], &store))
         return;
@@ -118,7 +114,6 @@ static void why_line(void *ctx, const char *line, size_t len)
 
 static void whyCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, user;
     uint32_t menu;
     if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
@@ -134,8 +129,6 @@ static void whyCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void dbsizeCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
-    UNUSED(argv);
     resp_int(&c->out, (long long)cmd_rbac_user_count());
 }
 
@@ -160,7 +153,7 @@ static void reload_reply(client *c, void *arg)
 static void reload_done(void *ctx, bool ok, const char *err)
 {
     reload_result r = {ok, err};
-    command_resume((uint64_t)(uintptr_t)ctx, reload_reply, &r);
+    client_resume((uint64_t)(uintptr_t)ctx, reload_reply, &r);
 }
 
 static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
@@ -168,7 +161,7 @@ static void reloadCommand(client *c, size_t argc, const resp_arg *argv)
     uint64_t tenant = 0;
     if (argc == 2 && !command_parse_id(c, &argv[1], &tenant))
         return;
-    loader_start(tenant, reload_done, (void *)(uintptr_t)command_block(c));
+    loader_start(tenant, reload_done, (void *)(uintptr_t)client_wait(c));
 }
 
 /* ---- INFO ---- */

@@ -84,10 +84,10 @@ static bool parse_tenant_user(client *c, const resp_arg *argv, uint64_t *tenant,
     return command_parse_id(c, &argv[2], tenant) && command_parse_id(c, &argv[3], user);
 }
 
-/* Queues op for c and blocks c until session.c replies to it (command_resume). */
+/* Queues op for c and blocks c until session.c replies to it (client_resume). */
 static void submit(client *c, session_op *op)
 {
-    op->client_id = command_block(c);
+    op->client_id = client_wait(c);
     session_enqueue(op);
 }
 
@@ -257,20 +257,18 @@ static void user_command(client *c, const resp_arg *argv, int kind, int reply)
 
 static void sessionRevokeallCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     user_command(c, argv, SESSION_OP_REVOKEALL, SESSION_REPLY_REVOKEALL);
 }
 
 static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     user_command(c, argv, SESSION_OP_USER, SESSION_REPLY_LIST);
 }
 
 /* ---- LOGIN ---- */
 
 typedef struct login_job {
-    uint64_t ticket;           /* who asked (command_block) */
+    uint64_t ticket;           /* who asked (client_wait) */
     uint64_t tenant;           /* tenant id by code, 0 if no live tenant has it */
     char *username;            /* exact copy, only when name_ok */
     bool name_ok;              /* valid UTF-8, no NUL, fits the column: worth a lookup */
@@ -321,7 +319,6 @@ static void hasher_prepare(void)
 
 static void prewarm_job(void *arg)
 {
-    UNUSED(arg);
     hasher_prepare();
     passwd_init();
 }
@@ -384,10 +381,10 @@ static void login_job_done(void *arg)
     login_job *j = arg;
     sess.logins_running--;
     if (sess.stopping || !j->db_ok) {
-        command_resume(j->ticket, login_dberr_reply, j);
+        client_resume(j->ticket, login_dberr_reply, j);
         return;
     }
-    bool waiting = command_waiting(j->ticket);
+    bool waiting = client_waiting(j->ticket);
     bool ok = j->matched;
     const char *message = j->message;
     if (ok && !session_user_active(j->tenant, j->user)) {
@@ -477,7 +474,7 @@ static void sessionLoginCommand(client *c, size_t argc, const resp_arg *argv)
     memcpy(j->password, pass->ptr, j->pwlen);
     j->password[j->pwlen] = '\0';
     sess.logins_running++;
-    j->ticket = command_block(c);
+    j->ticket = client_wait(c);
     worker_submit(sess.hashers, login_job_run, login_job_done, j);
 }
 

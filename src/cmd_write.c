@@ -51,9 +51,17 @@ static void write_done(client *c, void *arg)
 
 /* ------------------------------------------------------------------ handlers ---- */
 
-static dal_write_job *job_new(int op)
+/* The write a row stands for: the profile's op whose module and action are the row's
+ * container and subcommand (ROLE GRANT -> role/grant). */
+static const dal_write_op *row_op(const client *c)
 {
-    return dal_write_job_new(&dal_bitenant, &dal_bitenant_ops[op]);
+    const command *row = c->last_cmd;
+    for (size_t i = 0; row && row->parent && i < BT_OP_COUNT; i++) {
+        const dal_write_op *op = &dal_bitenant_ops[i];
+        if (!strcmp(op->module, row->parent->name) && !strcmp(op->action, row->name))
+            return op;
+    }
+    return NULL;
 }
 
 /* Hands the job to the lane and blocks the client until write_done() answers. */
@@ -66,21 +74,40 @@ static void submit(client *c, dal_write_job *j)
         return;
     }
     snprintf(j->operator_name, sizeof j->operator_name, "%s", c->user);
-    command_run_job(c, lane, dal_write_run, write_done, j);
+    client_run_job(c, lane, dal_write_run, write_done, j);
 }
 
-static int sub_op(const resp_arg *sub, const char *const *names, const int *opsv, size_t n)
+/* A new job for the row's op, or NULL (error replied) when the row names none. */
+static dal_write_job *job_for(client *c)
 {
-    for (size_t i = 0; i < n; i++)
-        if (util_eq_nocase(sub->ptr, sub->len, names[i]))
-            return opsv[i];
-    return -1;
+    const dal_write_op *op = row_op(c);
+    if (!op) {
+        resp_error(&c->out, "ERR no write is defined for '%s'", c->last_cmd->fullname);
+        return NULL;
+    }
+    return dal_write_job_new(&dal_bitenant, op);
 }
 
+/* USER ADDROLE/DELROLE/ADDSTORE/DELSTORE/DELEGATE/UNDELEGATE/ENABLE/DISABLE, TENANT
+ * ENABLE/DISABLE: ids only, in the order tenant, target, other. */
+static void writeIdsCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    uint64_t ids[3] = {0};
+    for (size_t i = 2; i < argc && i < 5; i++)
+        if (!command_parse_id(c, &argv[i], &ids[i - 2]))
+            return;
+    dal_write_job *j = job_for(c);
+    if (!j)
+        return;
+    j->tenant = ids[0];
+    j->target = ids[1];
+    j->other = ids[2];
+    submit(c, j);
+}
+
+/* ROLE GRANT/REVOKE tenant role menu [menu ...]: menus are ids or perms codes. */
 static void roleMenusCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    static const char *const names[] = {"grant", "revoke"};
-    static const int opsv[] = {BT_OP_ROLE_GRANT, BT_OP_ROLE_REVOKE};
     uint64_t tenant, role;
     if (!command_parse_id(c, &argv[2], &tenant) || !command_parse_id(c, &argv[3], &role))
         return;
@@ -99,45 +126,15 @@ static void roleMenusCommand(client *c, size_t argc, const resp_arg *argv)
             return;
         }
     }
-    dal_write_job *j = job_new(sub_op(&argv[1], names, opsv, 2));
+    dal_write_job *j = job_for(c);
+    if (!j)
+        return;
     j->tenant = tenant;
     j->target = role;
     j->args = mem_calloc(n, sizeof *j->args);
     j->nargs = n;
     for (size_t i = 0; i < n; i++)
         j->args[i] = mem_strndup(argv[4 + i].ptr, argv[4 + i].len);
-    submit(c, j);
-}
-
-static void userListCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    static const char *const names[] = {"addrole",  "delrole",  "addstore",
-                                        "delstore", "delegate", "undelegate"};
-    static const int opsv[] = {BT_OP_USER_ADDROLE,  BT_OP_USER_DELROLE,  BT_OP_USER_ADDSTORE,
-                               BT_OP_USER_DELSTORE, BT_OP_USER_DELEGATE, BT_OP_USER_UNDELEGATE};
-    UNUSED(argc);
-    uint64_t tenant, user, other;
-    if (!command_parse_id(c, &argv[2], &tenant) || !command_parse_id(c, &argv[3], &user) ||
-        !command_parse_id(c, &argv[4], &other))
-        return;
-    dal_write_job *j = job_new(sub_op(&argv[1], names, opsv, ARRAY_LEN(opsv)));
-    j->tenant = tenant;
-    j->target = user;
-    j->other = other;
-    submit(c, j);
-}
-
-static void userStatusCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    static const char *const names[] = {"enable", "disable"};
-    static const int opsv[] = {BT_OP_USER_ENABLE, BT_OP_USER_DISABLE};
-    UNUSED(argc);
-    uint64_t tenant, user;
-    if (!command_parse_id(c, &argv[2], &tenant) || !command_parse_id(c, &argv[3], &user))
-        return;
-    dal_write_job *j = job_new(sub_op(&argv[1], names, opsv, 2));
-    j->tenant = tenant;
-    j->target = user;
     submit(c, j);
 }
 
@@ -157,7 +154,6 @@ static bool parse_ms(client *c, const resp_arg *a, int64_t *out)
 
 static void tenantSubscribeCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t tenant, package;
     int64_t start, end;
     if (!command_parse_id(c, &argv[2], &tenant) || !command_parse_id(c, &argv[3], &package) ||
@@ -167,7 +163,9 @@ static void tenantSubscribeCommand(client *c, size_t argc, const resp_arg *argv)
         resp_error(&c->out, "ERR start_ms must be before end_ms");
         return;
     }
-    dal_write_job *j = job_new(BT_OP_TENANT_SUBSCRIBE);
+    dal_write_job *j = job_for(c);
+    if (!j)
+        return;
     j->tenant = tenant;
     j->target = package;
     j->start_ms = start;
@@ -175,23 +173,8 @@ static void tenantSubscribeCommand(client *c, size_t argc, const resp_arg *argv)
     submit(c, j);
 }
 
-static void tenantStatusCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    static const char *const names[] = {"enable", "disable"};
-    static const int opsv[] = {BT_OP_TENANT_ENABLE, BT_OP_TENANT_DISABLE};
-    UNUSED(argc);
-    uint64_t tenant;
-    if (!command_parse_id(c, &argv[2], &tenant))
-        return;
-    dal_write_job *j = job_new(sub_op(&argv[1], names, opsv, 2));
-    j->tenant = tenant;
-    submit(c, j);
-}
-
 static void revisionCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
-    UNUSED(argv);
     uint64_t rev = sync_revision();
     if (rev <= (uint64_t)INT64_MAX)
         resp_int(&c->out, (long long)rev);
@@ -201,7 +184,6 @@ static void revisionCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void waitrevCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    UNUSED(argc);
     uint64_t rev;
     long long timeout;
     if (!command_parse_id(c, &argv[1], &rev))
@@ -227,23 +209,23 @@ static command role_subcommands[] = {
 };
 
 static command user_subcommands[] = {
-    COMMAND_ROW("addrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("addrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Gives a user a role: 1 changed, 0 already so.", "tenant user role", NULL),
-    COMMAND_ROW("delrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("delrole", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Takes a role from a user: 1 changed, 0 already so.", "tenant user role", NULL),
-    COMMAND_ROW("enable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userStatusCommand,
+    COMMAND_ROW("enable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Enables a user: 1 changed, 0 already so.", "tenant user", NULL),
-    COMMAND_ROW("disable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userStatusCommand,
+    COMMAND_ROW("disable", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Disables a user (not a tenant admin) and revokes its sessions: 1 or 0.",
                 "tenant user", NULL),
-    COMMAND_ROW("addstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("addstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Gives a user a store: 1 changed, 0 already so.", "tenant user store", NULL),
-    COMMAND_ROW("delstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("delstore", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Takes a store from a user: 1 or 0.", "tenant user store", NULL),
-    COMMAND_ROW("delegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("delegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "The user inherits the own stores of delegate_user: 1 or 0.",
                 "tenant user delegate_user", NULL),
-    COMMAND_ROW("undelegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, userListCommand,
+    COMMAND_ROW("undelegate", 5, 5, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Ends a delegation: 1 or 0.", "tenant user delegate_user", NULL),
     COMMAND_HELP_ROW,
     COMMAND_END,
@@ -254,9 +236,9 @@ static command tenant_subcommands[] = {
                 "Subscribes a tenant to a package; earlier active subscriptions end. Replies the "
                 "new subscription id.",
                 "tenant package start_ms end_ms", NULL),
-    COMMAND_ROW("enable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantStatusCommand,
+    COMMAND_ROW("enable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Enables a tenant: 1 changed, 0 already so.", "tenant", NULL),
-    COMMAND_ROW("disable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, tenantStatusCommand,
+    COMMAND_ROW("disable", 3, 3, CMD_WRITE, ACL_CAT_ADMIN, PROF_BITENANT, writeIdsCommand,
                 "Disables a tenant: 1 changed, 0 already so.", "tenant", NULL),
     COMMAND_HELP_ROW,
     COMMAND_END,

@@ -360,62 +360,6 @@ rejected:
     server.stats.errors++;
 }
 
-/* ---- commands that wait ---- */
-
-/* A job run for a blocked client: what command_run_job() hands the pool. */
-typedef struct command_job {
-    uint64_t ticket;         /* the waiting client */
-    worker_job_fn *job;      /* the work, on a worker thread */
-    command_reply_fn *reply; /* the answer, on the loop thread */
-    void *arg;               /* for both; reply's once it runs */
-} command_job;
-
-static void command_job_run(void *arg)
-{
-    command_job *j = arg;
-    j->job(j->arg);
-}
-
-static void command_job_done(void *arg)
-{
-    command_job *j = arg;
-    uint64_t ticket = j->ticket;
-    command_reply_fn *reply = j->reply;
-    void *reply_arg = j->arg;
-    mem_free(j);
-    command_resume(ticket, reply, reply_arg);
-}
-
-void command_run_job(client *c, struct worker_pool *pool, worker_job_fn *job,
-                     command_reply_fn *reply, void *arg)
-{
-    command_job *j = mem_alloc(sizeof *j);
-    j->ticket = command_block(c);
-    j->job = job;
-    j->reply = reply;
-    j->arg = arg;
-    worker_submit(pool, command_job_run, command_job_done, j);
-}
-
-uint64_t command_block(client *c)
-{
-    client_block(c);
-    return c->id;
-}
-
-void command_resume(uint64_t ticket, command_reply_fn *reply, void *arg)
-{
-    client *c = client_by_id(ticket);
-    reply(c, arg);
-    if (c)
-        client_unblock(c); /* may run c's pipelined requests, or free c */
-}
-
-bool command_waiting(uint64_t ticket)
-{
-    return client_by_id(ticket) != NULL;
-}
-
 void command_reply_syntax(client *c)
 {
     resp_error(&c->out, "ERR syntax error");

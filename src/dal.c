@@ -339,14 +339,7 @@ static int cmp_key(const void *a, const void *b)
 
 size_t dal_keys_unique(dal_key *keys, size_t n)
 {
-    if (n < 2)
-        return n;
-    qsort(keys, n, sizeof *keys, cmp_key);
-    size_t w = 1;
-    for (size_t i = 1; i < n; i++)
-        if (cmp_key(&keys[i], &keys[w - 1]) != 0)
-            keys[w++] = keys[i];
-    return w;
+    return util_sort_unique(keys, n, sizeof *keys, cmp_key);
 }
 
 bool dal_key_tenant_scoped(const dal_profile *p, const dal_key *k)

@@ -142,9 +142,6 @@ static void start_load(void);
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    UNUSED(fd);
-    UNUSED(what);
-    UNUSED(arg);
     if (!loader.running && !loader.stopped)
         start_load();
 }
@@ -239,7 +236,7 @@ static void start_load(void)
 
 void loader_start(uint64_t tenant, loader_done_fn *done, void *ctx)
 {
-    UNUSED(tenant); /* one-tenant reloads are full reloads for now */
+    /* tenant: one-tenant reloads are full reloads for now */
     if (loader.stopped) {
         log_warn("model load requested after shutdown; ignored");
         return;

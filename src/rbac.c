@@ -36,14 +36,7 @@ static int cmp_u32(const void *a, const void *b)
 
 size_t rbac_u32_sort_unique(uint32_t *v, size_t n)
 {
-    if (n < 2)
-        return n;
-    qsort(v, n, sizeof *v, cmp_u32);
-    size_t w = 1;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] != v[w - 1])
-            v[w++] = v[i];
-    return w;
+    return util_sort_unique(v, n, sizeof *v, cmp_u32);
 }
 
 size_t rbac_u64_sort_unique(uint64_t *v, size_t n)

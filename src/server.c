@@ -80,8 +80,6 @@ static void reject(int fd, const char *msg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
-    (void)l;
-    (void)socklen;
     int kind = (int)(intptr_t)arg;
     char addr[64], laddr[64];
     bool loopback;
@@ -115,9 +113,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 static void resume_accepting(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
     if (server.shutting_down)
         return;
     for (int i = 0; i < server.nlisteners; i++)
@@ -126,8 +121,6 @@ static void resume_accepting(evutil_socket_t fd, short what, void *arg)
 
 static void on_listener_error(struct evconnlistener *l, void *arg)
 {
-    (void)l;
-    (void)arg;
     int err = errno;
     if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
         log_warn("accept failed: %s", strerror(err));
@@ -291,8 +284,6 @@ void server_shutdown(void)
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    (void)what;
-    (void)arg;
     if (sig == SIGHUP) {
         log_reopen();
         log_notice("received SIGHUP, log file reopened");
@@ -327,9 +318,6 @@ uint64_t server_ops_per_sec(void)
 
 static void on_cron(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
     sample_ops();
     module_cron_all(module_list, server.modules_started, util_now_ms());
     if (server.conf.timeout > 0) {

@@ -22,7 +22,6 @@
  */
 #include "session.h"
 #include "client.h"
-#include "command.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -190,9 +189,6 @@ static void start_batch(void)
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
-    UNUSED(fd);
-    UNUSED(what);
-    UNUSED(arg);
     sess.kick_pending = false;
     start_batch();
 }
@@ -471,7 +467,7 @@ static void reply_lookup(client *c, const session_op *op)
     session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
 }
 
-/* command_reply_fn of every op a client waits for; the batch frees the ops after. */
+/* client_reply_fn of every op a client waits for; the batch frees the ops after. */
 static void reply_op(client *c, void *arg)
 {
     const session_op *op = arg;
@@ -528,7 +524,7 @@ static void reply_op(client *c, void *arg)
 static bool touch_after_lookup(const session_op *op)
 {
     if (op->kind != SESSION_OP_LOOKUP || op->reply != SESSION_REPLY_TOUCH || !op->ok ||
-        !op->found || !command_waiting(op->client_id))
+        !op->found || !client_waiting(op->client_id))
         return false;
     session_op *t = session_op_new(SESSION_OP_TOUCH, op->client_id);
     t->reply = SESSION_REPLY_TOUCH;
@@ -568,7 +564,7 @@ static void batch_done(void *arg)
             continue; /* nobody waits */
         if (touch_after_lookup(op))
             continue; /* the wait goes on until the touch commits */
-        command_resume(op->client_id, reply_op, op);
+        client_resume(op->client_id, reply_op, op);
     }
     while (b->head) {
         session_op *op = b->head;

@@ -80,8 +80,8 @@ typedef struct session_state {
 extern session_state sess;
 
 /* Queues op for the lane (ownership moves to the queue) and arranges for a batch to
- * start. Ops with a client_id reply to that client when done (command_resume); the
- * caller has blocked it (command_block). After session_shutdown() began, op is freed
+ * start. Ops with a client_id reply to that client when done (client_resume); the
+ * caller has blocked it (client_wait). After session_shutdown() began, op is freed
  * unanswered. */
 void session_enqueue(session_op *op);
 

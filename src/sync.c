@@ -54,7 +54,7 @@
 #define SYNC_PURGE_MAX_MS     60000  /* ... and at least this often */
 
 typedef struct sync_waiter {
-    uint64_t ticket;                 /* the blocked WAITREV caller (command_block) */
+    uint64_t ticket;                 /* the blocked WAITREV caller (client_wait) */
     uint64_t rev;                    /* revision it waits for */
     int64_t since_us;                /* monotonic time of the call */
     struct event *timer;             /* timeout, NULL when waiting for ever */
@@ -111,9 +111,6 @@ static void poll_start(void);
 
 static void on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
-    UNUSED(fd);
-    UNUSED(what);
-    UNUSED(arg);
     poll_start();
 }
 
@@ -134,7 +131,6 @@ static void schedule_poll(long long delay_ms)
 
 static void reload_done(void *ctx, bool ok, const char *err)
 {
-    UNUSED(ctx);
     if (sync.stopped)
         return;
     sync.reload_pending = false;
@@ -180,13 +176,11 @@ static void waiter_finish(sync_waiter *w, bool reached)
     if (w->timer)
         event_free(w->timer);
     mem_free(w);
-    command_resume(ticket, waitrev_reply, reached ? (void *)1 : NULL);
+    client_resume(ticket, waitrev_reply, reached ? (void *)1 : NULL);
 }
 
 static void on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    UNUSED(fd);
-    UNUSED(what);
     sync_waiter *w = arg;
     waiter_unlink(w);
     waiter_finish(w, sync_cursor_reached(&sync.cur, w->rev, w->since_us));
@@ -199,7 +193,7 @@ static void check_waiters(void)
     sync_waiter *done = NULL;
     for (sync_waiter *w = sync.waiters, *next; w; w = next) {
         next = w->next;
-        bool gone = !command_waiting(w->ticket);
+        bool gone = !client_waiting(w->ticket);
         if (!gone && !sync_cursor_reached(&sync.cur, w->rev, w->since_us))
             continue;
         waiter_unlink(w);
@@ -221,7 +215,7 @@ void sync_waitrev(client *c, uint64_t rev, int64_t timeout_ms)
         return;
     }
     sync_waiter *w = mem_calloc(1, sizeof *w);
-    w->ticket = command_block(c);
+    w->ticket = client_wait(c);
     w->rev = rev;
     w->since_us = now_us;
     if (timeout_ms > 0) {

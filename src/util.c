@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 
@@ -198,16 +199,26 @@ void util_sort_u64(uint64_t *v, size_t n)
         qsort(v, n, sizeof *v, cmp_u64);
 }
 
-size_t util_sort_unique_u64(uint64_t *v, size_t n)
+size_t util_sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     if (n < 2)
         return n;
-    util_sort_u64(v, n);
+    qsort(v, n, size, cmp);
+    char *p = v;
     size_t w = 1;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] != v[w - 1])
-            v[w++] = v[i];
+    for (size_t i = 1; i < n; i++) {
+        if (cmp(p + i * size, p + (w - 1) * size) == 0)
+            continue;
+        if (w != i)
+            memcpy(p + w * size, p + i * size, size);
+        w++;
+    }
     return w;
+}
+
+size_t util_sort_unique_u64(uint64_t *v, size_t n)
+{
+    return util_sort_unique(v, n, sizeof *v, cmp_u64);
 }
 
 bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x)

@@ -152,9 +152,8 @@ static void pool_drain_done(worker_pool *p)
 static void on_done_event(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t n;
-    ssize_t r = read(fd, &n, sizeof n);
+    ssize_t r = read(fd, &n, sizeof n); /* clears the eventfd; its count is not needed */
     (void)r;
-    (void)what;
     pool_drain_done(arg);
 }
 

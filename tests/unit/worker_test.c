@@ -83,9 +83,6 @@ static void reset_orders(void)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
 }
 
 /* Runs the loop until *count reaches want or the deadline passes. A ticking timer
@@ -193,7 +190,6 @@ static gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
 
 static void gate_job(void *arg)
 {
-    (void)arg;
     atomic_fetch_add(&g.entered, 1);
     pthread_mutex_lock(&g.lock);
     while (!g.open)
@@ -213,7 +209,6 @@ static size_t ndones;
 
 static void count_done(void *arg)
 {
-    (void)arg;
     ndones++;
 }
 
@@ -277,7 +272,6 @@ static size_t chain_left, chain_dones;
 
 static void chain_job(void *arg)
 {
-    (void)arg;
 }
 
 static void chain_done(void *arg)
