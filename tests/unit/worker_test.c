@@ -81,9 +81,7 @@ static void reset_orders(void)
     njob_order = ndone_order = 0;
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-}
+static void on_tick(evutil_socket_t fd, short what, void *arg) {}
 
 /* Runs the loop until *count reaches want or the deadline passes. A ticking timer
  * wakes each pass, so the deadline is checked even when nothing completes. */
@@ -270,9 +268,7 @@ static void test_stop_runs_pending_dones(void)
 static worker_pool *chain_pool;
 static size_t chain_left, chain_dones;
 
-static void chain_job(void *arg)
-{
-}
+static void chain_job(void *arg) {}
 
 static void chain_done(void *arg)
 {
