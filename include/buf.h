@@ -23,6 +23,9 @@ void buf_append(buf *b, const void *p, size_t n);
 void buf_append_str(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(buf *b, const char *fmt, va_list ap);
+/* Appends s[0..len) in single quotes, whole, escaped as Redis escapes strings: \\ \'
+ * \n \r \t \a \b, and every other byte that is not printable ASCII as \xHH. */
+void buf_append_quoted(buf *b, const char *s, size_t len);
 /* Drops the first n bytes (moves the rest to the front). */
 void buf_consume(buf *b, size_t n);
 void buf_clear(buf *b);

@@ -112,7 +112,10 @@ command *command_lookup(const char *name, size_t len);
 command *command_lookup_sub(const command *parent, const char *name, size_t len);
 /* Runs the request in c->req: checks, dispatch, stats, slowlog. */
 void command_process(struct client *c);
-/* Iterates every top-level command (COMMAND, COMMAND COUNT/LIST/INFO/DOCS). */
+/* Whether a row exists in the running profile (COMMAND and INFO list only those). */
+bool command_in_profile(const command *cmd);
+/* Iterates every top-level command of the running profile (COMMAND, COMMAND
+ * COUNT/LIST/INFO/DOCS, INFO commandstats). */
 size_t command_count(void);
 command *command_at(size_t i);
 /* The Redis-style arity COMMAND INFO reports: N when the command takes exactly N words,

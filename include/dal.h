@@ -115,13 +115,18 @@ typedef struct dal_desc {
     void (*set)(rbac_model *m, uint64_t owner, const dal_rec *rows, size_t n);
 } dal_desc;
 
+struct dal_write_op;
+
 typedef struct dal_profile {
-    const char *name;          /* conf profile name */
-    const dal_desc *descs;     /* in dependency order: what a row names comes first */
-    size_t ndescs;             /* entries in descs */
-    int tenant_desc;           /* the tenants' descriptor (tenant-wide reads), -1 none */
-    const char *session_table; /* rbac_change.entity of session rows; their entity_id is
-                                  the user, tenant_id its tenant */
+    const char *name;               /* conf profile name */
+    void (*prepare)(rbac_model *m); /* run on a new model before the load; NULL = none */
+    const struct dal_write_op *ops; /* the profile's write commands (dal_write.h) */
+    size_t nops;                    /* entries in ops */
+    const dal_desc *descs;          /* in dependency order: what a row names comes first */
+    size_t ndescs;                  /* entries in descs */
+    int tenant_desc;                /* the tenants' descriptor (tenant-wide reads), -1 none */
+    const char *session_table;      /* rbac_change.entity of session rows; their entity_id is
+                                       the user, tenant_id its tenant */
 } dal_profile;
 
 /* The profile of a conf_profile value; NULL when the profile has no loader. */

@@ -79,8 +79,9 @@ typedef bool dal_write_log_fn(dal_tx *t, const dal_change *ch);
 
 /* A write command as data. */
 typedef struct dal_write_op {
-    const char *module;    /* operation log module (the command, lower case) */
-    const char *action;    /* operation log action (the subcommand) */
+    const char *module;    /* the command, lower case (also the operation log module) */
+    const char *action;    /* the subcommand (operation log action); NULL for a command
+                              without subcommands */
     dal_write_fn *fn;      /* the change */
     dal_write_log_fn *log; /* its log row, or NULL */
 } dal_write_op;

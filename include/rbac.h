@@ -231,4 +231,103 @@ void rbac_model_stats(const rbac_model *m, rbac_stats *out);
 /* Live users, O(1) (DBSIZE). */
 size_t rbac_user_count(const rbac_model *m);
 
+/* ---- Domains: the mpbackend profile (SPEC §4), rbac_domain.c ----
+ *
+ * The same model holds the second profile's world: roles are global, each with a scope
+ * and a set of permission names (interned once, held in the role's bitmap); a user holds
+ * a role in a domain through a binding of one of three kinds, and a binding counts only
+ * when its kind is the role's scope:
+ *
+ *   binding table                              kind         domain
+ *   mpbackend_admin_user_role_binding          ADMIN        "admin"
+ *   mpbackend_developer_user_role_binding      DEVELOPER    "developer:<developer_id>"
+ *   mpbackend_application_user_role_binding    APPLICATION  "application:<application_id>"
+ *
+ * Users are added with rbac_add_user(m, id, 0, 1, false) under the live tenant 0, which
+ * rbac_domain_prepare() adds; roles with rbac_add_scoped_role(). Login methods and
+ * application permission flags are kept for USERBYLOGIN and APPFLAGS. Every read is a
+ * denial on a model without domain data. */
+
+enum rbac_scope {
+    RBAC_SCOPE_NONE = 0,        /* NULL or unknown scope: no binding counts */
+    RBAC_SCOPE_ADMIN = 1,       /* "Admin" */
+    RBAC_SCOPE_DEVELOPER = 2,   /* "Developer" */
+    RBAC_SCOPE_APPLICATION = 3, /* "Application" */
+};
+
+/* The scope a mpbackend_role.scope value names ("Admin", "Developer", "Application",
+ * exactly as the ENUM spells them); RBAC_SCOPE_NONE for anything else. */
+int rbac_scope_parse(const char *s, size_t len);
+/* The kind a domain string names: "admin", "developer:<decimal id>",
+ * "application:<one or more printable characters>"; RBAC_SCOPE_NONE when malformed. */
+int rbac_domain_kind(const char *d, size_t len);
+
+/* The canonical form of a domain argument into out ('\0'-terminated): a developer id
+ * without leading zeros, anything else as it is. Returns its kind, RBAC_SCOPE_NONE (out
+ * untouched) when malformed. out holds RBAC_DOMAIN_MAX + 1 bytes. */
+#define RBAC_DOMAIN_MAX 300 /* "application:" + a VARCHAR(255) application id, with room */
+int rbac_domain_canon(const char *d, size_t len, char *out);
+
+/* Makes m a domain model: the live tenant 0 its users belong to. Idempotent. */
+void rbac_domain_prepare(rbac_model *m);
+/* Upserts a global role: name, scope (enum rbac_scope), permissions "a, b,,c" split on
+ * commas, trimmed, empties dropped (the role's list is replaced). */
+void rbac_add_scoped_role(rbac_model *m, uint64_t id, const char *name, int scope,
+                          const char *perms, size_t len);
+
+/* One binding: user holds role in domain (built by the caller from the binding row), as
+ * a binding of kind. False when the user is unknown or the role was never held (the row
+ * is ignored), or the domain is empty. */
+bool rbac_add_grant(rbac_model *m, uint64_t user, int kind, const char *domain, size_t dlen,
+                    uint64_t role);
+/* One binding row for rbac_set_grants(). */
+typedef struct rbac_grant_row {
+    const char *domain; /* the domain string (need not be '\0'-terminated) */
+    size_t len;         /* its length */
+    uint64_t role;      /* the role id */
+} rbac_grant_row;
+/* Replaces the user's bindings of kind with rows[0..n) (rows naming roles never held are
+ * skipped). False when the user is unknown. */
+bool rbac_set_grants(rbac_model *m, uint64_t user, int kind, const rbac_grant_row *rows, size_t n);
+
+/* Login methods (USERBYLOGIN). Upsert / remove by mpbackend_account_login_method.id. */
+void rbac_add_login(rbac_model *m, uint64_t id, uint64_t user, const char *provider, size_t plen,
+                    const char *key, size_t klen);
+bool rbac_remove_login(rbac_model *m, uint64_t id);
+/* The user of the live login method (lowest id) for (provider, key) whose user is live:
+ * true and *user set, or false. */
+bool rbac_user_by_login(const rbac_model *m, const char *provider, size_t plen, const char *key,
+                        size_t klen, uint64_t *user);
+
+/* Application permission flags (APPFLAGS). Flags by id; bindings by their row id. */
+void rbac_add_flag(rbac_model *m, uint64_t id, const char *name, const char *args);
+bool rbac_remove_flag(rbac_model *m, uint64_t id);
+void rbac_add_flag_binding(rbac_model *m, uint64_t id, const char *app, size_t len, uint64_t flag);
+bool rbac_remove_flag_binding(rbac_model *m, uint64_t id);
+
+/* A string handed out by a read: points into the model, valid until it changes. */
+typedef struct rbac_str {
+    const char *s; /* '\0'-terminated */
+    size_t len;    /* its length */
+} rbac_str;
+
+/* The [name, arguments] pairs of the flags bound to application app, ordered by name then
+ * flag id (a flag bound twice is listed once): 2 * count strings into *out (owned by
+ * the caller, mem_free; NULL when none); arguments "" when NULL. Returns the count. */
+size_t rbac_app_flags(const rbac_model *m, const char *app, size_t len, rbac_str **out);
+
+/* Whether user holds, in domain, a live role of the binding's scope that includes
+ * permission perm. Allocates nothing. */
+bool rbac_can(const rbac_model *m, const char *domain, size_t dlen, uint64_t user, const char *perm,
+              size_t plen);
+/* The permission names of user in domain, sorted (byte order), unique; into *out as for
+ * rbac_app_flags. Returns the count. */
+size_t rbac_perms(const rbac_model *m, const char *domain, size_t dlen, uint64_t user,
+                  rbac_str **out);
+/* The domains in which user holds a usable role (live, of the binding's scope), sorted. */
+size_t rbac_domains(const rbac_model *m, uint64_t user, rbac_str **out);
+/* Explains rbac_can() as rbac_why() explains rbac_canmenu(). */
+void rbac_why_domain(const rbac_model *m, const char *domain, size_t dlen, uint64_t user,
+                     const char *perm, size_t plen, rbac_line_fn *emit, void *ctx);
+
 #endif

@@ -35,13 +35,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SESSION_BATCH_MAX       512   /* ops in one batch (bounds statement size) */
-#define SESSION_PURGE_LIMIT     10000 /* expired rows deleted by one purge statement */
-#define SESSION_DB_ERR_MAX      256   /* error text kept per batch */
-#define SESSION_IP_MAX_CHARS    64    /* tenant_session.ip, tenant_login_log.ip */
-#define SESSION_UA_MAX_CHARS    512   /* user_agent columns */
-#define SESSION_NAME_MAX_CHARS  64    /* tenant_login_log.username, tenant_user.username */
-#define SESSION_REVOKED_KEEP_MS 60000 /* a revoked row stays readable this long, then purged */
+#define SESSION_BATCH_MAX        512   /* ops in one batch (bounds statement size) */
+#define SESSION_PURGE_LIMIT      10000 /* expired rows deleted by one purge statement */
+#define SESSION_DB_ERR_MAX       256   /* error text kept per batch */
+#define SESSION_IP_MAX_CHARS     64    /* tenant_session.ip, tenant_login_log.ip */
+#define SESSION_UA_MAX_CHARS     512   /* user_agent columns */
+#define SESSION_NAME_MAX_CHARS   64    /* tenant_login_log.username, tenant_user.username */
+#define SESSION_REVOKED_KEEP_MS  60000 /* a revoked row stays readable this long, then purged */
+#define SESSION_LEGACY_TOKEN_MAX 256   /* longest token a legacy writer may have stored */
+
+/* Where a profile keeps its sessions (tenant_session, mpbackend_user_session_token): the
+ * table, its columns and conditions, from which session_db.c builds every statement. */
+typedef struct session_table session_table;
+
+/* The session table of a conf profile. */
+const session_table *session_table_of(int conf_profile);
+/* The resolution of its time columns in ms (1, or 1000 for TIMESTAMP columns): session
+ * times are made at this resolution so that memory and rows agree. */
+int64_t session_table_unit_ms(const session_table *t);
+/* Whether s[0..len) may name a session of t: an rbacd token (43 base64url characters),
+ * or, where a legacy writer stored tokens as they are, 1..SESSION_LEGACY_TOKEN_MAX
+ * printable characters without spaces. Anything else names no session and never
+ * reaches the database. */
+bool session_table_token_ok(const session_table *t, const char *s, size_t len);
 
 enum session_op_kind {
     SESSION_OP_CREATE = 0,       /* insert a session (CREATE, a successful LOGIN) */
@@ -62,6 +78,7 @@ typedef struct session_row {
     int64_t created_ms;             /* created_at */
     int64_t expires_ms;             /* expires_at */
     int64_t last_seen_ms;           /* last_seen_at */
+    uint64_t rowid;                 /* the row's id where the table has one, else 0 */
 } session_row;
 
 typedef struct session_rows {
@@ -98,7 +115,11 @@ typedef struct session_op {
     size_t max_live;                   /* create: session-max-per-user when it was asked */
     char token[SESSION_TOKEN_LEN + 1]; /* create: the reply; wiped when freed */
     char *arg;                         /* lookup: menu argument to answer with (owned) */
+    char *raw;                         /* lookup, touch, revoke on a legacy table: the token as
+                                          presented (owned, wiped when freed) */
+    size_t rawlen;                     /* its length */
     size_t arglen;                     /* its length */
+    size_t argsplit;                   /* lookup for CAN: the domain's length in arg */
     int form;                          /* lookup: MENUS form */
     /* results, set by session_db_run() */
     bool ok;                            /* the database did it (writes: committed) */
@@ -115,9 +136,10 @@ typedef struct session_op {
 } session_op;
 
 typedef struct session_batch {
-    session_op *head; /* ops, in queue order */
-    size_t n;         /* how many */
-    int64_t now_ms;   /* the clock the batch compares expiries with */
+    const session_table *table; /* where the sessions are */
+    session_op *head;           /* ops, in queue order */
+    size_t n;                   /* how many */
+    int64_t now_ms;             /* the clock the batch compares expiries with */
     /* results */
     uint64_t writes;              /* write ops committed */
     uint64_t commits;             /* transactions committed (1, or more after a split) */

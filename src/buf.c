@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,4 +97,21 @@ void buf_shrink_idle(buf *b, size_t keep)
     if (b->len == 0 && b->cap > keep) {
         buf_free(b);
     }
+}
+
+void buf_append_quoted(buf *b, const char *s, size_t len)
+{
+    static const char from[] = "\\'\n\r\t\a\b", to[] = "\\'nrtab";
+    buf_append_str(b, "'");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        const char *e = ch ? strchr(from, ch) : NULL;
+        if (e)
+            buf_printf(b, "\\%c", to[e - from]);
+        else if (isprint(ch))
+            buf_append(b, &s[i], 1);
+        else
+            buf_printf(b, "\\x%02x", ch);
+    }
+    buf_append_str(b, "'");
 }

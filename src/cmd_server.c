@@ -474,7 +474,7 @@ static void command_reply_info(client *c, const command *cmd)
 {
     size_t nsub = 0;
     for (const command *s = cmd->subcommands; s && s->name; s++)
-        nsub++;
+        nsub += command_in_profile(s);
     resp_array(&c->out, 10);
     resp_bulk_str(&c->out, cmd->fullname);
     resp_int(&c->out, command_arity(cmd));
@@ -488,7 +488,8 @@ static void command_reply_info(client *c, const command *cmd)
     resp_array(&c->out, 0); /* key specs */
     resp_array(&c->out, nsub);
     for (const command *s = cmd->subcommands; s && s->name; s++)
-        command_reply_info(c, s);
+        if (command_in_profile(s))
+            command_reply_info(c, s);
 }
 
 /* One top-level word or [group] of an argument synopsis ("tenant user [TTL s] [id ...]"). */
@@ -578,7 +579,7 @@ static void command_reply_docs(client *c, const command *cmd)
 {
     size_t nsub = 0;
     for (const command *s = cmd->subcommands; s && s->name; s++)
-        nsub++;
+        nsub += command_in_profile(s);
     resp_map(&c->out, c->proto, nsub ? 6 : 5);
     resp_bulk_str(&c->out, "summary");
     resp_bulk_str(&c->out, cmd->summary ? cmd->summary : "");
@@ -594,6 +595,8 @@ static void command_reply_docs(client *c, const command *cmd)
         resp_bulk_str(&c->out, "subcommands");
         resp_map(&c->out, c->proto, nsub);
         for (const command *s = cmd->subcommands; s && s->name; s++) {
+            if (!command_in_profile(s))
+                continue;
             resp_bulk_str(&c->out, s->fullname);
             command_reply_docs(c, s);
         }
@@ -711,7 +714,7 @@ static void commandListCommand(client *c, size_t argc, const resp_arg *argv)
             n++;
         }
         for (const command *s = cmd->subcommands; s && s->name; s++) {
-            if (list_filter_matches(s, filter, &argv[4])) {
+            if (command_in_profile(s) && list_filter_matches(s, filter, &argv[4])) {
                 resp_bulk_str(&c->out, s->fullname);
                 n++;
             }
@@ -857,7 +860,8 @@ static void info_per_command(buf *o, const char *title, void (*line)(buf *, cons
         const command *cmd = command_at(i);
         line(o, cmd);
         for (const command *s = cmd->subcommands; s && s->name; s++)
-            line(o, s);
+            if (command_in_profile(s))
+                line(o, s);
     }
     buf_append_str(o, "\r\n");
 }

@@ -99,7 +99,7 @@ static session_op *create_op(uint64_t client_id, uint64_t tenant, uint64_t user,
     op->reply = SESSION_REPLY_TOKEN;
     op->tenant = tenant;
     op->user = user;
-    op->at_ms = util_now_ms();
+    op->at_ms = session_clock_ms();
     op->ttl_ms = ttl_ms;
     op->expires_ms = op->at_ms + ttl_ms;
     session_token_new(op->token);
@@ -125,39 +125,58 @@ static void sessionCreateCommand(client *c, size_t argc, const resp_arg *argv)
 
 /* ---- GET, CANMENU, MENUS ---- */
 
-/* Answers from the store, or reads through. arg: the CANMENU menu argument (already
- * checked), NULL otherwise. */
-static void session_read(client *c, const resp_arg *token, int reply, uint32_t menu,
-                         const resp_arg *arg, int form)
+/* Whether a token argument may name a session here (else it names none and never
+ * reaches the database). */
+static bool token_ok(const resp_arg *token)
 {
-    if (!session_token_wellformed(token->ptr, token->len)) {
-        session_reply_read(c, reply, NULL, menu, form);
+    return session_table_token_ok(sess.table, token->ptr, token->len);
+}
+
+/* Keeps the token as presented on an op for a table where a legacy writer stored
+ * tokens as they are: the read-through must look for it too. */
+static void keep_raw(session_op *op, const resp_arg *token)
+{
+    if (session_table_unit_ms(sess.table) == 1)
+        return; /* tenant_session holds hashes only */
+    op->raw = mem_strndup(token->ptr, token->len);
+    op->rawlen = token->len;
+}
+
+/* Answers q from the store, or reads through. */
+static void session_read(client *c, const resp_arg *token, const session_ask *q)
+{
+    if (!token_ok(token)) {
+        session_reply_read(c, q, NULL);
         return;
     }
     uint8_t hash[SESSION_HASH_LEN];
     session_token_hash(token->ptr, token->len, hash);
     session *s = session_store_find(&sess.store, hash);
-    int64_t now = util_now_ms();
+    int64_t now = session_clock_ms();
     if (s && session_usable(s, now)) {
         session_row row = {.tenant = s->tenant,
                            .user = s->user,
                            .created_ms = s->created_ms,
                            .expires_ms = s->expires_ms};
-        session_reply_read(c, reply, &row, menu, form);
+        session_reply_read(c, q, &row);
         return;
     }
     if (s && session_store_find(&sess.store, hash)) {
-        session_reply_read(c, reply, NULL, menu, form); /* held, but its user is not active */
+        session_reply_read(c, q, NULL); /* held, but its user is not active */
         return;
     }
     session_op *op = session_op_new(SESSION_OP_LOOKUP, c->id);
-    op->reply = reply;
-    op->form = form;
+    op->reply = q->reply;
+    op->form = q->form;
     memcpy(op->hash, hash, SESSION_HASH_LEN);
     op->at_ms = now;
-    if (arg && arg->len <= SESSION_MENU_ARG_MAX) {
-        op->arg = mem_strndup(arg->ptr, arg->len);
-        op->arglen = arg->len;
+    keep_raw(op, token);
+    if (q->arg && q->arglen <= SESSION_MENU_ARG_MAX) {
+        op->arg = mem_alloc(q->arglen + 1);
+        memcpy(op->arg, q->arg, q->arglen);
+        op->arg[q->arglen] = '\0';
+        op->arglen = q->arglen;
+        op->argsplit = q->split;
     }
     sess.stats.read_throughs++;
     submit(c, op);
@@ -165,27 +184,59 @@ static void session_read(client *c, const resp_arg *token, int reply, uint32_t m
 
 static void sessionGetCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    session_read(c, &argv[2], SESSION_REPLY_GET, RBAC_NONE, NULL, RBAC_REPLY_IDS);
+    session_ask q = {.reply = SESSION_REPLY_GET, .menu = RBAC_NONE};
+    session_read(c, &argv[2], &q);
 }
 
 static void sessionCanmenuCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    uint32_t menu;
-    if (!rbac_reply_parse_menu(server.model, &argv[3], &menu)) {
+    session_ask q = {.reply = SESSION_REPLY_CANMENU, .arg = argv[3].ptr, .arglen = argv[3].len};
+    if (!rbac_reply_parse_menu(server.model, &argv[3], &q.menu)) {
         command_reply_bad_id(c, &argv[3]);
         return;
     }
-    session_read(c, &argv[2], SESSION_REPLY_CANMENU, menu, &argv[3], RBAC_REPLY_IDS);
+    session_read(c, &argv[2], &q);
 }
 
 static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    int form = RBAC_REPLY_IDS;
-    if (argc == 4 && !rbac_reply_parse_form(&argv[3], &form)) {
+    session_ask q = {.reply = SESSION_REPLY_MENUS, .menu = RBAC_NONE, .form = RBAC_REPLY_IDS};
+    if (argc == 4 && !rbac_reply_parse_form(&argv[3], &q.form)) {
         command_reply_syntax(c);
         return;
     }
-    session_read(c, &argv[2], SESSION_REPLY_MENUS, RBAC_NONE, NULL, form);
+    session_read(c, &argv[2], &q);
+}
+
+/* SESSION CAN token domain permission (profile mpbackend). */
+static void sessionCanCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    char domain[RBAC_DOMAIN_MAX + 1];
+    if (rbac_domain_canon(argv[3].ptr, argv[3].len, domain) == RBAC_SCOPE_NONE) {
+        resp_error(&c->out,
+                   "ERR invalid domain '%.*s': expected admin, developer:<id> or "
+                   "application:<app_id>",
+                   (int)(argv[3].len > 64 ? 64 : argv[3].len), argv[3].ptr);
+        return;
+    }
+    buf a;
+    buf_init(&a);
+    buf_append_str(&a, domain);
+    buf_append(&a, argv[4].ptr, argv[4].len);
+    session_ask q = {.reply = SESSION_REPLY_CAN,
+                     .menu = RBAC_NONE,
+                     .arg = a.data,
+                     .arglen = a.len,
+                     .split = strlen(domain)};
+    session_read(c, &argv[2], &q);
+    buf_free(&a);
+}
+
+/* SESSION LOGIN under profile mpbackend: its schema keeps no passwords. */
+static void sessionLoginMpCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_error(&c->out, "ERR SESSION LOGIN needs profile bitenant: the mpbackend schema keeps no "
+                        "passwords; authenticate the user elsewhere, then SESSION CREATE 0 user");
 }
 
 /* ---- TOUCH, REVOKE, REVOKEALL, LIST ---- */
@@ -195,13 +246,14 @@ static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
     int64_t ttl_ms = 0;
     if (!parse_opt_ttl(c, argc, argv, 3, &ttl_ms))
         return;
-    if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
+    if (!token_ok(&argv[2])) {
         resp_null(&c->out, c->proto);
         return;
     }
     session_op *op = session_op_new(SESSION_OP_TOUCH, c->id);
     op->reply = SESSION_REPLY_TOUCH;
-    op->at_ms = util_now_ms();
+    op->at_ms = session_clock_ms();
+    keep_raw(op, &argv[2]);
     op->default_ttl_ms = session_default_ttl_ms();
     session_token_hash(argv[2].ptr, argv[2].len, op->hash);
     session *s = session_store_find(&sess.store, op->hash);
@@ -227,13 +279,14 @@ static void sessionTouchCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void sessionRevokeCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    if (!session_token_wellformed(argv[2].ptr, argv[2].len)) {
+    if (!token_ok(&argv[2])) {
         resp_int(&c->out, 0);
         return;
     }
     session_op *op = session_op_new(SESSION_OP_REVOKE, c->id);
     op->reply = SESSION_REPLY_REVOKE;
-    op->at_ms = util_now_ms();
+    op->at_ms = session_clock_ms();
+    keep_raw(op, &argv[2]);
     session_token_hash(argv[2].ptr, argv[2].len, op->hash);
     session *s = session_store_find(&sess.store, op->hash);
     if (s)
@@ -251,7 +304,7 @@ static void user_command(client *c, const resp_arg *argv, int kind, int reply)
     op->reply = reply;
     op->tenant = tenant;
     op->user = user;
-    op->at_ms = util_now_ms();
+    op->at_ms = session_clock_ms();
     submit(c, op);
 }
 
@@ -485,14 +538,13 @@ static command session_subcommands[] = {
                 sessionLoginCommand,
                 "Checks a tenant user's password and starts a session: the token, or WRONGPASS.",
                 "tenant_code username password [TTL s] [IP addr] [UA agent]", NULL),
-    COMMAND_ROW("create", 4, 6, CMD_WRITE | CMD_SECRET, ACL_CAT_ADMIN, PROF_BITENANT,
+    COMMAND_ROW("create", 4, 6, CMD_WRITE | CMD_SECRET, ACL_CAT_ADMIN, PROF_ALL,
                 sessionCreateCommand,
                 "Starts a session for a user authenticated elsewhere: the token.",
                 "tenant user [TTL s]", NULL),
-    COMMAND_ROW("get", 3, 3, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
-                sessionGetCommand, "The session's [tenant, user, created_ms, expires_ms], or nil.",
-                "token", NULL),
-    COMMAND_ROW("touch", 3, 5, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+    COMMAND_ROW("get", 3, 3, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_ALL, sessionGetCommand,
+                "The session's [tenant, user, created_ms, expires_ms], or nil.", "token", NULL),
+    COMMAND_ROW("touch", 3, 5, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_ALL,
                 sessionTouchCommand, "Extends a session: the new expires_ms, or nil.",
                 "token [TTL s]", NULL),
     COMMAND_ROW("canmenu", 4, 4, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
@@ -502,21 +554,29 @@ static command session_subcommands[] = {
     COMMAND_ROW("menus", 3, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, sessionMenusCommand,
                 "The menus of the session's user, as MENUS, or NOSESSION.", "token [CODES|TREE]",
                 NULL),
-    COMMAND_ROW("revoke", 3, 3, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+    COMMAND_ROW("revoke", 3, 3, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_ALL,
                 sessionRevokeCommand, "Ends a session: 1 if a live session was revoked, else 0.",
                 "token", NULL),
-    COMMAND_ROW("revokeall", 4, 4, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT,
+    COMMAND_ROW("revokeall", 4, 4, CMD_WRITE | CMD_SECRET, ACL_CAT_SESSION, PROF_ALL,
                 sessionRevokeallCommand, "Ends every session of a user: how many.", "tenant user",
                 NULL),
-    COMMAND_ROW("list", 4, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, sessionListCommand,
+    COMMAND_ROW("list", 4, 4, CMD_SECRET, ACL_CAT_SESSION, PROF_ALL, sessionListCommand,
                 "The user's live sessions: [id, created_ms, expires_ms] each.", "tenant user",
+                NULL),
+    COMMAND_ROW("can", 5, 5, CMD_FAST | CMD_SECRET, ACL_CAT_SESSION, PROF_MPBACKEND,
+                sessionCanCommand,
+                "Whether the session's user holds a permission in a domain: 1 or 0, or NOSESSION.",
+                "token domain permission", NULL),
+    COMMAND_ROW("login", 2, -1, CMD_SECRET | CMD_LOADING, ACL_CAT_SESSION, PROF_MPBACKEND,
+                sessionLoginMpCommand,
+                "Not in profile mpbackend (its schema keeps no passwords): use SESSION CREATE.", "",
                 NULL),
     COMMAND_HELP_ROW,
     COMMAND_END,
 };
 
 command cmd_session_table[] = {
-    COMMAND_ROW("session", 2, -1, CMD_SECRET, ACL_CAT_SESSION, PROF_BITENANT, NULL,
+    COMMAND_ROW("session", 2, -1, CMD_SECRET, ACL_CAT_SESSION, PROF_ALL, NULL,
                 "A container for login session commands.", "", session_subcommands),
     COMMAND_END,
 };

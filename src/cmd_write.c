@@ -3,16 +3,17 @@
  * WAITREV (category check), as rows of the command table. A handler parses and copies
  * its arguments into a dal_write_job and hands it to the sync lane; the transaction
  * itself, and what each command changes, are the data-access layer's (dal_write.h,
- * dal_bitenant.h). When the lane is done, write_done() applies the re-read rows to the
+ * dal_bitenant.c, ...). When the lane is done, write_done() applies the re-read rows to the
  * model, then replies: memory first, so that a client's next request sees its write.
  */
 #include "buf.h"
 #include "client.h"
 #include "command.h"
-#include "dal_bitenant.h"
+#include "dal.h"
 #include "dal_write.h"
 #include "log.h"
 #include "mem.h"
+#include "rbac.h"
 #include "resp.h"
 #include "server.h"
 #include "session.h"
@@ -52,13 +53,17 @@ static void write_done(client *c, void *arg)
 /* ------------------------------------------------------------------ handlers ---- */
 
 /* The write a row stands for: the profile's op whose module and action are the row's
- * container and subcommand (ROLE GRANT -> role/grant). */
+ * container and subcommand (ROLE GRANT -> role/grant), or its name (BIND -> bind). */
 static const dal_write_op *row_op(const client *c)
 {
     const command *row = c->last_cmd;
-    for (size_t i = 0; row && row->parent && i < BT_OP_COUNT; i++) {
-        const dal_write_op *op = &dal_bitenant_ops[i];
-        if (!strcmp(op->module, row->parent->name) && !strcmp(op->action, row->name))
+    const dal_profile *p = sync_profile();
+    const char *cmd = row->parent ? row->parent->name : row->name;
+    const char *action = row->parent ? row->name : NULL;
+    for (size_t i = 0; p && i < p->nops; i++) {
+        const dal_write_op *op = &p->ops[i];
+        if (!strcmp(op->module, cmd) &&
+            (action ? op->action && !strcmp(op->action, action) : !op->action))
             return op;
     }
     return NULL;
@@ -85,7 +90,7 @@ static dal_write_job *job_for(client *c)
         resp_error(&c->out, "ERR no write is defined for '%s'", c->last_cmd->fullname);
         return NULL;
     }
-    return dal_write_job_new(&dal_bitenant, op);
+    return dal_write_job_new(sync_profile(), op);
 }
 
 /* USER ADDROLE/DELROLE/ADDSTORE/DELSTORE/DELEGATE/UNDELEGATE/ENABLE/DISABLE, TENANT
@@ -135,6 +140,31 @@ static void roleMenusCommand(client *c, size_t argc, const resp_arg *argv)
     j->nargs = n;
     for (size_t i = 0; i < n; i++)
         j->args[i] = mem_strndup(argv[4 + i].ptr, argv[4 + i].len);
+    submit(c, j);
+}
+
+/* BIND / UNBIND domain user role: the domain's kind names the binding table. */
+static void bindCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    char domain[RBAC_DOMAIN_MAX + 1];
+    uint64_t user, role;
+    if (rbac_domain_canon(argv[1].ptr, argv[1].len, domain) == RBAC_SCOPE_NONE) {
+        resp_error(&c->out,
+                   "ERR invalid domain '%.*s': expected admin, developer:<id> or "
+                   "application:<app_id>",
+                   (int)(argv[1].len > 64 ? 64 : argv[1].len), argv[1].ptr);
+        return;
+    }
+    if (!command_parse_id(c, &argv[2], &user) || !command_parse_id(c, &argv[3], &role))
+        return;
+    dal_write_job *j = job_for(c);
+    if (!j)
+        return;
+    j->target = user;
+    j->other = role;
+    j->args = mem_calloc(1, sizeof *j->args);
+    j->nargs = 1;
+    j->args[0] = mem_strdup(domain);
     submit(c, j);
 }
 
@@ -251,6 +281,12 @@ command cmd_write_table[] = {
                 "A container for user changes (written through).", "", user_subcommands),
     COMMAND_ROW("tenant", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
                 "A container for tenant changes (written through).", "", tenant_subcommands),
+    COMMAND_ROW("bind", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_MPBACKEND, bindCommand,
+                "Binds a role to a user in a domain (written through): 1 changed, 0 already so.",
+                "domain user role", NULL),
+    COMMAND_ROW("unbind", 4, 4, CMD_WRITE, ACL_CAT_ADMIN, PROF_MPBACKEND, bindCommand,
+                "Ends a user's binding of a role in a domain: 1 changed, 0 already so.",
+                "domain user role", NULL),
     COMMAND_ROW("revision", 1, 1, CMD_FAST, ACL_CAT_CHECK, PROF_ALL, revisionCommand,
                 "The highest rbac_change id this instance has applied.", "", NULL),
     COMMAND_ROW("waitrev", 3, 3, 0, ACL_CAT_CHECK, PROF_ALL, waitrevCommand,

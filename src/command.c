@@ -16,6 +16,7 @@
 #include "command.h"
 #include "auth.h"
 #include "client.h"
+#include "cmd_domain.h"
 #include "cmd_rbac.h"
 #include "conf.h"
 #include "log.h"
@@ -36,10 +37,7 @@
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
-    cmd_server_table,
-    cmd_rbac_table,
-    cmd_session_table,
-    cmd_write_table,
+    cmd_server_table, cmd_rbac_table, cmd_domain_table, cmd_session_table, cmd_write_table,
 };
 
 static command *command_slots[COMMAND_SLOTS]; /* lookup table */
@@ -51,6 +49,13 @@ static size_t command_hash(const char *lower, size_t len)
     return (size_t)XXH3_64bits(lower, len) & (COMMAND_SLOTS - 1);
 }
 
+bool command_in_profile(const command *cmd)
+{
+    return cmd->profiles & (1u << server.conf.profile);
+}
+
+/* Adds cmd to the lookup table and the list. Two rows may share a name when they exist
+ * in different profiles (WHY): lookups take the running profile's. */
 static void command_insert(command *cmd)
 {
     size_t len = strlen(cmd->name);
@@ -58,14 +63,14 @@ static void command_insert(command *cmd)
     while (command_slots[h])
         h = (h + 1) & (COMMAND_SLOTS - 1);
     command_slots[h] = cmd;
+    command_list = mem_realloc(command_list, (command_n + 1) * sizeof *command_list);
+    command_list[command_n++] = cmd;
 }
 
 void command_init(void)
 {
     for (size_t t = 0; t < ARRAY_LEN(command_tables); t++) {
         for (command *cmd = command_tables[t]; cmd->name; cmd++) {
-            command_list = mem_realloc(command_list, (command_n + 1) * sizeof *command_list);
-            command_list[command_n++] = cmd;
             snprintf(cmd->fullname, sizeof cmd->fullname, "%s", cmd->name);
             command_insert(cmd);
             for (command *sub = cmd->subcommands; sub && sub->name; sub++) {
@@ -92,19 +97,21 @@ command *command_lookup(const char *name, size_t len)
     for (size_t i = 0; i < len; i++)
         lower[i] = (char)tolower((unsigned char)name[i]);
     size_t h = command_hash(lower, len);
-    for (command *cmd; (cmd = command_slots[h]); h = (h + 1) & (COMMAND_SLOTS - 1)) {
-        if (strlen(cmd->name) == len && memcmp(cmd->name, lower, len) == 0)
-            return cmd;
-    }
-    return NULL;
+    command *found = NULL;
+    for (command *cmd; (cmd = command_slots[h]); h = (h + 1) & (COMMAND_SLOTS - 1))
+        if (strlen(cmd->name) == len && memcmp(cmd->name, lower, len) == 0 &&
+            (!found || command_in_profile(cmd)))
+            found = cmd; /* the row of the running profile, if two share the name */
+    return found;
 }
 
 command *command_lookup_sub(const command *parent, const char *name, size_t len)
 {
+    command *found = NULL;
     for (command *sub = parent->subcommands; sub && sub->name; sub++)
-        if (util_eq_nocase(name, len, sub->name))
-            return sub;
-    return NULL;
+        if (util_eq_nocase(name, len, sub->name) && (!found || command_in_profile(sub)))
+            found = sub; /* the row of the running profile, if two share the name */
+    return found;
 }
 
 int command_arity(const command *cmd)
@@ -114,12 +121,18 @@ int command_arity(const command *cmd)
 
 size_t command_count(void)
 {
-    return command_n;
+    size_t n = 0;
+    for (size_t i = 0; i < command_n; i++)
+        n += command_in_profile(command_list[i]);
+    return n;
 }
 
 command *command_at(size_t i)
 {
-    return i < command_n ? command_list[i] : NULL;
+    for (size_t k = 0; k < command_n; k++)
+        if (command_in_profile(command_list[k]) && i-- == 0)
+            return command_list[k];
+    return NULL;
 }
 
 /* Upper-case copy of a command name, for error texts (out holds COMMAND_NAME_MAX). */
@@ -182,13 +195,19 @@ static bool profile_allows(const command *cmd, const command *run)
     return (cmd->profiles & bit) && (run->profiles & bit);
 }
 
+/* "-ERR ROLE needs profile bitenant"; a subcommand of a container both profiles have
+ * is named with its container: "-ERR SESSION CANMENU needs profile bitenant". */
 static void reply_needs_profile(client *c, const command *cmd, const command *run)
 {
-    char upper[COMMAND_NAME_MAX];
+    char upper[COMMAND_NAME_MAX], sub[COMMAND_NAME_MAX + 1] = "";
     upper_name(cmd, upper);
+    if (run != cmd && command_in_profile(cmd)) {
+        sub[0] = ' ';
+        upper_name(run, sub + 1);
+    }
     unsigned wanted = cmd->profiles & run->profiles;
     int profile = wanted & PROF_BITENANT ? CONF_PROFILE_BITENANT : CONF_PROFILE_MPBACKEND;
-    resp_error(&c->out, "ERR %s needs profile %s", upper, conf_profile_name(profile));
+    resp_error(&c->out, "ERR %s%s needs profile %s", upper, sub, conf_profile_name(profile));
 }
 
 static bool role_allows(int role, int category)
@@ -230,6 +249,14 @@ static void help_line(client *c, buf *line)
     buf_clear(line);
 }
 
+/* Whether HELP lists sub: a row of the running profile (two profiles may give a
+ * subcommand different rows, and a container of both may hold rows of one). */
+static bool help_lists(const command *parent, const command *sub)
+{
+    return command_in_profile(sub) &&
+           command_lookup_sub(parent, sub->name, strlen(sub->name)) == sub;
+}
+
 void command_help(client *c, size_t argc, const resp_arg *argv)
 {
     const command *parent = command_lookup(argv[0].ptr, argv[0].len);
@@ -237,7 +264,7 @@ void command_help(client *c, size_t argc, const resp_arg *argv)
         return;
     size_t n = 1 + (parent->proc ? 2 : 0) + 2;
     for (const command *s = parent->subcommands; s && s->name; s++)
-        n += s->proc != command_help ? 2 : 0;
+        n += s->proc != command_help && help_lists(parent, s) ? 2 : 0;
     resp_array(&c->out, n);
     char upper[COMMAND_NAME_MAX];
     upper_name(parent, upper);
@@ -252,8 +279,8 @@ void command_help(client *c, size_t argc, const resp_arg *argv)
         help_line(c, &line);
     }
     for (const command *s = parent->subcommands; s && s->name; s++) {
-        if (s->proc == command_help)
-            continue; /* always last, below */
+        if (s->proc == command_help || !help_lists(parent, s))
+            continue; /* HELP is always last, below */
         upper_name(s, upper);
         buf_append_str(&line, upper);
         if (s->args && s->args[0]) {

@@ -16,6 +16,7 @@
 #include "dal.h"
 #include "conf.h"
 #include "dal_bitenant.h"
+#include "dal_mpbackend.h"
 #include "db.h"
 #include "log.h"
 #include "mem.h"
@@ -100,8 +101,9 @@ const dal_profile *dal_profile_of(int conf_profile)
 {
     switch (conf_profile) {
     case CONF_PROFILE_BITENANT:
-    case CONF_PROFILE_MPBACKEND: /* its own descriptors are not written yet */
         return &dal_bitenant;
+    case CONF_PROFILE_MPBACKEND:
+        return &dal_mpbackend;
     default:
         return NULL;
     }
@@ -296,6 +298,8 @@ bool dal_load(MYSQL *db, const dal_profile *p, rbac_model *m, dal_load_stats *st
               size_t errlen)
 {
     bool ok = true;
+    if (p->prepare)
+        p->prepare(m);
     for (size_t i = 0; ok && i < p->ndescs; i++) {
         const dal_desc *d = &p->descs[i];
         buf sql;

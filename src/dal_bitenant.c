@@ -222,6 +222,8 @@ static const dal_desc descs[BT_NDESCS] = {
 
 const dal_profile dal_bitenant = {
     .name = "bitenant",
+    .ops = dal_bitenant_ops,
+    .nops = BT_OP_COUNT,
     .descs = descs,
     .ndescs = BT_NDESCS,
     .tenant_desc = BT_TENANT,

@@ -55,7 +55,7 @@ size_t rbac_u64_sort_unique(uint64_t *v, size_t n)
 _Static_assert(sizeof(rbac_user) <= 48, "rbac_user grew past 48 bytes");
 
 #define RBAC_LIST_OPS(SFX, T, INL, LIST)                                                           \
-    static void SFX##_append_build(LIST *l, size_t n, T v)                                         \
+    void rbac_##SFX##_append_build(LIST *l, size_t n, T v)                                         \
     {                                                                                              \
         if (n < INL) {                                                                             \
             l->in[n] = v;                                                                          \
@@ -103,7 +103,7 @@ _Static_assert(sizeof(rbac_user) <= 48, "rbac_user grew past 48 bytes");
         }                                                                                          \
     }                                                                                              \
     /* Inserts v keeping order; returns false if already present. */                               \
-    static bool SFX##_insert(LIST *l, size_t n, T v)                                               \
+    bool rbac_##SFX##_insert(LIST *l, size_t n, T v)                                               \
     {                                                                                              \
         const T *it = rbac_##SFX##_items(l, n);                                                    \
         size_t pos = 0;                                                                            \
@@ -318,6 +318,7 @@ void rbac_model_free(rbac_model *m)
     roaring_bitmap_free(m->usable);
     mem_free(m->child_off);
     mem_free(m->child_idx);
+    rbac_domains_free(m->dom);
     mem_free(m);
 }
 
@@ -508,11 +509,11 @@ bool rbac_add_user_role(rbac_model *m, uint64_t user_id, uint64_t role_id)
     if (u->nroles == RBAC_MAX_LIST16)
         return false;
     if (!m->finished) {
-        u32_append_build(&u->roles, u->nroles++, r);
+        rbac_u32_append_build(&u->roles, u->nroles++, r);
         return true;
     }
     size_t before = rbac_user_heap_bytes(u);
-    if (u32_insert(&u->roles, u->nroles, r))
+    if (rbac_u32_insert(&u->roles, u->nroles, r))
         u->nroles++;
     rbac_account(&m->user_bytes, before, rbac_user_heap_bytes(u));
     return true;
@@ -527,11 +528,11 @@ bool rbac_add_user_store(rbac_model *m, uint64_t user_id, uint64_t store_id)
     if (u->nstores == UINT32_MAX)
         return false;
     if (!m->finished) {
-        u64_append_build(&u->stores, u->nstores++, store_id);
+        rbac_u64_append_build(&u->stores, u->nstores++, store_id);
         return true;
     }
     size_t before = rbac_user_heap_bytes(u);
-    if (u64_insert(&u->stores, u->nstores, store_id))
+    if (rbac_u64_insert(&u->stores, u->nstores, store_id))
         u->nstores++;
     rbac_account(&m->user_bytes, before, rbac_user_heap_bytes(u));
     return true;
@@ -546,11 +547,11 @@ bool rbac_add_delegate(rbac_model *m, uint64_t user_id, uint64_t delegate_user_i
     if (u->ndelegates == RBAC_MAX_LIST16)
         return false;
     if (!m->finished) {
-        u64_append_build(&u->delegates, u->ndelegates++, delegate_user_id);
+        rbac_u64_append_build(&u->delegates, u->ndelegates++, delegate_user_id);
         return true;
     }
     size_t before = rbac_user_heap_bytes(u);
-    if (u64_insert(&u->delegates, u->ndelegates, delegate_user_id))
+    if (rbac_u64_insert(&u->delegates, u->ndelegates, delegate_user_id))
         u->ndelegates++;
     rbac_account(&m->user_bytes, before, rbac_user_heap_bytes(u));
     return true;
@@ -725,7 +726,7 @@ static size_t model_bytes(const rbac_model *m)
     for (size_t i = 0; i < m->nmenus; i++)
         b += str_bytes(m->menus[i].name) + str_bytes(m->menus[i].perms) +
              str_bytes(m->menus[i].path);
-    return b + m->user_bytes + m->role_bytes;
+    return b + m->user_bytes + m->role_bytes + rbac_domains_bytes(m->dom);
 }
 
 void rbac_model_stats(const rbac_model *m, rbac_stats *out)

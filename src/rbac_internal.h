@@ -96,20 +96,25 @@ typedef struct rbac_menu {
 typedef struct rbac_role {
     uint64_t id;             /* tenant_role.id */
     char *code;              /* role_code, owned, never NULL */
-    roaring_bitmap_t *menus; /* owned: menu indexes granted, kept whatever the package */
+    roaring_bitmap_t *menus; /* owned: menu indexes granted, kept whatever the package; under
+                                profile mpbackend the role's permission name indexes */
     uint32_t tenant;         /* index into tenants */
     uint8_t flags;           /* RBAC_F_LIVE, RBAC_F_ENABLED */
+    uint8_t scope;           /* profile mpbackend: enum rbac_scope of the role */
 } rbac_role;
 
 /* 48 bytes; with its idmap slots (two 16-byte slots per key at load factor 1/2) about
  * 80 bytes per user before any spilled list. */
 typedef struct rbac_user {
-    uint64_t id;            /* tenant_user.id */
-    rbac_u32list roles;     /* role indexes, ascending, unique */
-    rbac_u64list stores;    /* own store ids, ascending, unique */
+    uint64_t id;        /* tenant_user.id */
+    rbac_u32list roles; /* role indexes, ascending, unique */
+    union {
+        rbac_u64list stores; /* bitenant: own store ids, ascending, unique */
+        rbac_u64list grants; /* mpbackend: the user's bindings (rbac_domain.c), ascending */
+    };
     rbac_u64list delegates; /* user ids whose own stores this user inherits, ascending */
     uint32_t tenant;        /* index into tenants */
-    uint32_t nstores;       /* entries in stores */
+    uint32_t nstores;       /* entries in stores (grants) */
     uint16_t nroles;        /* entries in roles (at most RBAC_MAX_LIST16) */
     uint16_t ndelegates;    /* entries in delegates (at most RBAC_MAX_LIST16) */
     uint8_t flags;          /* RBAC_F_LIVE, RBAC_F_ENABLED, RBAC_F_ADMIN */
@@ -174,6 +179,7 @@ struct rbac_model {
     size_t nsubs;                 /* subscriptions held by all tenants */
     size_t user_bytes;            /* heap bytes of spilled user lists (counted once finished) */
     size_t role_bytes;            /* role codes and bitmaps (counted once finished) */
+    struct rbac_domains *dom;     /* profile mpbackend's data (rbac_domain.c), else NULL */
     bool finished;                /* rbac_model_finish() ran: lists are exact and sorted */
     bool menus_unsorted;          /* a menu was added below the highest id while building */
 };
@@ -193,6 +199,13 @@ uint32_t rbac_role_find(const rbac_model *m, uint64_t id);
 uint32_t rbac_package_find(const rbac_model *m, uint64_t id);
 /* Index of the tenant slot with this id, creating a dead stub if none exists yet. */
 uint32_t rbac_tenant_ref(rbac_model *m, uint64_t id);
+
+/* ---- profile mpbackend (rbac_domain.c) ---- */
+
+/* Frees m->dom (NULL is fine). */
+void rbac_domains_free(struct rbac_domains *d);
+/* Bytes held by m->dom (0 without). */
+size_t rbac_domains_bytes(const struct rbac_domains *d);
 
 /* ---- derived data (rbac_index.c) ---- */
 
@@ -230,6 +243,12 @@ static inline const uint64_t *rbac_u64_items(const rbac_u64list *l, size_t n)
     return n <= RBAC_U64_INLINE ? l->in : l->heap;
 }
 
+/* Appends v to a list being built (n entries; heap capacity implied by n). */
+void rbac_u32_append_build(rbac_u32list *l, size_t n, uint32_t v);
+void rbac_u64_append_build(rbac_u64list *l, size_t n, uint64_t v);
+/* Inserts v into a finished list of n entries keeping order; false if present. */
+bool rbac_u32_insert(rbac_u32list *l, size_t n, uint32_t v);
+bool rbac_u64_insert(rbac_u64list *l, size_t n, uint64_t v);
 /* Replaces a finished list with a copy of v[0..n) (sorted, unique; exact size). */
 void rbac_u32_set(rbac_u32list *l, size_t oldn, const uint32_t *v, size_t n);
 void rbac_u64_set(rbac_u64list *l, size_t oldn, const uint64_t *v, size_t n);

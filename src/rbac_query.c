@@ -412,25 +412,6 @@ static void why_no_package(const rbac_model *m, const rbac_tenant *t, int64_t no
         say(w, "tenant %" PRIu64 " has no subscriptions", t->id);
 }
 
-/* Appends s in single quotes, whole, escaped as Redis escapes strings: \\ \' \n \r \t
- * \a \b, and every other byte that is not printable ASCII as \xHH. */
-static void append_quoted(buf *b, const char *s, size_t len)
-{
-    static const char from[] = "\\'\n\r\t\a\b", to[] = "\\'nrtab";
-    buf_append_str(b, "'");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        const char *e = ch ? strchr(from, ch) : NULL;
-        if (e)
-            buf_printf(b, "\\%c", to[e - from]);
-        else if (isprint(ch))
-            buf_append(b, &s[i], 1);
-        else
-            buf_printf(b, "\\x%02x", ch);
-    }
-    buf_append_str(b, "'");
-}
-
 /* The menu argument named no live menu. It is quoted whole, NUL bytes and all: the
  * line must name what the client sent, not a prefix of it. */
 static void why_unknown_menu(why_out *w, const char *arg, size_t arglen)
@@ -438,7 +419,7 @@ static void why_unknown_menu(why_out *w, const char *arg, size_t arglen)
     buf line;
     buf_init(&line);
     buf_append_str(&line, "unknown menu ");
-    append_quoted(&line, arg ? arg : "", arglen);
+    buf_append_quoted(&line, arg ? arg : "", arglen);
     buf_append_str(&line, " (deleted or never existed)");
     w->emit(w->ctx, line.data, line.len);
     buf_free(&line);

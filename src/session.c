@@ -50,6 +50,13 @@ session_state sess;
 
 static int64_t last_warn_ms; /* when a lane failure was last logged */
 
+int64_t session_clock_ms(void)
+{
+    int64_t unit = sess.table ? session_table_unit_ms(sess.table) : 1;
+    int64_t now = util_now_ms();
+    return now - now % unit;
+}
+
 int64_t session_default_ttl_ms(void)
 {
     return (int64_t)server.conf.session_ttl * 1000;
@@ -117,7 +124,7 @@ void session_plan_create(session_op *op)
     /* "The oldest" is by created_at: sessions a client makes in one millisecond get
      * distinct, increasing times, so that the cap revokes them in the order they were
      * made rather than by hash. */
-    if (op->at_ms <= u->last_created_ms) {
+    if (op->at_ms <= u->last_created_ms && session_table_unit_ms(sess.table) == 1) {
         int64_t shift = u->last_created_ms + 1 - op->at_ms;
         op->at_ms += shift;
         op->expires_ms += shift;
@@ -168,7 +175,8 @@ static void start_batch(void)
     if (sess.batch_in_flight || sess.stopping || !sess.queue_head)
         return;
     session_batch *b = mem_calloc(1, sizeof *b);
-    b->now_ms = util_now_ms();
+    b->now_ms = session_clock_ms();
+    b->table = sess.table;
     session_op **tail = &b->head;
     while (sess.queue_head && b->n < SESSION_BATCH_MAX) {
         session_op *op = sess.queue_head;
@@ -405,16 +413,16 @@ void session_reply_nosession(client *c)
     resp_error(&c->out, "NOSESSION session unknown, expired or revoked");
 }
 
-void session_reply_read(client *c, int reply, const session_row *row, uint32_t menu, int form)
+void session_reply_read(client *c, const session_ask *q, const session_row *row)
 {
     if (!row) {
-        if (reply == SESSION_REPLY_GET)
+        if (q->reply == SESSION_REPLY_GET)
             resp_null(&c->out, c->proto);
         else
             session_reply_nosession(c);
         return;
     }
-    switch (reply) {
+    switch (q->reply) {
     case SESSION_REPLY_GET:
         resp_array(&c->out, 4);
         rbac_reply_id(&c->out, row->tenant);
@@ -423,10 +431,15 @@ void session_reply_read(client *c, int reply, const session_row *row, uint32_t m
         resp_int(&c->out, row->expires_ms);
         break;
     case SESSION_REPLY_CANMENU:
-        resp_int(&c->out, rbac_canmenu(server.model, row->tenant, row->user, menu, util_now_ms()));
+        resp_int(&c->out,
+                 rbac_canmenu(server.model, row->tenant, row->user, q->menu, util_now_ms()));
+        break;
+    case SESSION_REPLY_CAN:
+        resp_int(&c->out, rbac_can(server.model, q->arg, q->split, row->user, q->arg + q->split,
+                                   q->arglen - q->split));
         break;
     default:
-        rbac_reply_menus(&c->out, server.model, row->tenant, row->user, form, util_now_ms());
+        rbac_reply_menus(&c->out, server.model, row->tenant, row->user, q->form, util_now_ms());
         break;
     }
 }
@@ -458,13 +471,15 @@ static void reply_list(client *c, uint64_t tenant, uint64_t user)
 
 static void reply_lookup(client *c, const session_op *op)
 {
-    uint32_t menu = RBAC_NONE;
+    session_ask q = {op->reply, RBAC_NONE, op->form, op->arg, op->arglen, op->argsplit};
     if (op->found && op->reply == SESSION_REPLY_CANMENU && op->arg) {
         resp_arg a = {op->arg, op->arglen};
-        if (!rbac_reply_parse_menu(server.model, &a, &menu))
-            menu = RBAC_NONE; /* cannot happen: the argument was checked before the lookup */
+        if (!rbac_reply_parse_menu(server.model, &a, &q.menu))
+            q.menu = RBAC_NONE; /* cannot happen: the argument was checked before the lookup */
     }
-    session_reply_read(c, op->reply, op->found ? &op->row : NULL, menu, op->form);
+    if (op->reply == SESSION_REPLY_CAN && !op->arg)
+        q.arg = "", q.arglen = q.split = 0; /* an argument too long to keep: a denial */
+    session_reply_read(c, &q, op->found ? &op->row : NULL);
 }
 
 /* client_reply_fn of every op a client waits for; the batch frees the ops after. */
@@ -529,7 +544,7 @@ static bool touch_after_lookup(const session_op *op)
     session_op *t = session_op_new(SESSION_OP_TOUCH, op->client_id);
     t->reply = SESSION_REPLY_TOUCH;
     memcpy(t->hash, op->hash, SESSION_HASH_LEN);
-    t->at_ms = util_now_ms();
+    t->at_ms = session_clock_ms();
     t->ttl_ms = op->ttl_ms;
     t->default_ttl_ms = op->default_ttl_ms;
     session_enqueue(t);
@@ -596,8 +611,7 @@ static void session_shutdown(void);
 
 static bool session_init(void)
 {
-    if (server.conf.profile != CONF_PROFILE_BITENANT)
-        return true; /* the commands answer that they need profile bitenant */
+    sess.table = session_table_of(server.conf.profile);
     session_store_init(&sess.store);
     idmap_init(&sess.reread_queued);
     sess.ev_kick = event_new(server.base, -1, 0, on_kick, NULL);

@@ -34,6 +34,7 @@
  */
 #include "session_db.h"
 #include "buf.h"
+#include "conf.h"
 #include "dal.h"
 #include "db.h"
 #include "log.h"
@@ -48,8 +49,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SQL_ROWS_PER_INSERT      256 /* rows in one multi-row INSERT */
-#define ROW_COLS                 "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at"
+#define SQL_ROWS_PER_INSERT      256   /* rows in one multi-row INSERT */
 #define SESSION_USER_LOCK_TRIES  5     /* a write run alone: tries of its user lock */
 #define SESSION_USER_LOCK_GAP_US 20000 /* pause between those tries */
 
@@ -81,6 +81,10 @@ void session_op_free(session_op *op)
     }
     mem_free(op->evict);
     mem_free(op->arg);
+    if (op->raw) {
+        sodium_memzero(op->raw, op->rawlen);
+        mem_free(op->raw);
+    }
     mem_free(op->rows.v);
     sodium_memzero(op, sizeof *op);
     mem_free(op);
@@ -162,13 +166,118 @@ bool session_text_ok(const char *s, size_t len, size_t max_chars)
     return true;
 }
 
+/* ---- the session tables ---- */
+
+/* Where a profile keeps its sessions, as data: every statement below is built from it. */
+struct session_table {
+    const char *table;       /* the table */
+    const char *cols;        /* SELECT list: key, tenant, user, created, expires, last seen,
+                                row id (parse_row's order) */
+    const char *key;         /* the token column */
+    const char *rowkey;      /* what UPDATEs name a row by: the token hash, or the id */
+    const char *created;     /* creation time column */
+    const char *expires;     /* expiry column */
+    const char *last_seen;   /* last use column */
+    const char *live;        /* condition of a row not revoked */
+    const char *revoke;      /* SET clause of a revoke */
+    const char *tenant;      /* condition naming a tenant ("%llu" its value) */
+    const char *oldest;      /* ORDER BY of a user's rows, oldest first */
+    const char *purgeable;   /* extra condition of rows the purge deletes ("" = none) */
+    const char *users;       /* the user table */
+    const char *user_tenant; /* its tenant expression */
+    const char *user_live;   /* condition of a user who may hold a session */
+    bool hashed;             /* key column: the 32-byte hash; else "h1:" + hex of it, or a
+                                raw token its legacy owner wrote */
+    bool meta;               /* tenant_id, ip and user_agent columns on insert */
+    int64_t unit_ms;         /* time resolution of its columns */
+    int64_t max_ms;          /* the latest time its expiry column holds */
+};
+
+static const session_table tables[] = {
+    [CONF_PROFILE_BITENANT] =
+        {.table = "tenant_session",
+         .cols = "token_hash, tenant_id, user_id, created_at, expires_at, last_seen_at, 0",
+         .key = "token_hash",
+         .rowkey = "token_hash",
+         .created = "created_at",
+         .expires = "expires_at",
+         .last_seen = "last_seen_at",
+         .live = "revoked = 0",
+         .revoke = "revoked = 1",
+         .tenant = "tenant_id = %llu",
+         .oldest = "created_at, token_hash",
+         .purgeable = "",
+         .users = "tenant_user",
+         .user_tenant = "tenant_id",
+         .user_live = "status = 1 AND deleted_at = 0",
+         .hashed = true,
+         .meta = true,
+         .unit_ms = 1,
+         .max_ms = 253402300799999LL}, /* DATETIME(3): 9999-12-31 23:59:59.999 */
+    [CONF_PROFILE_MPBACKEND] =
+        {.table = "mpbackend_user_session_token",
+         .cols = "session_token, 0, user_id, create_time, expired_at, update_time, id",
+         .key = "session_token",
+         .rowkey = "id",
+         .created = "create_time",
+         .expires = "expired_at",
+         .last_seen = "update_time",
+         .live = "NOT (disabled <=> 1)",
+         .revoke = "disabled = 1, disabled_at = UTC_TIMESTAMP()",
+         .tenant = "%llu = 0",
+         .oldest = "create_time, id",
+         .purgeable = " AND session_token LIKE 'h1:%'",
+         .users = "mpbackend_user",
+         .user_tenant = "0",
+         .user_live = "NOT (disabled <=> 1)",
+         .hashed = false,
+         .meta = false,
+         .unit_ms = 1000,
+         .max_ms = 2147483647000LL}, /* TIMESTAMP: 2038-01-19 03:14:07 */
+};
+
+const session_table *session_table_of(int conf_profile)
+{
+    return conf_profile == CONF_PROFILE_MPBACKEND ? &tables[CONF_PROFILE_MPBACKEND]
+                                                  : &tables[CONF_PROFILE_BITENANT];
+}
+
+int64_t session_table_unit_ms(const session_table *t)
+{
+    return t->unit_ms;
+}
+
+bool session_table_token_ok(const session_table *t, const char *s, size_t len)
+{
+    if (t->hashed)
+        return session_token_wellformed(s, len);
+    if (len == 0 || len > SESSION_LEGACY_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
 /* ---- SQL text ---- */
 
-static void sql_hash(buf *b, const uint8_t *h)
+#define H1_PREFIX "h1:" /* what rbacd writes to a string token column: "h1:" + hex hash */
+
+/* A token hash as the table's key column holds it. */
+static void sql_hash(const session_table *t, buf *b, const uint8_t *h)
 {
     char hex[SESSION_HASH_LEN * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, h, SESSION_HASH_LEN);
-    buf_printf(b, "X'%s'", hex);
+    buf_printf(b, t->hashed ? "X'%s'" : "'" H1_PREFIX "%s'", hex);
+}
+
+/* A row as UPDATEs name it. */
+static void sql_rowkey(const session_table *t, buf *b, const session_row *row)
+{
+    if (t->hashed)
+        sql_hash(t, b, row->hash);
+    else
+        buf_printf(b, "%llu", (unsigned long long)row->rowid);
 }
 
 static void sql_time(buf *b, int64_t ms)
@@ -220,15 +329,35 @@ static bool run_text(MYSQL *m, session_batch *b, const char *sql, const char *wh
 
 /* ---- reading rows ---- */
 
-static bool parse_row(MYSQL_ROW r, const unsigned long *len, session_row *out)
+/* The hash of a key column: the column itself, "h1:" + its hex, or (a token its legacy
+ * owner wrote as it is) the hash of the token. */
+static bool key_hash(const session_table *t, const char *k, size_t len, uint8_t *out)
 {
-    if (!r[0] || len[0] != SESSION_HASH_LEN)
-        return false;
-    memcpy(out->hash, r[0], SESSION_HASH_LEN);
-    return dal_col_u64(r[1], len[1], &out->tenant) && dal_col_u64(r[2], len[2], &out->user) &&
+    size_t p = strlen(H1_PREFIX);
+    if (t->hashed) {
+        if (len != SESSION_HASH_LEN)
+            return false;
+        memcpy(out, k, SESSION_HASH_LEN);
+        return true;
+    }
+    if (len == p + 2 * SESSION_HASH_LEN && memcmp(k, H1_PREFIX, p) == 0) {
+        size_t bin = 0;
+        return sodium_hex2bin(out, SESSION_HASH_LEN, k + p, len - p, NULL, &bin, NULL) == 0 &&
+               bin == SESSION_HASH_LEN;
+    }
+    session_token_hash(k, len, out);
+    return true;
+}
+
+static bool parse_row(const session_table *t, MYSQL_ROW r, const unsigned long *len,
+                      session_row *out)
+{
+    memset(out, 0, sizeof *out);
+    return r[0] && key_hash(t, r[0], len[0], out->hash) &&
+           dal_col_u64(r[1], len[1], &out->tenant) && dal_col_u64(r[2], len[2], &out->user) &&
            db_parse_datetime_ms(r[3], &out->created_ms) &&
            db_parse_datetime_ms(r[4], &out->expires_ms) &&
-           db_parse_datetime_ms(r[5], &out->last_seen_ms);
+           db_parse_datetime_ms(r[5], &out->last_seen_ms) && dal_col_u64(r[6], len[6], &out->rowid);
 }
 
 static void rows_push(session_rows *rows, const session_row *r)
@@ -250,7 +379,7 @@ static bool select_rows(MYSQL *m, session_batch *b, const buf *sql, session_rows
     MYSQL_ROW r;
     while ((r = mysql_fetch_row(res))) {
         session_row row;
-        if (parse_row(r, mysql_fetch_lengths(res), &row))
+        if (parse_row(b->table, r, mysql_fetch_lengths(res), &row))
             rows_push(rows, &row);
     }
     bool ok = mysql_errno(m) == 0;
@@ -268,6 +397,25 @@ static const session_row *rows_find(const session_rows *rows, const uint8_t *has
 
 /* ---- write phases (inside the transaction) ---- */
 
+/* "UPDATE t SET <revoke>, expires = LEAST(expires, kept) WHERE " */
+static void sql_revoke(const session_batch *b, buf *q)
+{
+    const session_table *t = b->table;
+    buf_printf(q, "UPDATE %s SET %s, %s = LEAST(%s, ", t->table, t->revoke, t->expires, t->expires);
+    sql_time(q, b->now_ms + SESSION_REVOKED_KEEP_MS);
+    buf_append_str(q, ") WHERE ");
+}
+
+/* "tenant = T AND user_id = U AND <live> AND expires > now" */
+static void sql_user_live(const session_batch *b, buf *q, uint64_t tenant, uint64_t user)
+{
+    const session_table *t = b->table;
+    buf_printf(q, t->tenant, (unsigned long long)tenant);
+    buf_printf(q, " AND user_id = %llu AND %s AND %s > ", (unsigned long long)user, t->live,
+               t->expires);
+    sql_time(q, b->now_ms);
+}
+
 static bool phase_revokeall(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
     bool ok = true;
@@ -277,13 +425,8 @@ static bool phase_revokeall(MYSQL *m, session_batch *b, session_op **w, size_t n
         if (w[i]->kind != SESSION_OP_REVOKEALL)
             continue;
         buf_clear(&q);
-        buf_append_str(&q,
-                       "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
-        sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
-        buf_printf(&q,
-                   ") WHERE tenant_id = %llu AND user_id = %llu AND revoked = 0 AND expires_at > ",
-                   (unsigned long long)w[i]->tenant, (unsigned long long)w[i]->user);
-        sql_time(&q, b->now_ms);
+        sql_revoke(b, &q);
+        sql_user_live(b, &q, w[i]->tenant, w[i]->user);
         ok = run_stmt(m, b, &q, "revoke all", &w[i]->count);
     }
     buf_free(&q);
@@ -304,9 +447,11 @@ static bool create_users(buf *q, session_op **w, size_t n)
  * marks the creates whose user is not live and enabled (in its tenant) as refused. */
 static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "SELECT id, tenant_id, status, deleted_at FROM tenant_user WHERE id IN (");
+    buf_printf(&q, "SELECT id, %s, (%s) FROM %s WHERE id IN (", t->user_tenant, t->user_live,
+               t->users);
     if (!create_users(&q, w, n)) {
         buf_free(&q);
         return true;
@@ -324,7 +469,7 @@ static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
         uint64_t id, tenant;
         const unsigned long *len = mysql_fetch_lengths(res);
         if (!dal_col_u64(r[0], len[0], &id) || !dal_col_u64(r[1], len[1], &tenant) || !r[2] ||
-            strcmp(r[2], "1") != 0 || !r[3] || strcmp(r[3], "0") != 0)
+            strcmp(r[2], "1") != 0)
             continue;
         for (size_t i = 0; i < n; i++)
             if (w[i]->kind == SESSION_OP_CREATE && w[i]->user == id && w[i]->tenant == tenant)
@@ -338,14 +483,12 @@ static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
  * transaction's own). */
 static bool lock_user_rows(MYSQL *m, session_batch *b, const session_op *op, session_rows *rows)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_printf(&q,
-               "SELECT " ROW_COLS " FROM tenant_session WHERE tenant_id = %llu AND user_id = %llu "
-               "AND revoked = 0 AND expires_at > ",
-               (unsigned long long)op->tenant, (unsigned long long)op->user);
-    sql_time(&q, b->now_ms);
-    buf_append_str(&q, " ORDER BY created_at, token_hash FOR UPDATE");
+    buf_printf(&q, "SELECT %s FROM %s WHERE ", t->cols, t->table);
+    sql_user_live(b, &q, op->tenant, op->user);
+    buf_printf(&q, " ORDER BY %s FOR UPDATE", t->oldest);
     rows->n = 0;
     bool ok = select_rows(m, b, &q, rows, false, "lock user sessions");
     buf_free(&q);
@@ -363,14 +506,13 @@ static bool revoke_excess(MYSQL *m, session_batch *b, session_op *op, session_ro
     size_t excess = rows->n - keep;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
-    sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
-    buf_append_str(&q, ") WHERE token_hash IN (");
+    sql_revoke(b, &q);
+    buf_printf(&q, "%s IN (", b->table->rowkey);
     op->evict = mem_realloc(op->evict, excess * sizeof *op->evict);
     for (size_t e = 0; e < excess; e++) {
         if (e)
             buf_append_str(&q, ", ");
-        sql_hash(&q, rows->v[e].hash);
+        sql_rowkey(b->table, &q, &rows->v[e]);
         memcpy(op->evict[e], rows->v[e].hash, SESSION_HASH_LEN);
     }
     op->nevict = excess;
@@ -382,25 +524,30 @@ static bool revoke_excess(MYSQL *m, session_batch *b, session_op *op, session_ro
     return ok;
 }
 
-static bool insert_session(MYSQL *m, session_batch *b, const session_op *op)
+/* Inserts op's session; its row id (tables keyed by id) into *rowid. */
+static bool insert_session(MYSQL *m, session_batch *b, const session_op *op, uint64_t *rowid)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "INSERT INTO tenant_session (token_hash, tenant_id, user_id, created_at, "
-                       "expires_at, last_seen_at, ip, user_agent) VALUES (");
-    sql_hash(&q, op->hash);
-    buf_printf(&q, ", %llu, %llu, ", (unsigned long long)op->tenant, (unsigned long long)op->user);
+    buf_printf(&q, "INSERT INTO %s (%s, user_id, %s, %s, %s%s) VALUES (", t->table, t->key,
+               t->created, t->expires, t->last_seen, t->meta ? ", tenant_id, ip, user_agent" : "");
+    sql_hash(t, &q, op->hash);
+    buf_printf(&q, ", %llu, ", (unsigned long long)op->user);
     sql_time(&q, op->at_ms);
     buf_append_str(&q, ", ");
     sql_time(&q, op->expires_ms);
     buf_append_str(&q, ", ");
     sql_time(&q, op->at_ms);
-    buf_append_str(&q, ", ");
-    sql_str(m, &q, op->ip);
-    buf_append_str(&q, ", ");
-    sql_str(m, &q, op->ua);
+    if (t->meta) {
+        buf_printf(&q, ", %llu, ", (unsigned long long)op->tenant);
+        sql_str(m, &q, op->ip);
+        buf_append_str(&q, ", ");
+        sql_str(m, &q, op->ua);
+    }
     buf_append_str(&q, ")");
     bool ok = run_stmt(m, b, &q, "insert session", NULL);
+    *rowid = ok ? (uint64_t)mysql_insert_id(m) : 0;
     buf_free(&q);
     return ok;
 }
@@ -411,45 +558,58 @@ static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         session_op *op = w[i];
-        if (op->kind != SESSION_OP_CREATE || op->refused)
-            continue;
-        if (!lock_user_rows(m, b, op, &op->rows) || !revoke_excess(m, b, op, &op->rows) ||
-            !insert_session(m, b, op))
-            return false;
         session_row row = {.tenant = op->tenant,
                            .user = op->user,
                            .created_ms = op->at_ms,
                            .expires_ms = op->expires_ms,
                            .last_seen_ms = op->at_ms};
+        if (op->kind != SESSION_OP_CREATE || op->refused)
+            continue;
+        if (op->expires_ms > b->table->max_ms)
+            op->expires_ms = row.expires_ms = b->table->max_ms;
+        if (!lock_user_rows(m, b, op, &op->rows) || !revoke_excess(m, b, op, &op->rows) ||
+            !insert_session(m, b, op, &row.rowid))
+            return false;
         memcpy(row.hash, op->hash, SESSION_HASH_LEN);
         rows_push(&op->rows, &row);
     }
     return true;
 }
 
-/* Appends the hashes of the ops of kind (only those found live when found_only) to a
- * comma-separated list that already holds *count entries. */
-static void hash_list(buf *q, session_op **w, size_t n, int kind, bool found_only, size_t *count)
+/* Appends to a comma-separated list that already holds *count entries the keys of the
+ * ops of kind: as the client named them (the hash, and a raw token a legacy writer may
+ * have stored) or, for those found live, their rows. */
+static void key_list(const session_table *t, MYSQL *m, buf *q, session_op **w, size_t n, int kind,
+                     bool found_only, size_t *count)
 {
     for (size_t i = 0; i < n; i++) {
         if (w[i]->kind != kind || (found_only && !w[i]->found))
             continue;
         if ((*count)++)
             buf_append_str(q, ", ");
-        sql_hash(q, w[i]->hash);
+        if (found_only) {
+            sql_rowkey(t, q, &w[i]->row);
+            continue;
+        }
+        sql_hash(t, q, w[i]->hash);
+        if (w[i]->raw && !t->hashed) {
+            buf_append_str(q, ", ");
+            db_quote(m, q, w[i]->raw, w[i]->rawlen);
+        }
     }
 }
 
 /* Which touched or revoked sessions are live, locked for the rest of the transaction. */
 static bool lock_live(MYSQL *m, session_batch *b, session_op **w, size_t n, session_rows *live)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "SELECT " ROW_COLS " FROM tenant_session WHERE token_hash IN (");
+    buf_printf(&q, "SELECT %s FROM %s WHERE %s IN (", t->cols, t->table, t->key);
     size_t k = 0;
-    hash_list(&q, w, n, SESSION_OP_TOUCH, false, &k);
-    hash_list(&q, w, n, SESSION_OP_REVOKE, false, &k);
-    buf_append_str(&q, ") AND revoked = 0 AND expires_at > ");
+    key_list(t, m, &q, w, n, SESSION_OP_TOUCH, false, &k);
+    key_list(t, m, &q, w, n, SESSION_OP_REVOKE, false, &k);
+    buf_printf(&q, ") AND %s AND %s > ", t->live, t->expires);
     sql_time(&q, b->now_ms);
     buf_append_str(&q, " FOR UPDATE");
     bool ok = k == 0 || select_rows(m, b, &q, live, false, "lock sessions");
@@ -467,23 +627,24 @@ static int64_t touch_ttl(const session_op *op, const session_row *row)
 
 static bool update_touches(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "UPDATE tenant_session SET expires_at = CASE token_hash");
+    buf_printf(&q, "UPDATE %s SET %s = CASE %s", t->table, t->expires, t->rowkey);
     /* Latest first: when one token is touched twice, the later touch wins. */
     for (size_t i = n; i-- > 0;) {
         if (w[i]->kind != SESSION_OP_TOUCH || !w[i]->found)
             continue;
         buf_append_str(&q, " WHEN ");
-        sql_hash(&q, w[i]->hash);
+        sql_rowkey(t, &q, &w[i]->row);
         buf_append_str(&q, " THEN ");
         sql_time(&q, w[i]->expires_ms);
     }
-    buf_append_str(&q, " ELSE expires_at END, last_seen_at = ");
+    buf_printf(&q, " ELSE %s END, %s = ", t->expires, t->last_seen);
     sql_time(&q, b->now_ms);
-    buf_append_str(&q, " WHERE token_hash IN (");
+    buf_printf(&q, " WHERE %s IN (", t->rowkey);
     size_t k = 0;
-    hash_list(&q, w, n, SESSION_OP_TOUCH, true, &k);
+    key_list(t, m, &q, w, n, SESSION_OP_TOUCH, true, &k);
     buf_append_str(&q, ")");
     bool ok = k == 0 || run_stmt(m, b, &q, "touch sessions", NULL);
     buf_free(&q);
@@ -492,13 +653,13 @@ static bool update_touches(MYSQL *m, session_batch *b, session_op **w, size_t n)
 
 static bool update_revokes(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "UPDATE tenant_session SET revoked = 1, expires_at = LEAST(expires_at, ");
-    sql_time(&q, b->now_ms + SESSION_REVOKED_KEEP_MS);
-    buf_append_str(&q, ") WHERE revoked = 0 AND token_hash IN (");
+    sql_revoke(b, &q);
+    buf_printf(&q, "%s AND %s IN (", t->live, t->rowkey);
     size_t k = 0;
-    hash_list(&q, w, n, SESSION_OP_REVOKE, true, &k);
+    key_list(t, m, &q, w, n, SESSION_OP_REVOKE, true, &k);
     buf_append_str(&q, ")");
     bool ok = k == 0 || run_stmt(m, b, &q, "revoke sessions", NULL);
     buf_free(&q);
@@ -520,7 +681,9 @@ static bool phase_touch_revoke(MYSQL *m, session_batch *b, session_op **w, size_
         op->row = *row;
         if (op->kind == SESSION_OP_TOUCH) {
             op->ttl_ms = touch_ttl(op, row);
-            op->expires_ms = b->now_ms + op->ttl_ms; /* last_seen_at is now_ms */
+            op->expires_ms = b->now_ms + op->ttl_ms; /* the last use is now_ms */
+            if (op->expires_ms > b->table->max_ms)
+                op->expires_ms = b->table->max_ms; /* the column's end of time */
         } else {
             /* A second revoke of the same token in this batch revokes nothing. */
             for (size_t j = 0; j < i; j++)
@@ -705,18 +868,23 @@ static MYSQL *run_writes(MYSQL *m, session_batch *b)
 
 static bool read_lookups(MYSQL *m, session_batch *b)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "SELECT " ROW_COLS " FROM tenant_session WHERE token_hash IN (");
+    buf_printf(&q, "SELECT %s FROM %s WHERE %s IN (", t->cols, t->table, t->key);
     size_t k = 0;
     for (session_op *op = b->head; op; op = op->next) {
         if (op->kind != SESSION_OP_LOOKUP)
             continue;
         if (k++)
             buf_append_str(&q, ", ");
-        sql_hash(&q, op->hash);
+        sql_hash(t, &q, op->hash);
+        if (op->raw && !t->hashed) {
+            buf_append_str(&q, ", ");
+            db_quote(m, &q, op->raw, op->rawlen);
+        }
     }
-    buf_append_str(&q, ") AND revoked = 0 AND expires_at > ");
+    buf_printf(&q, ") AND %s AND %s > ", t->live, t->expires);
     sql_time(&q, b->now_ms);
     session_rows found = {0};
     bool ok = k == 0 || select_rows(m, b, &q, &found, false, "read through");
@@ -738,11 +906,8 @@ static bool read_user(MYSQL *m, session_batch *b, session_op *op)
 {
     buf q;
     buf_init(&q);
-    buf_printf(&q,
-               "SELECT " ROW_COLS " FROM tenant_session WHERE tenant_id = %llu AND user_id = %llu "
-               "AND revoked = 0 AND expires_at > ",
-               (unsigned long long)op->tenant, (unsigned long long)op->user);
-    sql_time(&q, b->now_ms);
+    buf_printf(&q, "SELECT %s FROM %s WHERE ", b->table->cols, b->table->table);
+    sql_user_live(b, &q, op->tenant, op->user);
     op->ok = select_rows(m, b, &q, &op->rows, false, "read user sessions");
     buf_free(&q);
     return op->ok;
@@ -750,10 +915,10 @@ static bool read_user(MYSQL *m, session_batch *b, session_op *op)
 
 static bool read_all(MYSQL *m, session_batch *b, session_op *op)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q,
-                   "SELECT " ROW_COLS " FROM tenant_session WHERE revoked = 0 AND expires_at > ");
+    buf_printf(&q, "SELECT %s FROM %s WHERE %s AND %s > ", t->cols, t->table, t->live, t->expires);
     sql_time(&q, b->now_ms);
     op->ok = select_rows(m, b, &q, &op->rows, true, "load sessions");
     buf_free(&q);
@@ -762,11 +927,12 @@ static bool read_all(MYSQL *m, session_batch *b, session_op *op)
 
 static bool purge(MYSQL *m, session_batch *b, session_op *op)
 {
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "DELETE FROM tenant_session WHERE expires_at <= ");
+    buf_printf(&q, "DELETE FROM %s WHERE %s <= ", t->table, t->expires);
     sql_time(&q, b->now_ms);
-    buf_printf(&q, " LIMIT %d", SESSION_PURGE_LIMIT);
+    buf_printf(&q, "%s LIMIT %d", t->purgeable, SESSION_PURGE_LIMIT);
     op->ok = run_stmt(m, b, &q, "purge sessions", &op->count);
     buf_free(&q);
     return op->ok;

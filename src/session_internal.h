@@ -36,6 +36,7 @@ enum session_reply {
     SESSION_REPLY_REVOKE = 7,    /* :1/:0 */
     SESSION_REPLY_REVOKEALL = 8, /* count */
     SESSION_REPLY_LIST = 9,      /* [[id, created_ms, expires_ms], ...] */
+    SESSION_REPLY_CAN = 10,      /* :1/:0 or -NOSESSION (profile mpbackend) */
 };
 
 typedef struct session_stats {
@@ -55,7 +56,8 @@ typedef struct session_stats {
 } session_stats;
 
 typedef struct session_state {
-    bool enabled;                /* session_init() ran under profile bitenant */
+    bool enabled;                /* session_init() ran */
+    const session_table *table;  /* where the profile keeps its sessions */
     bool stopping;               /* session_shutdown() began: nothing new is submitted */
     session_store store;         /* live sessions held in memory */
     struct worker_pool *lane;    /* 1 thread: every tenant_session statement, in order */
@@ -90,6 +92,8 @@ void session_enqueue(session_op *op);
  * gone); a session whose user is not active is kept (it comes back if the user is
  * enabled again before it expires) but does not count. */
 bool session_usable(session *s, int64_t now_ms);
+/* The wall clock at the session table's resolution (session times are made with it). */
+int64_t session_clock_ms(void);
 /* session-ttl in milliseconds (it may change at run time). */
 int64_t session_default_ttl_ms(void);
 /* Whether the user of tenant is active in the model (false without a model). */
@@ -114,7 +118,16 @@ void session_reply_dberr(struct client *c);
 void session_reply_nosession(struct client *c);
 /* GET/CANMENU/MENUS for a usable session (row), or for none (row == NULL). menu is the
  * resolved menu for CANMENU, form the MENUS form (enum rbac_reply_form). */
-void session_reply_read(struct client *c, int reply, const session_row *row, uint32_t menu,
-                        int form);
+/* What a read asks of a session (GET, CANMENU, MENUS, CAN). */
+typedef struct session_ask {
+    int reply;       /* SESSION_REPLY_GET, _CANMENU, _MENUS or _CAN */
+    uint32_t menu;   /* CANMENU: the menu index (RBAC_NONE: none) */
+    int form;        /* MENUS: enum rbac_reply_form */
+    const char *arg; /* CANMENU: the menu argument; CAN: the domain, then the permission */
+    size_t arglen;   /* its length */
+    size_t split;    /* CAN: the domain's length in arg */
+} session_ask;
+
+void session_reply_read(struct client *c, const session_ask *q, const session_row *row);
 
 #endif

@@ -176,9 +176,8 @@ class ProfileGateTest(unittest.TestCase):
                                   (("ROLES", "1", "1"), "ROLES"),
                                   (("CANSTORE", "1", "1", "1"), "CANSTORE"),
                                   (("STORES", "1", "1"), "STORES"),
-                                  (("WHY", "1", "1", "1"), "WHY"),
-                                  (("SESSION", "GET", "x"), "SESSION"),
-                                  (("SESSION", "LOGIN", "demo", "alice", "pw"), "SESSION"),
+                                  (("SESSION", "CANMENU", "x", "1"), "SESSION CANMENU"),
+                                  (("SESSION", "MENUS", "x"), "SESSION MENUS"),
                                   (("ROLE", "GRANT", "1", "2", "511"), "ROLE"),
                                   (("USER", "ENABLE", "1", "2"), "USER"),
                                   (("TENANT", "DISABLE", "1"), "TENANT")):
@@ -186,8 +185,15 @@ class ProfileGateTest(unittest.TestCase):
                         reply = c.call(*cmd)
                         self.assertIsInstance(reply, RespError, reply)
                         self.assertEqual(str(reply), "ERR %s needs profile bitenant" % name)
-                # Commands of both profiles get as far as LOADING.
-                for cmd in (("DBSIZE",), ("REVISION",), ("WAITREV", "1", "1"), ("RELOAD",)):
+                # Without passwords in its schema, LOGIN says so, loaded or not.
+                reply = c.call("SESSION", "LOGIN", "demo", "alice", "pw")
+                self.assertTrue(str(reply).startswith("ERR SESSION LOGIN needs profile bitenant:"),
+                                str(reply))
+                # Commands of both profiles, and the profile's own (WHY is its own row
+                # here: domain user permission), get as far as LOADING.
+                for cmd in (("DBSIZE",), ("REVISION",), ("WAITREV", "1", "1"), ("RELOAD",),
+                            ("WHY", "admin", "1", "p"), ("SESSION", "GET", "x"),
+                            ("CAN", "admin", "1", "p"), ("BIND", "admin", "1", "2")):
                     with self.subTest(cmd=" ".join(cmd)):
                         reply = c.call(*cmd)
                         self.assertIsInstance(reply, RespError, reply)
@@ -197,6 +203,32 @@ class ProfileGateTest(unittest.TestCase):
                 self.assertEqual(str(reply),
                                  "ERR wrong number of arguments for 'canmenu' command")
                 self.assertEqual(c.call("PING"), "PONG")
+
+
+class MpbackendGateTest(unittest.TestCase):
+    """Under profile bitenant, the mpbackend commands name the profile they need, before
+    LOADING, and the WHY row is the bi-tenant one."""
+
+    def test_mpbackend_commands_under_bitenant_name_their_profile(self):
+        with RbacdServer(db=None, wait_loaded=False) as srv:
+            with srv.raw_connection(timeout=10) as c:
+                for cmd, name in ((("CAN", "admin", "1", "p"), "CAN"),
+                                  (("PERMS", "admin", "1"), "PERMS"),
+                                  (("DOMAINS", "1"), "DOMAINS"),
+                                  (("USERBYLOGIN", "email", "a@b"), "USERBYLOGIN"),
+                                  (("APPFLAGS", "com.example"), "APPFLAGS"),
+                                  (("BIND", "admin", "1", "2"), "BIND"),
+                                  (("UNBIND", "admin", "1", "2"), "UNBIND"),
+                                  (("SESSION", "CAN", "t", "admin", "p"), "SESSION CAN")):
+                    with self.subTest(cmd=" ".join(cmd)):
+                        reply = c.call(*cmd)
+                        self.assertIsInstance(reply, RespError, reply)
+                        self.assertEqual(str(reply), "ERR %s needs profile mpbackend" % name)
+                reply = c.call("WHY", "1", "1", "1")
+                self.assertTrue(str(reply).startswith("LOADING "), str(reply))
+                names = c.call("COMMAND", "LIST")
+                self.assertIn(b"canmenu", names)
+                self.assertNotIn(b"can", names)
 
 
 if __name__ == "__main__":

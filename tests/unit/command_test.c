@@ -164,14 +164,21 @@ static void test_profile_gate(void)
     server.conf.profile = CONF_PROFILE_MPBACKEND;
     server.loading = true;
     CHECK_EQ_STR(RUN("CANMENU", "1", "1", "1"), "-ERR CANMENU needs profile bitenant\r\n");
-    CHECK_EQ_STR(RUN("why", "1", "1", "1"), "-ERR WHY needs profile bitenant\r\n");
-    CHECK_EQ_STR(RUN("SESSION", "GET", "x"), "-ERR SESSION needs profile bitenant\r\n");
-    CHECK_EQ_STR(RUN("SESSION", "HELP"), "-ERR SESSION needs profile bitenant\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "CANMENU", "x", "1"),
+                 "-ERR SESSION CANMENU needs profile bitenant\r\n");
+    CHECK(starts_with(RUN("SESSION", "LOGIN", "a", "b", "c"),
+                      "-ERR SESSION LOGIN needs profile bitenant: "));
     CHECK_EQ_STR(RUN("ROLE", "GRANT", "1", "2", "3"), "-ERR ROLE needs profile bitenant\r\n");
     CHECK_EQ_STR(RUN("USER", "ENABLE", "1", "2"), "-ERR USER needs profile bitenant\r\n");
-    /* Commands of both profiles reach the LOADING gate. */
+    /* Commands of both profiles, and the profile's own, reach the LOADING gate: WHY is
+     * the row of the running profile (domain user permission). */
     CHECK(starts_with(RUN("DBSIZE"), "-LOADING "));
     CHECK(starts_with(RUN("WAITREV", "1", "0"), "-LOADING "));
+    CHECK(starts_with(RUN("why", "admin", "1", "p"), "-LOADING "));
+    CHECK(starts_with(RUN("SESSION", "GET", "x"), "-LOADING "));
+    CHECK(starts_with(RUN("CAN", "admin", "1", "p"), "-LOADING "));
+    CHECK(strstr(RUN("SESSION", "HELP"), "+CAN <token> <domain> <permission>\r\n") != NULL);
+    CHECK(strstr(RUN("SESSION", "HELP"), "CANMENU") == NULL);
     CHECK_EQ_STR(RUN("PING"), "+PONG\r\n");
     /* Arity and NOPERM come before the profile. */
     CHECK_EQ_STR(RUN("CANMENU", "1"), "-ERR wrong number of arguments for 'canmenu' command\r\n");
@@ -182,6 +189,10 @@ static void test_profile_gate(void)
     reset();
     server.loading = true;
     CHECK(starts_with(RUN("CANMENU", "1", "1", "1"), "-LOADING "));
+    CHECK_EQ_STR(RUN("CAN", "admin", "1", "p"), "-ERR CAN needs profile mpbackend\r\n");
+    CHECK_EQ_STR(RUN("BIND", "admin", "1", "2"), "-ERR BIND needs profile mpbackend\r\n");
+    CHECK_EQ_STR(RUN("SESSION", "CAN", "t", "admin", "p"),
+                 "-ERR SESSION CAN needs profile mpbackend\r\n");
     server.loading = false;
     CHECK_EQ_STR(RUN("DBSIZE"), ":0\r\n");
 }
