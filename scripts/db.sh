@@ -11,9 +11,12 @@
 #   scripts/db.sh start DATADIR PORT          create DATADIR if needed, start, wait until ready
 #   scripts/db.sh stop  DATADIR               shut down, wait for the process to exit
 #   scripts/db.sh status DATADIR              exit 0 if the server answers
-#   scripts/db.sh load  DATADIR DBNAME [--demo]
+#   scripts/db.sh load  DATADIR DBNAME [--demo] [--profile bitenant|mpbackend]
 #                                             (re)create DBNAME, user rbacd/rbacd, apply
-#                                             schema/*.sql, then schema/demo/*.sql with --demo
+#                                             schema/*.sql, then schema/demo/*.sql with --demo;
+#                                             profile mpbackend: schema/mpbackend/seed/*.sql,
+#                                             schema/mpbackend/*.sql, then with --demo
+#                                             schema/mpbackend/demo/*.sql
 #   scripts/db.sh sql   DATADIR [DBNAME] [mariadb options...]
 #                                             mariadb client as root on the socket;
 #                                             stdin and options pass through
@@ -209,14 +212,24 @@ apply_dir() {
 }
 
 cmd_load() {
-    (($# == 2 || $# == 3)) || usage
-    local dir db demo=0 sock
+    (($# >= 2)) || usage
+    local dir db demo=0 profile=bitenant sock
     dir=$(abs_datadir "$1")
     db=$2
-    if (($# == 3)); then
-        [[ $3 == --demo ]] || usage
-        demo=1
-    fi
+    shift 2
+    while (($# > 0)); do
+        case $1 in
+        --demo) demo=1 ;;
+        --profile)
+            (($# >= 2)) || usage
+            profile=$2
+            shift
+            ;;
+        *) usage ;;
+        esac
+        shift
+    done
+    [[ $profile == bitenant || $profile == mpbackend ]] || die "unknown profile: $profile"
     [[ $db =~ ^[A-Za-z0-9_]{1,64}$ ]] || die "bad database name: $db"
     sock=$(read_socket "$dir")
     ping_server "$sock" || die "no server answers on $sock (run: db.sh start $1 PORT)"
@@ -229,11 +242,21 @@ CREATE USER IF NOT EXISTS '$APP_USER'@'127.0.0.1' IDENTIFIED BY '$APP_PASSWORD';
 GRANT ALL PRIVILEGES ON \`$db\`.* TO '$APP_USER'@'localhost';
 GRANT ALL PRIVILEGES ON \`$db\`.* TO '$APP_USER'@'127.0.0.1';
 SQL
-    apply_dir "$sock" "$db" "$SCHEMA_DIR"
-    if ((demo)); then
-        apply_dir "$sock" "$db" "$SCHEMA_DIR/demo"
+    if [[ $profile == mpbackend ]]; then
+        # The service's own tables as its design document has them, then what rbacd
+        # adds (change log, triggers).
+        apply_dir "$sock" "$db" "$SCHEMA_DIR/mpbackend/seed"
+        apply_dir "$sock" "$db" "$SCHEMA_DIR/mpbackend"
+        if ((demo)); then
+            apply_dir "$sock" "$db" "$SCHEMA_DIR/mpbackend/demo"
+        fi
+    else
+        apply_dir "$sock" "$db" "$SCHEMA_DIR"
+        if ((demo)); then
+            apply_dir "$sock" "$db" "$SCHEMA_DIR/demo"
+        fi
     fi
-    echo "db.sh: loaded $db$( ((demo)) && echo ' with demo data')" >&2
+    echo "db.sh: loaded $db$( [[ $profile == mpbackend ]] && echo ' (profile mpbackend)')$( ((demo)) && echo ' with demo data')" >&2
 }
 
 cmd_sql() {

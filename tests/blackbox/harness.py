@@ -14,6 +14,11 @@ Every black-box test imports this module (it sits next to them). It knows three 
         db.sql("SELECT COUNT(*) FROM tenant")  # -> list of row tuples, as root
         ...                                    # dropped on exit (or db.drop())
 
+    scratch_db("mp", profile="mpbackend") holds the mpbackend service's tables
+    (schema/mpbackend/seed/), rbacd's change log and triggers (schema/mpbackend/) and,
+    with demo=True, schema/mpbackend/demo/; a server for it needs args=["--profile",
+    "mpbackend"].
+
 * how to run a server and talk to it:
 
     with RbacdServer(db=db, conf_lines=["timeout 5"]) as srv:
@@ -40,7 +45,8 @@ Also here: a small RESP2/RESP3 reader (`resp_read`, `RawConnection`) for tests t
 need to see the exact bytes or the RESP3 types that redis-py 4.3 cannot show, and a
 `serve` mode for tests written in other languages:
 
-    python3 harness.py serve [--no-db] [--conf 'key value' ...] [--arg ARG ...]
+    python3 harness.py serve [--no-db] [--profile mpbackend] [--conf 'key value' ...]
+                             [--arg ARG ...]
 
 starts a scratch database (unless --no-db) and a server, prints one line
 "PORT PID" on stdout, and keeps both until its standard input is closed; it then
@@ -194,7 +200,8 @@ def _sql_files(d):
 class ScratchDb:
     """A fresh database on the test MariaDB, granted to rbacd@localhost (and
     rbacd@127.0.0.1) with password rbacd, holding schema/*.sql (and schema/demo/*.sql
-    when demo=True). Use scratch_db() to make one.
+    when demo=True), or for profile mpbackend the files of schema_files(). Use
+    scratch_db() to make one.
 
     .name           the database name
     .sql(q, args)   runs q (PyMySQL %s placeholders) as root in this database,
@@ -246,10 +253,41 @@ class ScratchDb:
         return "ScratchDb(%r)" % self.name
 
 
-def scratch_db(name_prefix="t", demo=True):
+PROFILES = ("bitenant", "mpbackend")
+
+
+def schema_files(profile="bitenant", demo=True):
+    """The .sql files that make a database of the profile, in the order they apply:
+    bitenant: schema/*.sql, then schema/demo/*.sql if demo; mpbackend: the service's
+    own tables (schema/mpbackend/seed/*.sql), what rbacd adds (schema/mpbackend/*.sql),
+    then schema/mpbackend/demo/*.sql if demo. Each directory in name order."""
+    if profile not in PROFILES:
+        raise ValueError("unknown profile %r (known: %s)" % (profile, ", ".join(PROFILES)))
+    schema = os.path.join(source_dir(), "schema")
+    if profile == "mpbackend":
+        base = os.path.join(schema, "mpbackend")
+        dirs = [os.path.join(base, "seed"), base]
+        demo_dir = os.path.join(base, "demo")
+    else:
+        dirs = [schema]
+        demo_dir = os.path.join(schema, "demo")
+    files = []
+    for d in dirs:
+        found = _sql_files(d)
+        if not found:
+            raise RuntimeError("no schema files in %s" % d)
+        files += found
+    if demo:
+        files += _sql_files(demo_dir)
+    return files
+
+
+def scratch_db(name_prefix="t", demo=True, profile="bitenant"):
     """Creates a fresh database (named name_prefix + a random suffix), grants it to the
-    application user and applies the schema (and the demo data if demo). Returns a
-    ScratchDb; use it as a context manager so that it is dropped at the end."""
+    application user and applies the schema of the profile (and its demo data if
+    demo): see schema_files(). Returns a ScratchDb; use it as a context manager so that
+    it is dropped at the end."""
+    files = schema_files(profile, demo)
     prefix = re.sub(r"[^A-Za-z0-9_]", "_", name_prefix)[:32] or "t"
     name = "bb_%s_%d_%s" % (prefix, os.getpid(), secrets.token_hex(4))
     conn = _root_connect()
@@ -274,12 +312,6 @@ def scratch_db(name_prefix="t", demo=True):
         conn.close()
     db = ScratchDb(name)
     try:
-        schema = os.path.join(source_dir(), "schema")
-        files = _sql_files(schema)
-        if not files:
-            raise RuntimeError("no schema files in %s" % schema)
-        if demo:
-            files += _sql_files(os.path.join(schema, "demo"))
         for f in files:
             _apply_sql_file(name, f)
     except BaseException:
@@ -1014,6 +1046,9 @@ def serve(argv):
                                  "'PORT PID'; stop both when stdin closes.")
     ap.add_argument("--no-db", action="store_true", help="no database (never loads)")
     ap.add_argument("--no-demo", action="store_true", help="schema only, no demo data")
+    ap.add_argument("--profile", choices=PROFILES, default="bitenant",
+                    help="schema and demo of this profile; the server gets --profile too "
+                    "unless it is bitenant")
     ap.add_argument("--conf", action="append", default=[], metavar="LINE",
                     help="a configuration line, e.g. 'timeout 5' (repeatable)")
     ap.add_argument("--arg", action="append", default=[], metavar="ARG",
@@ -1021,8 +1056,10 @@ def serve(argv):
     ap.add_argument("--password", help="requirepass the harness authenticates with")
     opts = ap.parse_args(argv)
 
-    db = None if opts.no_db else scratch_db("serve", demo=not opts.no_demo)
-    srv = RbacdServer(db=db, conf_lines=opts.conf, args=opts.arg, password=opts.password)
+    db = None if opts.no_db else scratch_db("serve", demo=not opts.no_demo,
+                                            profile=opts.profile)
+    args = opts.arg if opts.profile == "bitenant" else ["--profile", opts.profile] + opts.arg
+    srv = RbacdServer(db=db, conf_lines=opts.conf, args=args, password=opts.password)
     status = 0
     try:
         srv.start()
@@ -1051,5 +1088,6 @@ if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "serve":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         sys.exit(serve(sys.argv[2:]))
-    sys.stderr.write("usage: harness.py serve [--no-db] [--conf LINE ...] [--arg ARG ...]\n")
+    sys.stderr.write("usage: harness.py serve [--no-db] [--profile P] [--conf LINE ...] "
+                     "[--arg ARG ...]\n")
     sys.exit(2)
