@@ -48,10 +48,11 @@
  *   info      INFO "sessions": `key:value\r\n` lines. */
 extern const module session_module;
 
-/* Queues a re-read of the user's live sessions from tenant_session: memory then holds
- * exactly what the database has for that user (new ones added, revoked or deleted ones
- * gone, expiries moved). Several calls before the re-read runs cost one. Never fails;
- * a database error leaves memory as it was. */
+/* The user's session rows changed in the database: forgets the user's sessions in
+ * memory at once (reads go to the database meanwhile, so nothing older than the change
+ * is answered once it counts as applied) and queues a re-read of the user's live
+ * sessions, after which memory holds exactly what the database has for that user.
+ * Several calls before the re-read runs cost one. Never fails. */
 void session_user_changed(uint64_t tenant, uint64_t user);
 /* Drops the user's sessions from memory at once (no database access). */
 void session_forget_user(uint64_t tenant, uint64_t user);

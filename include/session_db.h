@@ -141,11 +141,13 @@ typedef struct session_batch {
     size_t n;                   /* how many */
     int64_t now_ms;             /* the clock the batch compares expiries with */
     /* results */
-    uint64_t writes;              /* write ops committed */
-    uint64_t commits;             /* transactions committed (1, or more after a split) */
-    bool db_error;                /* some statement failed */
-    unsigned last_errno;          /* MariaDB error number of the latest failure */
-    char err[SESSION_DB_ERR_MAX]; /* the first failure, for the log */
+    uint64_t writes;                   /* write ops committed */
+    uint64_t *change_ids;              /* rbac_change ids the committed writes made (owned) */
+    size_t nchange_ids, capchange_ids; /* used, allocated */
+    uint64_t commits;                  /* transactions committed (1, or more after a split) */
+    bool db_error;                     /* some statement failed */
+    unsigned last_errno;               /* MariaDB error number of the latest failure */
+    char err[SESSION_DB_ERR_MAX];      /* the first failure, for the log */
 } session_batch;
 
 /* A zeroed op of kind for client_id (0 = nobody waits). The caller owns it. */

@@ -53,6 +53,9 @@ extern const module sync_module;
 
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
+/* Changes another module applied to memory itself (session writes): their rbac_change
+ * ids[0..n) count as applied, for REVISION and WAITREV. Loop thread. */
+void sync_changes_applied(const uint64_t *ids, size_t n);
 /* The serial lane, or NULL before sync_module's init / after its shutdown. Jobs submitted
  * to it run one at a time in submission order, and their done callbacks run on the loop
  * thread in that order. Owned by sync.c. */

@@ -30,6 +30,7 @@
 #include "rbac_reply.h"
 #include "server.h"
 #include "session_internal.h"
+#include "sync.h"
 #include "util.h"
 #include "worker.h"
 
@@ -574,6 +575,8 @@ static void batch_done(void *arg)
         for (session_op *op = b->head; op; op = op->next)
             if (op->kind == apply_order[p])
                 apply_op(op, now);
+    /* Memory holds the batch's writes: REVISION covers them before anyone is answered. */
+    sync_changes_applied(b->change_ids, b->nchange_ids);
     for (session_op *op = b->head; op; op = op->next) {
         if (!op->client_id)
             continue; /* nobody waits */
@@ -586,6 +589,7 @@ static void batch_done(void *arg)
         b->head = op->next;
         session_op_free(op);
     }
+    mem_free(b->change_ids);
     mem_free(b);
     sess.batch_in_flight = false;
     start_batch();
@@ -718,6 +722,9 @@ void session_user_changed(uint64_t tenant, uint64_t user)
 {
     if (!sess.enabled || sess.stopping)
         return;
+    /* Forgotten at once, so that nothing older than the change is answered from memory
+     * once it counts as applied (WAITREV): until the re-read, reads go to the database. */
+    drop_user_sessions(tenant, user);
     uint64_t queued_tenant;
     if (idmap_get(&sess.reread_queued, user, &queued_tenant) && queued_tenant == tenant)
         return; /* a re-read of this user is queued and will see this change too */

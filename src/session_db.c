@@ -801,13 +801,53 @@ static void reset_results(session_op **w, size_t n)
     }
 }
 
+/* The change-log position the transaction's read view opens at: its first consistent
+ * read, so that a later one sees above it only the transaction's own change rows. */
+static bool change_mark(MYSQL *m, session_batch *b, uint64_t *m0)
+{
+    char err[SESSION_DB_ERR_MAX];
+    if (dal_query_u64(m, "SELECT COALESCE(MAX(id), 0) FROM rbac_change", m0, "rbac_change", err,
+                      sizeof err))
+        return true;
+    return note_error(b, m, "rbac_change");
+}
+
+static bool keep_change_id(void *ctx, MYSQL_ROW row, const unsigned long *len)
+{
+    session_batch *b = ctx;
+    uint64_t id;
+    if (dal_col_u64(row[0], len[0], &id)) {
+        mem_grow((void **)&b->change_ids, &b->capchange_ids, b->nchange_ids + 1,
+                 sizeof *b->change_ids);
+        b->change_ids[b->nchange_ids++] = id;
+    }
+    return true;
+}
+
+/* The change ids the transaction's triggers wrote (above m0), kept for REVISION. */
+static bool change_ids(MYSQL *m, session_batch *b, uint64_t m0, size_t *kept)
+{
+    char sql[128], err[SESSION_DB_ERR_MAX];
+    int len = snprintf(sql, sizeof sql, "SELECT id FROM rbac_change WHERE id > %llu ORDER BY id",
+                       (unsigned long long)m0);
+    *kept = b->nchange_ids;
+    return dal_query_rows(m, sql, (size_t)len, 1, keep_change_id, b, "rbac_change", err,
+                          sizeof err) ||
+           note_error(b, m, "rbac_change");
+}
+
 static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
     reset_results(w, n);
-    bool ok = run_text(m, b, "START TRANSACTION", "start transaction") && phase_users(m, b, w, n) &&
-              phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
+    uint64_t m0 = 0;
+    size_t kept = b->nchange_ids;
+    bool ok = run_text(m, b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "isolation") &&
+              run_text(m, b, "START TRANSACTION", "start transaction") && change_mark(m, b, &m0) &&
+              phase_users(m, b, w, n) && phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
               phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
-              run_text(m, b, "COMMIT", "commit");
+              change_ids(m, b, m0, &kept) && run_text(m, b, "COMMIT", "commit");
+    if (!ok)
+        b->nchange_ids = kept; /* what a failed attempt read is not this batch's */
     if (ok) {
         for (size_t i = 0; i < n; i++)
             w[i]->ok = true;

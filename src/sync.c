@@ -406,6 +406,13 @@ static void poll_start(void)
 void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n)
 {
     apply_batch(b);
+    sync_changes_applied(ids, n);
+}
+
+void sync_changes_applied(const uint64_t *ids, size_t n)
+{
+    if (sync.stopped)
+        return;
     int64_t now_us = util_mono_us();
     for (size_t i = 0; i < n; i++)
         sync_cursor_seen(&sync.cur, ids[i], now_us);
