@@ -33,6 +33,17 @@ enum rbac_reply_form {
  * RESP integer cannot hold). */
 void rbac_reply_id(buf *out, uint64_t id);
 
+/* WHY's answer: a deferred array header, then one bulk string per line the engine
+ * emits (rbac_why, rbac_why_domain take rbac_reply_line as their rbac_line_fn). */
+typedef struct rbac_reply_lines {
+    buf *out;     /* where the lines go */
+    size_t pos;   /* the deferred header */
+    size_t count; /* lines written */
+} rbac_reply_lines;
+void rbac_reply_lines_begin(rbac_reply_lines *l, buf *out);
+void rbac_reply_line(void *ctx, const char *line, size_t len);
+void rbac_reply_lines_end(rbac_reply_lines *l);
+
 /* A menu argument: all digits = an id, anything else = a perms code. *idx is RBAC_NONE
  * when it names no live menu of m (or m is NULL). Returns false only for an all-digit
  * argument beyond 2^64-1 (*idx is then RBAC_NONE); the caller replies the error. */

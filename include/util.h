@@ -41,6 +41,8 @@ void util_sort_u64(uint64_t *v, size_t n);
 /* Sorts v[0..n) ascending and drops duplicates; returns the new count. */
 size_t util_sort_unique_u64(uint64_t *v, size_t n);
 
+/* The first index of the ascending array v[0..n) whose value is >= x (n if none). */
+size_t util_u64_lower_bound(const uint64_t *v, size_t n, uint64_t x);
 /* Whether the ascending array v[0..n) holds x (binary search). */
 bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x);
 

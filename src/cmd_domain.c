@@ -101,18 +101,6 @@ static void appflagsCommand(client *c, size_t argc, const resp_arg *argv)
     mem_free(v);
 }
 
-typedef struct why_reply {
-    buf *out;     /* the client's output */
-    size_t count; /* lines written */
-} why_reply;
-
-static void why_line(void *ctx, const char *line, size_t len)
-{
-    why_reply *w = ctx;
-    resp_bulk(w->out, line, len);
-    w->count++;
-}
-
 /* WHY domain user permission: unlike CAN, a malformed domain is explained, not refused. */
 static void whyDomainCommand(client *c, size_t argc, const resp_arg *argv)
 {
@@ -126,10 +114,10 @@ static void whyDomainCommand(client *c, size_t argc, const resp_arg *argv)
         d = domain;
         dlen = strlen(domain);
     }
-    why_reply w = {&c->out, 0};
-    size_t pos = resp_defer(&c->out);
-    rbac_why_domain(server.model, d, dlen, user, argv[3].ptr, argv[3].len, why_line, &w);
-    resp_defer_set(&c->out, pos, '*', w.count);
+    rbac_reply_lines w;
+    rbac_reply_lines_begin(&w, &c->out);
+    rbac_why_domain(server.model, d, dlen, user, argv[3].ptr, argv[3].len, rbac_reply_line, &w);
+    rbac_reply_lines_end(&w);
 }
 
 command cmd_domain_table[] = {

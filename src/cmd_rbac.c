@@ -100,29 +100,17 @@ static void canstoreCommand(client *c, size_t argc, const resp_arg *argv)
 
 /* ---- WHY ---- */
 
-typedef struct why_reply {
-    buf *out;     /* the client's output */
-    size_t count; /* lines written */
-} why_reply;
-
-static void why_line(void *ctx, const char *line, size_t len)
-{
-    why_reply *w = ctx;
-    resp_bulk(w->out, line, len);
-    w->count++;
-}
-
 static void whyCommand(client *c, size_t argc, const resp_arg *argv)
 {
     uint64_t tenant, user;
     uint32_t menu;
     if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
         return;
-    why_reply w = {&c->out, 0};
-    size_t pos = resp_defer(&c->out);
-    rbac_why(server.model, tenant, user, menu, argv[3].ptr, argv[3].len, util_now_ms(), why_line,
-             &w);
-    resp_defer_set(&c->out, pos, '*', w.count);
+    rbac_reply_lines w;
+    rbac_reply_lines_begin(&w, &c->out);
+    rbac_why(server.model, tenant, user, menu, argv[3].ptr, argv[3].len, util_now_ms(),
+             rbac_reply_line, &w);
+    rbac_reply_lines_end(&w);
 }
 
 /* ---- DBSIZE, RELOAD ---- */

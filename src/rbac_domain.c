@@ -624,15 +624,7 @@ size_t rbac_app_flags(const rbac_model *m, const char *app, size_t len, rbac_str
 static size_t user_domain_grants(const rbac_user *u, uint32_t d, const uint64_t **first)
 {
     const uint64_t *g = rbac_u64_items(&u->grants, u->nstores);
-    size_t lo = 0, hi = u->nstores;
-    uint64_t key = (uint64_t)d << 32;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g[mid] < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = util_u64_lower_bound(g, u->nstores, (uint64_t)d << 32);
     size_t end = lo;
     while (end < u->nstores && grant_domain(g[end]) == d)
         end++;

@@ -121,3 +121,22 @@ void rbac_reply_menus(buf *out, const rbac_model *m, uint64_t tenant, uint64_t u
     if (menus_scratch.cap > MENUS_SCRATCH_KEEP)
         rbac_menu_list_free(&menus_scratch);
 }
+
+void rbac_reply_lines_begin(rbac_reply_lines *l, buf *out)
+{
+    l->out = out;
+    l->count = 0;
+    l->pos = resp_defer(out);
+}
+
+void rbac_reply_line(void *ctx, const char *line, size_t len)
+{
+    rbac_reply_lines *l = ctx;
+    resp_bulk(l->out, line, len);
+    l->count++;
+}
+
+void rbac_reply_lines_end(rbac_reply_lines *l)
+{
+    resp_defer_set(l->out, l->pos, '*', l->count);
+}

@@ -221,7 +221,7 @@ size_t util_sort_unique_u64(uint64_t *v, size_t n)
     return util_sort_unique(v, n, sizeof *v, cmp_u64);
 }
 
-bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x)
+size_t util_u64_lower_bound(const uint64_t *v, size_t n, uint64_t x)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -231,5 +231,11 @@ bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x)
         else
             hi = mid;
     }
-    return lo < n && v[lo] == x;
+    return lo;
+}
+
+bool util_u64_contains(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t i = util_u64_lower_bound(v, n, x);
+    return i < n && v[i] == x;
 }
