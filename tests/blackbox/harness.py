@@ -965,7 +965,7 @@ class RbacdServer:
 
 class ServerTestCase(unittest.TestCase):
     """A TestCase sharing one scratch database and one server across its tests.
-    Subclasses set CONF_LINES / ARGS / DEMO / USE_DB / SERVER_KW; tests use self.srv,
+    Subclasses set CONF_LINES / ARGS / DEMO / USE_DB / PROFILE / SERVER_KW; tests use self.srv,
     self.db and self.r (a fresh admin redis.Redis per test).
 
     A test during which the server dies (or prints a sanitizer report) fails with the
@@ -976,6 +976,7 @@ class ServerTestCase(unittest.TestCase):
     ARGS = ()
     DEMO = True
     USE_DB = True
+    PROFILE = "bitenant"  # the scratch database's schema (scratch_db's profile)
     SERVER_KW = {}
 
     @classmethod
@@ -985,7 +986,8 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.db = scratch_db(cls.__name__.lower(), demo=cls.DEMO) if cls.USE_DB else None
+        cls.db = (scratch_db(cls.__name__.lower(), demo=cls.DEMO, profile=cls.PROFILE)
+                  if cls.USE_DB else None)
         try:
             cls.srv = cls._new_server()
         except BaseException:
