@@ -1,8 +1,16 @@
 /*
- * idmap.c — an open-addressing hash table from 64-bit ids to 64-bit values. It maps
- * database ids to dense internal indexes (the bitmaps hold 32-bit values only), client
- * ids to clients, and anything else keyed by an integer. Keys are mixed with a
- * per-process random seed, so clients cannot choose ids that collide.
+ * idmap.c — a map from 64-bit ids to 64-bit values. It maps database ids to dense
+ * internal indexes (the bitmaps hold 32-bit values only), client ids to clients, and
+ * anything else keyed by an integer.
+ *
+ * Two parts. Database ids are mostly dense (AUTO_INCREMENT), so keys that fall in one
+ * run of ids live in a direct window: a value array indexed by key - base, with a bit
+ * per slot saying it is held (8 bytes and a bit per key, one array read per lookup).
+ * The window starts at the first key and grows upward while at least half of the span
+ * it covers is held. Every other key lives in an open-addressing hash table (16 bytes a
+ * slot at load factor <= 0.5) whose keys are mixed with a per-process random seed, so
+ * clients cannot choose ids that collide.
+ *
  * Not thread-safe: one owner at a time (see the threading rule in worker.h).
  */
 #ifndef RBACD_IDMAP_H
@@ -18,8 +26,14 @@ typedef struct idmap_slot {
 } idmap_slot;
 
 typedef struct idmap {
-    idmap_slot *slots; /* capacity is a power of two; key 0 lives in zero_val */
+    idmap_slot *slots; /* hash part: capacity a power of two; key 0 lives in zero_val */
     size_t mask;       /* capacity - 1, or 0 when nothing is allocated */
+    size_t hcount;     /* keys in the hash part */
+    uint64_t *dense;   /* window: values of keys dbase .. dbase + dcap - 1 */
+    uint64_t *dbits;   /* window: a held bit per slot */
+    uint64_t dbase;    /* window: its first key */
+    size_t dcap;       /* window: slots allocated, 0 = none */
+    size_t dcount;     /* window: keys held */
     size_t count;      /* live keys, key 0 included */
     bool has_zero;     /* key 0 is present */
     uint64_t zero_val; /* its value */
@@ -27,7 +41,8 @@ typedef struct idmap {
 
 void idmap_init(idmap *m);
 void idmap_free(idmap *m);
-/* Pre-sizes for n keys, so a bulk load does not rehash. */
+/* Pre-sizes the hash part for n keys, so a bulk load of scattered keys does not rehash
+ * (dense keys go to the window and need no reserve). */
 void idmap_reserve(idmap *m, size_t n);
 /* Inserts or overwrites. */
 void idmap_put(idmap *m, uint64_t key, uint64_t val);

@@ -1,12 +1,24 @@
 /*
- * Linear probing with backward-shift deletion (no tombstones), load factor <= 0.5 so a
- * miss ends after a probe or two. The seed is drawn once from the OS random source.
+ * The window and the hash part of idmap.h. A key lives in exactly one of them: put
+ * updates a key where it is, and only a key not held anywhere may enter the window.
+ *
+ * Hash part: linear probing with backward-shift deletion (no tombstones), load factor
+ * <= 0.5 so a miss ends after a probe or two. The seed is drawn once from the OS random
+ * source.
+ *
+ * Window: grows upward by doubling while the keys it holds stay at least half of the
+ * span from its base to the new key (IDMAP_WINDOW_DENSITY), so it never costs more
+ * than about twice the 8 bytes a key: ids loaded in ascending order (ORDER BY id) fill
+ * it without one hash probe, and a lookup is a range check and an array read.
  */
 #include "idmap.h"
 #include "mem.h"
 
 #include <sodium.h>
 #include <string.h>
+
+#define IDMAP_WINDOW_MIN     64 /* first window, in slots */
+#define IDMAP_WINDOW_DENSITY 2  /* the window's span may be at most this times its keys */
 
 static uint64_t idmap_seed;
 static bool idmap_seeded;
@@ -33,8 +45,53 @@ void idmap_init(idmap *m)
 void idmap_free(idmap *m)
 {
     mem_free(m->slots);
+    mem_free(m->dense);
+    mem_free(m->dbits);
     memset(m, 0, sizeof *m);
 }
+
+/* ---------------------------------------------------------------- window ---- */
+
+/* The window slot of key, or SIZE_MAX when key is outside the window. */
+static inline size_t window_slot(const idmap *m, uint64_t key)
+{
+    return key >= m->dbase && key - m->dbase < m->dcap ? (size_t)(key - m->dbase) : SIZE_MAX;
+}
+
+static inline bool window_held(const idmap *m, size_t i)
+{
+    return (m->dbits[i / 64] >> (i % 64)) & 1;
+}
+
+/* Whether key may enter the window: it starts one, or falls in or just above it with
+ * the window staying dense enough. Grows the window to cover key when it does. */
+static bool window_take(idmap *m, uint64_t key)
+{
+    if (m->dcap == 0) {
+        m->dbase = key;
+        m->dcap = IDMAP_WINDOW_MIN;
+        m->dense = mem_alloc(m->dcap * sizeof *m->dense);
+        m->dbits = mem_calloc(m->dcap / 64, sizeof *m->dbits);
+        return true;
+    }
+    if (key < m->dbase)
+        return false;
+    uint64_t span = key - m->dbase + 1;
+    if (span <= m->dcap)
+        return true;
+    if (span > (uint64_t)(m->dcount + 1) * IDMAP_WINDOW_DENSITY + IDMAP_WINDOW_MIN)
+        return false;
+    size_t ncap = m->dcap;
+    while (ncap < span)
+        ncap *= 2;
+    m->dense = mem_realloc(m->dense, ncap * sizeof *m->dense);
+    m->dbits = mem_realloc(m->dbits, ncap / 64 * sizeof *m->dbits);
+    memset(m->dbits + m->dcap / 64, 0, (ncap - m->dcap) / 64 * sizeof *m->dbits);
+    m->dcap = ncap;
+    return true;
+}
+
+/* ------------------------------------------------------------------ hash ---- */
 
 static void idmap_rehash(idmap *m, size_t ncap)
 {
@@ -63,6 +120,34 @@ void idmap_reserve(idmap *m, size_t n)
         idmap_rehash(m, need);
 }
 
+/* The hash slot holding key, or SIZE_MAX. */
+static size_t hash_find(const idmap *m, uint64_t key)
+{
+    if (m->hcount == 0)
+        return SIZE_MAX;
+    for (size_t j = idmap_hash(key) & m->mask;; j = (j + 1) & m->mask) {
+        uint64_t k = m->slots[j].key;
+        if (k == key)
+            return j;
+        if (k == 0)
+            return SIZE_MAX;
+    }
+}
+
+static void hash_insert(idmap *m, uint64_t key, uint64_t val)
+{
+    if (!m->slots || (m->hcount + 1) * 2 > m->mask + 1)
+        idmap_reserve(m, m->hcount + 1);
+    size_t j = idmap_hash(key) & m->mask;
+    while (m->slots[j].key != 0)
+        j = (j + 1) & m->mask;
+    m->slots[j].key = key;
+    m->slots[j].val = val;
+    m->hcount++;
+}
+
+/* ------------------------------------------------------------------- map ---- */
+
 void idmap_put(idmap *m, uint64_t key, uint64_t val)
 {
     if (key == 0) {
@@ -72,19 +157,25 @@ void idmap_put(idmap *m, uint64_t key, uint64_t val)
         m->zero_val = val;
         return;
     }
-    if (!m->slots || (m->count + 1) * 2 > m->mask + 1)
-        idmap_reserve(m, m->count + 1);
-    size_t j = idmap_hash(key) & m->mask;
-    while (m->slots[j].key != 0) {
-        if (m->slots[j].key == key) {
-            m->slots[j].val = val;
-            return;
-        }
-        j = (j + 1) & m->mask;
+    size_t i = window_slot(m, key);
+    if (i != SIZE_MAX && window_held(m, i)) {
+        m->dense[i] = val;
+        return;
     }
-    m->slots[j].key = key;
-    m->slots[j].val = val;
+    size_t j = hash_find(m, key);
+    if (j != SIZE_MAX) {
+        m->slots[j].val = val;
+        return;
+    }
     m->count++;
+    if (window_take(m, key)) {
+        i = (size_t)(key - m->dbase);
+        m->dense[i] = val;
+        m->dbits[i / 64] |= 1ULL << (i % 64);
+        m->dcount++;
+        return;
+    }
+    hash_insert(m, key, val);
 }
 
 bool idmap_get(const idmap *m, uint64_t key, uint64_t *val)
@@ -94,19 +185,16 @@ bool idmap_get(const idmap *m, uint64_t key, uint64_t *val)
             *val = m->zero_val;
         return m->has_zero;
     }
-    if (!m->slots)
-        return false;
-    size_t j = idmap_hash(key) & m->mask;
-    for (;;) {
-        uint64_t k = m->slots[j].key;
-        if (k == key) {
-            *val = m->slots[j].val;
-            return true;
-        }
-        if (k == 0)
-            return false;
-        j = (j + 1) & m->mask;
+    size_t i = window_slot(m, key);
+    if (i != SIZE_MAX && window_held(m, i)) {
+        *val = m->dense[i];
+        return true;
     }
+    size_t j = hash_find(m, key);
+    if (j == SIZE_MAX)
+        return false;
+    *val = m->slots[j].val;
+    return true;
 }
 
 bool idmap_del(idmap *m, uint64_t key)
@@ -118,14 +206,16 @@ bool idmap_del(idmap *m, uint64_t key)
         m->count--;
         return true;
     }
-    if (!m->slots)
-        return false;
-    size_t j = idmap_hash(key) & m->mask;
-    while (m->slots[j].key != key) {
-        if (m->slots[j].key == 0)
-            return false;
-        j = (j + 1) & m->mask;
+    size_t i = window_slot(m, key);
+    if (i != SIZE_MAX && window_held(m, i)) {
+        m->dbits[i / 64] &= ~(1ULL << (i % 64));
+        m->dcount--;
+        m->count--;
+        return true;
     }
+    size_t j = hash_find(m, key);
+    if (j == SIZE_MAX)
+        return false;
     /* Backward-shift: pull later members of the cluster into the hole. */
     size_t hole = j;
     for (size_t k = (j + 1) & m->mask; m->slots[k].key != 0; k = (k + 1) & m->mask) {
@@ -138,15 +228,18 @@ bool idmap_del(idmap *m, uint64_t key)
     }
     m->slots[hole].key = 0;
     m->slots[hole].val = 0;
+    m->hcount--;
     m->count--;
     return true;
 }
 
 size_t idmap_bytes(const idmap *m)
 {
-    return m->slots ? (m->mask + 1) * sizeof(idmap_slot) : 0;
+    return (m->slots ? (m->mask + 1) * sizeof(idmap_slot) : 0) + m->dcap * sizeof *m->dense +
+           m->dcap / 8;
 }
 
+/* Iteration: *it 0 is the start (key 0), then 1 .. dcap the window, then the hash part. */
 bool idmap_next(const idmap *m, size_t *it, uint64_t *key, uint64_t *val)
 {
     if (*it == 0) {
@@ -157,9 +250,17 @@ bool idmap_next(const idmap *m, size_t *it, uint64_t *key, uint64_t *val)
             return true;
         }
     }
+    while (*it - 1 < m->dcap) {
+        size_t i = (*it)++ - 1;
+        if (window_held(m, i)) {
+            *key = m->dbase + i;
+            *val = m->dense[i];
+            return true;
+        }
+    }
     size_t cap = m->slots ? m->mask + 1 : 0;
-    while (*it - 1 < cap) {
-        idmap_slot *s = &m->slots[*it - 1];
+    while (*it - 1 - m->dcap < cap) {
+        const idmap_slot *s = &m->slots[*it - 1 - m->dcap];
         (*it)++;
         if (s->key != 0) {
             *key = s->key;

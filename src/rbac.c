@@ -466,7 +466,6 @@ void rbac_add_user(rbac_model *m, uint64_t id, uint64_t tenant_id, int status, b
         mem_grow((void **)&m->users, &m->capusers, m->nusers + 1, sizeof *m->users);
         i = (uint32_t)m->nusers++;
         memset(&m->users[i], 0, sizeof m->users[i]);
-        m->users[i].id = id;
         idmap_put(&m->user_ix, id, i);
     }
     rbac_user *u = &m->users[i];

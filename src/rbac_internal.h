@@ -103,11 +103,10 @@ typedef struct rbac_role {
     uint8_t scope;           /* profile mpbackend: enum rbac_scope of the role */
 } rbac_role;
 
-/* 48 bytes; with its idmap slots (two 16-byte slots per key at load factor 1/2) about
- * 80 bytes per user before any spilled list. */
+/* 40 bytes; with its user_ix entry (8 bytes and a bit in the window of dense ids, 32
+ * in the hash part) about 48 bytes per user before any spilled list. */
 typedef struct rbac_user {
-    uint64_t id;        /* tenant_user.id */
-    rbac_u32list roles; /* role indexes, ascending, unique */
+    rbac_u32list roles; /* role indexes, ascending, unique (the id is user_ix's key) */
     union {
         rbac_u64list stores; /* bitenant: own store ids, ascending, unique */
         rbac_u64list grants; /* mpbackend: the user's bindings (rbac_domain.c), ascending */

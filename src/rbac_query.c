@@ -456,10 +456,11 @@ static void why_menu(const rbac_model *m, uint32_t menu, why_out *w)
 }
 
 /* Which roles grant the menu, or why none does. */
-static void why_roles(const rbac_model *m, const rbac_user *u, uint32_t menu, why_out *w)
+static void why_roles(const rbac_model *m, uint64_t user, const rbac_user *u, uint32_t menu,
+                      why_out *w)
 {
     if (u->flags & RBAC_F_ADMIN) {
-        say(w, "user %" PRIu64 " is tenant admin", u->id);
+        say(w, "user %" PRIu64 " is tenant admin", user);
         return;
     }
     const uint32_t *roles = rbac_u32_items(&u->roles, u->nroles);
@@ -474,7 +475,7 @@ static void why_roles(const rbac_model *m, const rbac_user *u, uint32_t menu, wh
     if (granted)
         return;
     if (u->nroles == 0) {
-        say(w, "no usable role grants it: user %" PRIu64 " has no roles", u->id);
+        say(w, "no usable role grants it: user %" PRIu64 " has no roles", user);
         return;
     }
     say(w, "no usable role grants it");
@@ -542,5 +543,5 @@ void rbac_why(const rbac_model *m, uint64_t tenant, uint64_t user, uint32_t menu
         say(&w, "menu %" PRIu64 " %s is not in package %s", mn->id, mn->name, p->code);
     if (!(mn->flags & RBAC_F_USABLE))
         why_menu(m, menu, &w);
-    why_roles(m, u, menu, &w);
+    why_roles(m, user, u, menu, &w);
 }

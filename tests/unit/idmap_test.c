@@ -99,17 +99,91 @@ static void test_reserve(void)
     idmap m;
     idmap_init(&m);
     idmap_reserve(&m, 10000);
+    idmap_put(&m, 1, 2); /* the window starts at the first key ... */
     size_t bytes = idmap_bytes(&m);
     CHECK(bytes >= 10000 * 2 * sizeof(idmap_slot));
-    for (uint64_t k = 1; k <= 10000; k++)
-        idmap_put(&m, k, k + 1);
+    /* ... scattered keys go to the hash part, which was sized for them. */
+    for (uint64_t k = 1; k < 10000; k++)
+        idmap_put(&m, k * 1000003ULL, k + 1);
+    CHECK_EQ_INT(m.hcount, 9999);
     CHECK_EQ_INT(idmap_bytes(&m), bytes); /* no rehash during the bulk load */
     idmap_reserve(&m, 10);                /* never shrinks */
     CHECK_EQ_INT(idmap_bytes(&m), bytes);
-    for (uint64_t k = 1; k <= 10000; k++) {
+    for (uint64_t k = 1; k < 10000; k++) {
         uint64_t v = 0;
-        CHECK(idmap_get(&m, k, &v) && v == k + 1);
+        CHECK(idmap_get(&m, k * 1000003ULL, &v) && v == k + 1);
     }
+    idmap_free(&m);
+}
+
+/* Dense keys (AUTO_INCREMENT ids) live in the window: 8 bytes and a bit a key, no
+ * hash slots. Keys around it go to the hash part, and a key keeps its place. */
+static void test_window(void)
+{
+    idmap m;
+    idmap_init(&m);
+    for (uint64_t k = 1000; k < 101000; k += 1 + (k % 3 == 0)) /* two of three held */
+        idmap_put(&m, k, k * 2);
+    size_t held = m.count;
+    CHECK_EQ_INT(m.hcount, 0);
+    CHECK(idmap_bytes(&m) <= 2 * 8 * 100000 + 100000 / 8 + 64 * 9);
+    uint64_t v = 0;
+    CHECK(idmap_get(&m, 1000, &v) && v == 2000);
+    CHECK(!idmap_get(&m, 1003 + 1, &v) || v == 2008);
+    CHECK(!idmap_get(&m, 999, &v));
+    /* Below the base, and far above it: the hash part. */
+    idmap_put(&m, 5, 50);
+    idmap_put(&m, 1ULL << 40, 7);
+    CHECK_EQ_INT(m.hcount, 2);
+    CHECK(idmap_get(&m, 5, &v) && v == 50);
+    CHECK(idmap_get(&m, 1ULL << 40, &v) && v == 7);
+    /* Updates stay where the key is. */
+    idmap_put(&m, 1000, 1);
+    idmap_put(&m, 5, 51);
+    CHECK_EQ_INT(m.count, held + 2);
+    CHECK(idmap_get(&m, 1000, &v) && v == 1);
+    CHECK(idmap_get(&m, 5, &v) && v == 51);
+    /* Deleting from both parts. */
+    CHECK(idmap_del(&m, 1000));
+    CHECK(!idmap_del(&m, 1000));
+    CHECK(!idmap_get(&m, 1000, &v));
+    CHECK(idmap_del(&m, 5));
+    CHECK_EQ_INT(m.count, held);
+    /* Iteration sees every key once, window and hash part alike. */
+    size_t n = 0;
+    uint64_t key;
+    for (size_t it = 0; idmap_next(&m, &it, &key, &v);) {
+        uint64_t want;
+        CHECK(idmap_get(&m, key, &want) && want == v);
+        n++;
+    }
+    CHECK_EQ_INT(n, m.count);
+    idmap_free(&m);
+}
+
+/* A key that went to the hash part before the window grew over it is still found, and
+ * updated, there. */
+static void test_window_grows_over_a_hashed_key(void)
+{
+    idmap m;
+    idmap_init(&m);
+    idmap_put(&m, 1, 1);
+    idmap_put(&m, 300, 300); /* too far above a window of one key: hash part */
+    CHECK_EQ_INT(m.hcount, 1);
+    for (uint64_t k = 2; k < 400; k++)
+        if (k != 300)
+            idmap_put(&m, k, k);
+    CHECK(m.dcap >= 400 && m.hcount == 1);
+    uint64_t v = 0;
+    CHECK(idmap_get(&m, 300, &v) && v == 300);
+    idmap_put(&m, 300, 3);
+    CHECK(idmap_get(&m, 300, &v) && v == 3);
+    CHECK_EQ_INT(m.count, 399);
+    CHECK(idmap_del(&m, 300));
+    CHECK(!idmap_get(&m, 300, &v));
+    idmap_put(&m, 300, 4); /* back, now in the window */
+    CHECK_EQ_INT(m.hcount, 0);
+    CHECK(idmap_get(&m, 300, &v) && v == 4);
     idmap_free(&m);
 }
 
@@ -195,6 +269,8 @@ int main(void)
     TEST_RUN(test_key_zero);
     TEST_RUN(test_iteration);
     TEST_RUN(test_reserve);
+    TEST_RUN(test_window);
+    TEST_RUN(test_window_grows_over_a_hashed_key);
     TEST_RUN(test_random_vs_reference);
     TEST_RUN(test_random_wraparound);
     return TEST_DONE();
