@@ -294,7 +294,9 @@ CREATE TABLE tenant_user_favorite (
 
 -- ---------------------------------------------------------------------------------
 -- tenant_session: login sessions. The token is never stored, only its BLAKE2b-256
--- hash. A session is valid while revoked = 0 and now < expires_at.
+-- hash. A session is valid while revoked = 0 and now < expires_at. A user's live
+-- sessions are one range of idx_session_user_live (revoked rows stay a minute before
+-- the purge: a user who logs in all day must not make every login scan them).
 -- ---------------------------------------------------------------------------------
 CREATE TABLE tenant_session (
     token_hash      BINARY(32)       NOT NULL COMMENT 'BLAKE2b-256 of the token',
@@ -309,6 +311,7 @@ CREATE TABLE tenant_session (
     updated_at      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (token_hash),
     KEY idx_session_tenant_user (tenant_id, user_id),
+    KEY idx_session_user_live (tenant_id, user_id, revoked, expires_at),
     KEY idx_session_expires (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
   COMMENT='login sessions, keyed by token hash';

@@ -8,8 +8,9 @@
  *                USER DISABLE (which locks it too) from revoking between the check and
  *                the insert, and orders the creates of one user across instances
  *   1 REVOKEALL  UPDATE per user (the count is the reply)
- *   2 CREATE     per session: lock the user's live rows oldest first, revoke those
- *                beyond session-max-per-user - 1, insert, read the user's rows back
+ *   2 CREATE     for all creates at once: lock their users' live rows oldest first,
+ *                plan the cap in memory, one multi-row INSERT, one UPDATE revoking
+ *                what the cap pushed out (see "phase 2" below)
  *   3 TOUCH      SELECT ... FOR UPDATE of every touched or revoked hash (which are
  *      REVOKE    live), one UPDATE with CASE for the touches, one UPDATE for the
  *                revokes found live
@@ -479,75 +480,163 @@ static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
     return true;
 }
 
-/* The user's live sessions, oldest first, locked (the latest committed rows, and this
- * transaction's own). */
-static bool lock_user_rows(MYSQL *m, session_batch *b, const session_op *op, session_rows *rows)
+/* ---- phase 2: creates, all of a batch in three or four statements ----
+ *
+ *   lock     the live rows of every create's user, oldest first (FOR UPDATE): with the
+ *            user rows held since phase 0, nobody adds to or revokes from them meanwhile
+ *   plan     in memory, creates in batch order: each revokes its user's oldest beyond
+ *            session-max-per-user - 1 (rows read, or made earlier in this batch), then
+ *            joins the list; op->rows is the list it leaves, op->evict what it revoked
+ *   insert   every create, SQL_ROWS_PER_INSERT rows a statement
+ *   revoke   every eviction in one UPDATE: read rows by their row key, rows of this
+ *            batch by their token key (they have no id yet on a table keyed by id)
+ */
+
+/* One user's live sessions while the creates are planned. */
+typedef struct plan_user {
+    uint64_t tenant, user; /* whose */
+    session_rows rows;     /* live, oldest first */
+} plan_user;
+
+typedef struct plan_users {
+    plan_user *v;  /* one per (tenant, user) of the batch's creates */
+    size_t n, cap; /* used, allocated */
+} plan_users;
+
+static plan_user *plan_user_of(plan_users *p, uint64_t tenant, uint64_t user)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].user == user && p->v[i].tenant == tenant)
+            return &p->v[i];
+    mem_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v);
+    plan_user *u = &p->v[p->n++];
+    memset(u, 0, sizeof *u);
+    u->tenant = tenant;
+    u->user = user;
+    return u;
+}
+
+/* Locks the live rows of the creates' users and hands each to its user, oldest first. */
+static bool lock_create_users(MYSQL *m, session_batch *b, session_op **c, size_t nc, plan_users *p)
 {
     const session_table *t = b->table;
     buf q;
     buf_init(&q);
-    buf_printf(&q, "SELECT %s FROM %s WHERE ", t->cols, t->table);
-    sql_user_live(b, &q, op->tenant, op->user);
-    buf_printf(&q, " ORDER BY %s FOR UPDATE", t->oldest);
-    rows->n = 0;
-    bool ok = select_rows(m, b, &q, rows, false, "lock user sessions");
+    /* (tenant_id, user_id) where the table has both, so that its index serves. */
+    buf_printf(&q, "SELECT %s FROM %s WHERE %s IN (", t->cols, t->table,
+               t->meta ? "(tenant_id, user_id)" : "user_id");
+    for (size_t i = 0; i < nc; i++) {
+        if (t->meta)
+            buf_printf(&q, "%s(%llu, %llu)", i ? ", " : "", (unsigned long long)c[i]->tenant,
+                       (unsigned long long)c[i]->user);
+        else
+            buf_printf(&q, "%s%llu", i ? ", " : "", (unsigned long long)c[i]->user);
+        (void)plan_user_of(p, c[i]->tenant, c[i]->user);
+    }
+    buf_printf(&q, ") AND %s AND %s > ", t->live, t->expires);
+    sql_time(&q, b->now_ms);
+    buf_printf(&q, " ORDER BY user_id, %s FOR UPDATE", t->oldest);
+    session_rows rows = {0};
+    bool ok = select_rows(m, b, &q, &rows, false, "lock user sessions");
+    for (size_t i = 0; ok && i < rows.n; i++)
+        for (size_t k = 0; k < p->n; k++)
+            if (p->v[k].user == rows.v[i].user && p->v[k].tenant == rows.v[i].tenant)
+                rows_push(&p->v[k].rows, &rows.v[i]);
+    mem_free(rows.v);
     buf_free(&q);
     return ok;
 }
 
-/* Revokes the oldest live sessions of op's user beyond max_live - 1 (rows: its live
- * sessions, oldest first), so that the insert leaves it at the cap. They go to
- * op->evict, and out of rows. */
-static bool revoke_excess(MYSQL *m, session_batch *b, session_op *op, session_rows *rows)
+/* Plans create op against its user's list u: the oldest beyond the cap go to op->evict
+ * and to the revoke statement (by row key when read, by token key when made here). */
+static void plan_create(const session_table *t, session_op *op, plan_user *u, buf *old,
+                        size_t *nold, buf *fresh, size_t *nfresh)
 {
     size_t keep = op->max_live > 0 ? op->max_live - 1 : 0;
-    if (rows->n <= keep)
+    size_t excess = u->rows.n > keep ? u->rows.n - keep : 0;
+    if (excess) {
+        op->evict = mem_realloc(op->evict, excess * sizeof *op->evict);
+        op->nevict = excess;
+    }
+    for (size_t e = 0; e < excess; e++) {
+        const session_row *r = &u->rows.v[e];
+        memcpy(op->evict[e], r->hash, SESSION_HASH_LEN);
+        bool by_key = t->hashed || r->rowid == 0; /* made here: no id yet */
+        buf *list = by_key ? fresh : old;
+        size_t *count = by_key ? nfresh : nold;
+        if ((*count)++)
+            buf_append_str(list, ", ");
+        if (by_key)
+            sql_hash(t, list, r->hash);
+        else
+            sql_rowkey(t, list, r);
+    }
+    memmove(u->rows.v, u->rows.v + excess, (u->rows.n - excess) * sizeof *u->rows.v);
+    u->rows.n -= excess;
+    session_row row = {.tenant = op->tenant,
+                       .user = op->user,
+                       .created_ms = op->at_ms,
+                       .expires_ms = op->expires_ms,
+                       .last_seen_ms = op->at_ms};
+    memcpy(row.hash, op->hash, SESSION_HASH_LEN);
+    rows_push(&u->rows, &row);
+    op->rows.n = 0;
+    for (size_t i = 0; i < u->rows.n; i++)
+        rows_push(&op->rows, &u->rows.v[i]);
+}
+
+/* Inserts the creates c[0..nc), SQL_ROWS_PER_INSERT a statement. */
+static bool insert_sessions(MYSQL *m, session_batch *b, session_op **c, size_t nc)
+{
+    const session_table *t = b->table;
+    bool ok = true;
+    buf q;
+    buf_init(&q);
+    for (size_t off = 0; ok && off < nc; off += SQL_ROWS_PER_INSERT) {
+        buf_clear(&q);
+        buf_printf(&q, "INSERT INTO %s (%s, user_id, %s, %s, %s%s) VALUES ", t->table, t->key,
+                   t->created, t->expires, t->last_seen,
+                   t->meta ? ", tenant_id, ip, user_agent" : "");
+        for (size_t i = off; i < nc && i < off + SQL_ROWS_PER_INSERT; i++) {
+            const session_op *op = c[i];
+            buf_append_str(&q, i > off ? ", (" : "(");
+            sql_hash(t, &q, op->hash);
+            buf_printf(&q, ", %llu, ", (unsigned long long)op->user);
+            sql_time(&q, op->at_ms);
+            buf_append_str(&q, ", ");
+            sql_time(&q, op->expires_ms);
+            buf_append_str(&q, ", ");
+            sql_time(&q, op->at_ms);
+            if (t->meta) {
+                buf_printf(&q, ", %llu, ", (unsigned long long)op->tenant);
+                sql_str(m, &q, op->ip);
+                buf_append_str(&q, ", ");
+                sql_str(m, &q, op->ua);
+            }
+            buf_append_str(&q, ")");
+        }
+        ok = run_stmt(m, b, &q, "insert sessions", NULL);
+    }
+    buf_free(&q);
+    return ok;
+}
+
+/* Revokes what the plan evicted: rows read by their row key, rows of this batch by
+ * their token key. */
+static bool revoke_evicted(MYSQL *m, session_batch *b, const buf *old, size_t nold,
+                           const buf *fresh, size_t nfresh)
+{
+    if (nold + nfresh == 0)
         return true;
-    size_t excess = rows->n - keep;
+    const session_table *t = b->table;
     buf q;
     buf_init(&q);
     sql_revoke(b, &q);
-    buf_printf(&q, "%s IN (", b->table->rowkey);
-    op->evict = mem_realloc(op->evict, excess * sizeof *op->evict);
-    for (size_t e = 0; e < excess; e++) {
-        if (e)
-            buf_append_str(&q, ", ");
-        sql_rowkey(b->table, &q, &rows->v[e]);
-        memcpy(op->evict[e], rows->v[e].hash, SESSION_HASH_LEN);
-    }
-    op->nevict = excess;
-    buf_append_str(&q, ")");
+    if (nold)
+        buf_printf(&q, "%s IN (%s)%s", t->rowkey, old->data, nfresh ? " OR " : "");
+    if (nfresh)
+        buf_printf(&q, "%s IN (%s)", t->key, fresh->data);
     bool ok = run_stmt(m, b, &q, "revoke beyond the cap", NULL);
-    buf_free(&q);
-    memmove(rows->v, rows->v + excess, (rows->n - excess) * sizeof *rows->v);
-    rows->n -= excess;
-    return ok;
-}
-
-/* Inserts op's session; its row id (tables keyed by id) into *rowid. */
-static bool insert_session(MYSQL *m, session_batch *b, const session_op *op, uint64_t *rowid)
-{
-    const session_table *t = b->table;
-    buf q;
-    buf_init(&q);
-    buf_printf(&q, "INSERT INTO %s (%s, user_id, %s, %s, %s%s) VALUES (", t->table, t->key,
-               t->created, t->expires, t->last_seen, t->meta ? ", tenant_id, ip, user_agent" : "");
-    sql_hash(t, &q, op->hash);
-    buf_printf(&q, ", %llu, ", (unsigned long long)op->user);
-    sql_time(&q, op->at_ms);
-    buf_append_str(&q, ", ");
-    sql_time(&q, op->expires_ms);
-    buf_append_str(&q, ", ");
-    sql_time(&q, op->at_ms);
-    if (t->meta) {
-        buf_printf(&q, ", %llu, ", (unsigned long long)op->tenant);
-        sql_str(m, &q, op->ip);
-        buf_append_str(&q, ", ");
-        sql_str(m, &q, op->ua);
-    }
-    buf_append_str(&q, ")");
-    bool ok = run_stmt(m, b, &q, "insert session", NULL);
-    *rowid = ok ? (uint64_t)mysql_insert_id(m) : 0;
     buf_free(&q);
     return ok;
 }
@@ -556,24 +645,34 @@ static bool insert_session(MYSQL *m, session_batch *b, const session_op *op, uin
  * is not changing under it, on this instance or another. */
 static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
 {
+    const session_table *t = b->table;
+    session_op **c = mem_alloc((n ? n : 1) * sizeof *c);
+    size_t nc = 0;
     for (size_t i = 0; i < n; i++) {
-        session_op *op = w[i];
-        session_row row = {.tenant = op->tenant,
-                           .user = op->user,
-                           .created_ms = op->at_ms,
-                           .expires_ms = op->expires_ms,
-                           .last_seen_ms = op->at_ms};
-        if (op->kind != SESSION_OP_CREATE || op->refused)
+        if (w[i]->kind != SESSION_OP_CREATE || w[i]->refused)
             continue;
-        if (op->expires_ms > b->table->max_ms)
-            op->expires_ms = row.expires_ms = b->table->max_ms;
-        if (!lock_user_rows(m, b, op, &op->rows) || !revoke_excess(m, b, op, &op->rows) ||
-            !insert_session(m, b, op, &row.rowid))
-            return false;
-        memcpy(row.hash, op->hash, SESSION_HASH_LEN);
-        rows_push(&op->rows, &row);
+        if (w[i]->expires_ms > t->max_ms)
+            w[i]->expires_ms = t->max_ms;
+        c[nc++] = w[i];
     }
-    return true;
+    plan_users users = {0};
+    size_t nold = 0, nfresh = 0;
+    buf old, fresh;
+    buf_init(&old);
+    buf_init(&fresh);
+    bool ok = nc == 0 || lock_create_users(m, b, c, nc, &users);
+    for (size_t i = 0; ok && i < nc; i++)
+        plan_create(t, c[i], plan_user_of(&users, c[i]->tenant, c[i]->user), &old, &nold, &fresh,
+                    &nfresh);
+    ok = ok && (nc == 0 || insert_sessions(m, b, c, nc)) &&
+         revoke_evicted(m, b, &old, nold, &fresh, nfresh);
+    for (size_t i = 0; i < users.n; i++)
+        mem_free(users.v[i].rows.v);
+    mem_free(users.v);
+    mem_free(c);
+    buf_free(&old);
+    buf_free(&fresh);
+    return ok;
 }
 
 /* Appends to a comma-separated list that already holds *count entries the keys of the
