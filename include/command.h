@@ -134,6 +134,10 @@ double command_percentile(const command_stats *st, double p);
 /* Reply helpers shared by handlers. */
 void command_reply_syntax(struct client *c);                    /* -ERR syntax error */
 void command_reply_bad_id(struct client *c, const resp_arg *a); /* -ERR invalid id '...' */
+/* A domain (admin, developer:<id>, application:<app_id>) into its canonical form in out
+ * (RBAC_DOMAIN_MAX + 1 bytes); replies -ERR invalid domain '...' itself on failure. */
+bool command_parse_domain(struct client *c, const resp_arg *a, char *out)
+    __attribute__((warn_unused_result));
 bool command_parse_id(struct client *c, const resp_arg *a, uint64_t *out)
     __attribute__((warn_unused_result)); /* replies the error itself on failure */
 

@@ -154,9 +154,6 @@ bool dal_decode(const dal_desc *d, MYSQL_ROW row, const unsigned long *len, dal_
  * so that the next job reconnects. */
 void dal_error(MYSQL *db, const char *what, char *err, size_t errlen);
 void dal_done(void);
-/* Whether the last error on db is one that trying the transaction again cures: a
- * deadlock or certification conflict, or a row changed since the snapshot read it. */
-bool dal_retryable(MYSQL *db);
 /* Runs sql (one unsigned number, 0 for NULL or no row) into *out. */
 bool dal_query_u64(MYSQL *db, const char *sql, uint64_t *out, const char *what, char *err,
                    size_t errlen) __attribute__((warn_unused_result));

@@ -116,7 +116,12 @@ void dal_write_run(void *job);
 
 /* ---- for change functions (lane) ---- */
 
-/* Classifies a failed statement: retry, or -DBERR (and notes a lost connection). */
+/* The status a failed statement on db gives the write: DAL_WRITE_RETRY for a deadlock,
+ * certification conflict or changed row; DAL_WRITE_REFUSED (-ERR) when the value is one
+ * the table cannot hold (too long, out of range, a charset or unique key refuses it);
+ * DAL_WRITE_DBERR otherwise. */
+int dal_write_failure(MYSQL *db);
+/* Classifies a failed statement: retry, -ERR or -DBERR (and notes a lost connection). */
 void dal_tx_fail(dal_tx *t, const char *what);
 /* Refuses the write: -ERR with the formatted message. */
 void dal_tx_refuse(dal_tx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,22 +21,10 @@
 
 #define USERBYLOGIN_KEY_MAX 320 /* mpbackend_account_login_method.provider_key */
 
-/* Parses a domain argument into its canonical form; replies the error on failure. */
-static bool parse_domain(client *c, const resp_arg *a, char out[RBAC_DOMAIN_MAX + 1])
-{
-    if (rbac_domain_canon(a->ptr, a->len, out) != RBAC_SCOPE_NONE)
-        return true;
-    resp_error(&c->out,
-               "ERR invalid domain '%.*s': expected admin, developer:<id> or "
-               "application:<app_id>",
-               (int)(a->len > 64 ? 64 : a->len), a->ptr);
-    return false;
-}
-
 static bool parse_domain_user(client *c, const resp_arg *argv, char domain[RBAC_DOMAIN_MAX + 1],
                               uint64_t *user)
 {
-    return parse_domain(c, &argv[1], domain) && command_parse_id(c, &argv[2], user);
+    return command_parse_domain(c, &argv[1], domain) && command_parse_id(c, &argv[2], user);
 }
 
 static void reply_strs(client *c, rbac_str *v, size_t n)

@@ -212,13 +212,8 @@ static void sessionMenusCommand(client *c, size_t argc, const resp_arg *argv)
 static void sessionCanCommand(client *c, size_t argc, const resp_arg *argv)
 {
     char domain[RBAC_DOMAIN_MAX + 1];
-    if (rbac_domain_canon(argv[3].ptr, argv[3].len, domain) == RBAC_SCOPE_NONE) {
-        resp_error(&c->out,
-                   "ERR invalid domain '%.*s': expected admin, developer:<id> or "
-                   "application:<app_id>",
-                   (int)(argv[3].len > 64 ? 64 : argv[3].len), argv[3].ptr);
+    if (!command_parse_domain(c, &argv[3], domain))
         return;
-    }
     buf a;
     buf_init(&a);
     buf_append_str(&a, domain);

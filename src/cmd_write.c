@@ -148,13 +148,8 @@ static void bindCommand(client *c, size_t argc, const resp_arg *argv)
 {
     char domain[RBAC_DOMAIN_MAX + 1];
     uint64_t user, role;
-    if (rbac_domain_canon(argv[1].ptr, argv[1].len, domain) == RBAC_SCOPE_NONE) {
-        resp_error(&c->out,
-                   "ERR invalid domain '%.*s': expected admin, developer:<id> or "
-                   "application:<app_id>",
-                   (int)(argv[1].len > 64 ? 64 : argv[1].len), argv[1].ptr);
+    if (!command_parse_domain(c, &argv[1], domain))
         return;
-    }
     if (!command_parse_id(c, &argv[2], &user) || !command_parse_id(c, &argv[3], &role))
         return;
     dal_write_job *j = job_for(c);

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "rbac.h"
 #include "server.h"
 #include "session.h"
 #include "sync.h"
@@ -31,9 +32,10 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define COMMAND_NAME_MAX 32  /* longer names cannot be commands */
-#define COMMAND_SLOTS    256 /* power of two, well above twice the command count */
-#define ERR_ARG_PREVIEW  128 /* bytes of an argument echoed back in an error */
+#define COMMAND_NAME_MAX   32  /* longer names cannot be commands */
+#define COMMAND_SLOTS      256 /* power of two, well above twice the command count */
+#define ERR_ARG_PREVIEW    128 /* bytes of an argument echoed back in an error */
+#define ERR_DOMAIN_PREVIEW 64  /* ... of a malformed domain */
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
@@ -145,13 +147,18 @@ static void upper_name(const command *cmd, char *out)
 }
 
 /* Appends an argument to an error text: printable bytes only, bounded. */
-static void append_preview(buf *b, const resp_arg *a)
+static void append_preview_n(buf *b, const resp_arg *a, size_t max)
 {
-    size_t n = a->len < ERR_ARG_PREVIEW ? a->len : ERR_ARG_PREVIEW;
+    size_t n = a->len < max ? a->len : max;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)a->ptr[i];
         buf_append(b, isprint(ch) && ch != '\'' ? (const char *)&a->ptr[i] : "?", 1);
     }
+}
+
+static void append_preview(buf *b, const resp_arg *a)
+{
+    append_preview_n(b, a, ERR_ARG_PREVIEW);
 }
 
 static void reply_unknown_command(client *c, size_t argc, const resp_arg *argv)
@@ -401,6 +408,20 @@ void command_reply_bad_id(client *c, const resp_arg *a)
     buf_append_str(&msg, "': expected a decimal integer between 0 and 18446744073709551615");
     resp_error(&c->out, "%s", msg.data);
     buf_free(&msg);
+}
+
+bool command_parse_domain(client *c, const resp_arg *a, char *out)
+{
+    if (rbac_domain_canon(a->ptr, a->len, out) != RBAC_SCOPE_NONE)
+        return true;
+    buf msg;
+    buf_init(&msg);
+    buf_append_str(&msg, "ERR invalid domain '");
+    append_preview_n(&msg, a, ERR_DOMAIN_PREVIEW);
+    buf_append_str(&msg, "': expected admin, developer:<id> or application:<app_id>");
+    resp_error(&c->out, "%s", msg.data);
+    buf_free(&msg);
+    return false;
 }
 
 bool command_parse_id(client *c, const resp_arg *a, uint64_t *out)

@@ -138,12 +138,6 @@ void dal_done(void)
     }
 }
 
-bool dal_retryable(MYSQL *db)
-{
-    unsigned e = mysql_errno(db);
-    return e == ER_LOCK_DEADLOCK || e == ER_CHECKREAD;
-}
-
 bool dal_query_u64(MYSQL *db, const char *sql, uint64_t *out, const char *what, char *err,
                    size_t errlen)
 {

@@ -330,7 +330,7 @@ static bool menus_query(dal_tx *t, menu_match *mm)
     buf_free(&sql);
     buf_free(&codes);
     if (!ok)
-        t->j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+        t->j->status = dal_write_failure(t->db);
     return ok;
 }
 

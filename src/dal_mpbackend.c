@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -281,7 +282,9 @@ static bool check_bind(dal_tx *t, int kind)
     return true;
 }
 
-/* "user_id = U AND role_id = R AND <domain column> = <value>" for the job. */
+/* "user_id = U AND role_id = R AND <domain column> = <value>" for the job. The application
+ * id is compared byte for byte, as the model compares it, not by the column's collation,
+ * which takes 'App' and 'app ' for 'app'. */
 static void binding_where(dal_tx *t, int kind, buf *w)
 {
     dal_write_job *j = t->j;
@@ -290,7 +293,7 @@ static void binding_where(dal_tx *t, int kind, buf *w)
     if (kind == RBAC_SCOPE_DEVELOPER) {
         buf_printf(w, " AND developer_id = %s", d + strlen("developer:"));
     } else if (kind == RBAC_SCOPE_APPLICATION) {
-        buf_append_str(w, " AND application_id = ");
+        buf_append_str(w, " AND application_id = BINARY ");
         const char *app = d + strlen("application:");
         db_quote(t->db, w, app, strlen(app));
     }
@@ -330,7 +333,7 @@ static bool change_bind(dal_tx *t, dal_change *ch)
     bool ok = dal_query_rows(t->db, sql.data, sql.len, 2, bind_row, &rows, d->table, j->msg,
                              sizeof j->msg);
     if (!ok)
-        j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+        j->status = dal_write_failure(t->db);
     j->reply = 0;
     if (ok && !rows.live && rows.first) {
         /* a soft-deleted binding comes back rather than a second row beside it */
@@ -354,6 +357,12 @@ static bool change_bind(dal_tx *t, dal_change *ch)
             buf_append_str(&sql, ")");
         }
         ok = dal_tx_exec(t, &j->reply, sql.data, sql.len);
+        if (!ok && kind == RBAC_SCOPE_APPLICATION && mysql_errno(t->db) == ER_DUP_ENTRY)
+            dal_tx_refuse(t,
+                          "application id '%.255s' is one the table's unique key takes for "
+                          "another spelling already bound to user %" PRIu64 " and role %" PRIu64
+                          " (letter case, accents or trailing spaces)",
+                          dom + strlen("application:"), j->target, j->other);
     }
     buf_free(&where);
     buf_free(&sql);

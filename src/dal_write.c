@@ -10,6 +10,7 @@
 #include "worker.h"
 
 #include <inttypes.h>
+#include <mysqld_error.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,9 +37,27 @@ void dal_write_job_free(dal_write_job *j)
 
 /* ------------------------------------------------------------- statements ---- */
 
+int dal_write_failure(MYSQL *db)
+{
+    switch (mysql_errno(db)) {
+    case ER_LOCK_DEADLOCK: /* a deadlock, or a certification conflict on a cluster */
+    case ER_CHECKREAD:     /* a row changed since the snapshot read it */
+        return DAL_WRITE_RETRY;
+    case ER_DUP_ENTRY:                       /* a unique key already holds the value */
+    case ER_DATA_TOO_LONG:                   /* longer than the column */
+    case ER_WARN_DATA_OUT_OF_RANGE:          /* a number the column cannot hold */
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: /* characters the column's charset lacks */
+    case ER_CANT_AGGREGATE_2COLLATIONS:      /* ... compared against the column */
+    case ER_CANT_AGGREGATE_3COLLATIONS:
+        return DAL_WRITE_REFUSED; /* the value is wrong, not the database: no retry helps */
+    default:
+        return DAL_WRITE_DBERR;
+    }
+}
+
 void dal_tx_fail(dal_tx *t, const char *what)
 {
-    t->j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+    t->j->status = dal_write_failure(t->db);
     dal_error(t->db, what, t->j->msg, sizeof t->j->msg);
 }
 
@@ -83,7 +102,7 @@ bool dal_tx_row(dal_tx *t, const dal_desc *d, uint64_t id, uint64_t tenant, cons
 {
     if (dal_check(t->db, d, id, tenant, lock, r, found, t->j->msg, sizeof t->j->msg))
         return true;
-    t->j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+    t->j->status = dal_write_failure(t->db);
     return false;
 }
 
@@ -109,7 +128,7 @@ static bool own_change_ids(dal_tx *t, uint64_t m0)
     if (dal_query_rows(t->db, sql, (size_t)n, 1, keep_id, t->j, "rbac_change", t->j->msg,
                        sizeof t->j->msg))
         return true;
-    t->j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+    t->j->status = dal_write_failure(t->db);
     return false;
 }
 
@@ -126,7 +145,7 @@ static bool tx_begin(dal_tx *t, uint64_t *m0)
     if (dal_query_u64(t->db, "SELECT COALESCE(MAX(id), 0) FROM rbac_change", m0, "rbac_change",
                       t->j->msg, sizeof t->j->msg))
         return true;
-    t->j->status = dal_retryable(t->db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+    t->j->status = dal_write_failure(t->db);
     return false;
 }
 
@@ -140,7 +159,7 @@ static void write_attempt(MYSQL *db, dal_write_job *j)
     bool ok = tx_begin(&t, &m0) && j->op->fn(&t, &ch) && (!j->op->log || j->op->log(&t, &ch)) &&
               own_change_ids(&t, m0);
     if (ok && !dal_refresh(db, j->profile, &ch.key, 1, true, &j->batch, j->msg, sizeof j->msg)) {
-        j->status = dal_retryable(db) ? DAL_WRITE_RETRY : DAL_WRITE_DBERR;
+        j->status = dal_write_failure(db);
         ok = false;
     }
     if (ok && !dal_tx_execf(&t, NULL, "COMMIT"))
