@@ -7,6 +7,9 @@
  *   server_main  module_init_all()      init in list order; on a failure, shutdown of
  *                                       what was started, in reverse order, and stop
  *   cron tick    module_cron_all()      cron of every started module, in list order
+ *   model loaded module_model_loaded_all()  a whole model replaced server.model (the
+ *                                       first load, RELOAD, a reload the change log
+ *                                       asked for): model_loaded of every started module
  *   exit         module_shutdown_all()  shutdown in reverse list order
  *   INFO         walks module_list      each info_section, in list order, after stats
  *
@@ -31,6 +34,9 @@ typedef struct module {
                                      for every module whose init was called, also for one
                                      whose init failed, so it copes with a partial start */
     void (*cron)(int64_t now_ms); /* every cron tick (server.c), wall clock in ms */
+    void (*model_loaded)(void);   /* a whole model was installed; the change log is followed
+                                     from its revision on, so state kept beside the model
+                                     that follows the log is read again from there */
     const char *info_section;     /* INFO section name, lower case ("sessions"), NULL = none;
                                      the section is part of INFO's default set */
     void (*info)(buf *out);       /* the section body: `key:value\r\n` lines */
@@ -49,6 +55,8 @@ bool module_init_all(const module *const *list, size_t *started)
 void module_shutdown_all(const module *const *list, size_t *started);
 /* Calls cron of the first started modules of list, in order. */
 void module_cron_all(const module *const *list, size_t started, int64_t now_ms);
+/* Calls model_loaded of the first started modules of list, in order. */
+void module_model_loaded_all(const module *const *list, size_t started);
 /* Appends m's INFO section: "# Title\r\n" (the section name with a capital), the body,
  * and a blank line. Nothing when m has no section. */
 void module_info(const module *m, buf *out);

@@ -21,6 +21,7 @@
 #include "dal_changelog.h"
 #include "log.h"
 #include "mem.h"
+#include "module.h"
 #include "rbac.h"
 #include "server.h"
 #include "sync.h"
@@ -171,6 +172,7 @@ static void install(load_job *j)
     loader.retry_ms = 0;
     loader.loads_ok++;
     sync_model_loaded(j->holes.v, j->holes.n);
+    module_model_loaded_all(module_list, server.modules_started);
     rbac_stats st;
     rbac_model_stats(server.model, &st);
     log_notice("model loaded in %lld ms: %zu tenants, %zu users, %zu roles, %zu menus, "

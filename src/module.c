@@ -55,6 +55,13 @@ void module_cron_all(const module *const *list, size_t started, int64_t now_ms)
             list[i]->cron(now_ms);
 }
 
+void module_model_loaded_all(const module *const *list, size_t started)
+{
+    for (size_t i = 0; i < started; i++)
+        if (list[i]->model_loaded)
+            list[i]->model_loaded();
+}
+
 void module_info(const module *m, buf *out)
 {
     if (!m->info_section || !m->info_section[0] || !m->info)

@@ -15,8 +15,12 @@
  *
  * The store holds only what the database confirmed: a create is added after its
  * commit, a revoke removes after its commit, a failed batch changes nothing (its
- * clients get -DBERR). Live sessions are loaded at start; until then, and for sessions
- * other instances make, a miss reads through. Expiry: lazily on access, and a sweep
+ * clients get -DBERR). Live sessions are loaded after every whole model load (at start,
+ * RELOAD, a reload the change log asks for); until then, and for sessions other
+ * instances make, a miss reads through. A change another program makes to a user's
+ * sessions (session_user_changed) drops them at once and queues a re-read; what the
+ * batch in flight read of that user is not kept, as it may predate the change.
+ * Expiry: lazily on access, and a sweep
  * every cron tick pops what has expired off the heap; expired rows are deleted from
  * the database every SESSION_PURGE_INTERVAL_MS.
  */
@@ -108,6 +112,15 @@ static size_t drop_user_sessions(uint64_t tenant, uint64_t user)
     u->pending_creates--;
     session_store_user_release(&sess.store, u);
     return n;
+}
+
+/* Whether what the batch in flight read of user may be older than a change another
+ * program made meanwhile (session_user_changed): such reads are not kept, and the
+ * re-read the change queued brings the user in instead. */
+static bool changed_meanwhile(uint64_t user)
+{
+    uint64_t v;
+    return sess.all_changed_in_flight || idmap_get(&sess.changed_in_flight, user, &v);
 }
 
 /* ---- the per-user cap ---- */
@@ -221,6 +234,8 @@ void session_enqueue(session_op *op)
     }
 }
 
+static void queue_load(void);
+
 /* ---- applying results (phase order, see session_db.c) ---- */
 
 static void apply_revokeall(session_op *op)
@@ -240,7 +255,8 @@ static void apply_create(session_op *op)
     if (op->ok && !op->refused) {
         /* rows: the user's live sessions as the create left them, its own included;
          * the ones its cap revoked are gone from them. */
-        replace_user_sessions(op->tenant, op->user, &op->rows);
+        if (!changed_meanwhile(op->user))
+            replace_user_sessions(op->tenant, op->user, &op->rows);
         sess.stats.revoked += op->nevict;
         sess.stats.created++;
     }
@@ -294,7 +310,8 @@ static void apply_lookup(session_op *op, int64_t now_ms)
         op->found = false;
         return;
     }
-    (void)store_row(&op->row);
+    if (!changed_meanwhile(op->row.user))
+        (void)store_row(&op->row);
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -337,7 +354,7 @@ static void replace_user_sessions(uint64_t tenant, uint64_t user, session_rows *
 
 static void apply_user(session_op *op, int64_t now_ms)
 {
-    if (!op->ok)
+    if (!op->ok || changed_meanwhile(op->user))
         return;
     replace_user_sessions(op->tenant, op->user, &op->rows);
     cap_user(&op->rows, now_ms);
@@ -354,8 +371,14 @@ static void apply_load(session_op *op, int64_t now_ms)
         sess.load_retry_ms = now_ms + sess.load_backoff_ms;
         return;
     }
+    if (sess.all_changed_in_flight) {
+        queue_load(); /* read before the model was reloaded: again */
+        return;
+    }
     for (size_t i = 0; i < op->rows.n; i++)
-        (void)store_row(&op->rows.v[i]);
+        if (!changed_meanwhile(op->rows.v[i].user))
+            (void)store_row(&op->rows.v[i]);
+    sess.load_backoff_ms = 0;
     sess.loaded = true;
     log_notice("sessions: %zu live sessions loaded", op->rows.n);
 }
@@ -575,6 +598,12 @@ static void batch_done(void *arg)
         for (session_op *op = b->head; op; op = op->next)
             if (op->kind == apply_order[p])
                 apply_op(op, now);
+    /* The next batch reads after every change seen so far. */
+    sess.all_changed_in_flight = false;
+    if (sess.changed_in_flight.count) {
+        idmap_free(&sess.changed_in_flight);
+        idmap_init(&sess.changed_in_flight);
+    }
     /* Memory holds the batch's writes: REVISION covers them before anyone is answered. */
     sync_changes_applied(b->change_ids, b->nchange_ids);
     for (session_op *op = b->head; op; op = op->next) {
@@ -618,6 +647,7 @@ static bool session_init(void)
     sess.table = session_table_of(server.conf.profile);
     session_store_init(&sess.store);
     idmap_init(&sess.reread_queued);
+    idmap_init(&sess.changed_in_flight);
     sess.ev_kick = event_new(server.base, -1, 0, on_kick, NULL);
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
@@ -631,7 +661,6 @@ static bool session_init(void)
     }
     sess.enabled = true;
     session_login_init();
-    queue_load();
     sess.next_purge_ms = util_now_ms() + SESSION_PURGE_INTERVAL_MS;
     return true;
 fail:
@@ -662,6 +691,7 @@ static void session_shutdown(void)
     sess.ev_kick = NULL;
     session_store_free(&sess.store);
     idmap_free(&sess.reread_queued);
+    idmap_free(&sess.changed_in_flight);
     sess.enabled = false;
 }
 
@@ -676,7 +706,7 @@ static void session_cron(int64_t now_ms)
         session_store_remove(&sess.store, s);
         sess.stats.expired++;
     }
-    if (!sess.loaded && !sess.load_queued && now_ms >= sess.load_retry_ms)
+    if (server.model && !sess.loaded && !sess.load_queued && now_ms >= sess.load_retry_ms)
         queue_load();
     if (now_ms >= sess.next_purge_ms) {
         sess.next_purge_ms = now_ms + SESSION_PURGE_INTERVAL_MS;
@@ -709,11 +739,31 @@ static void session_info(buf *out)
                sess.hasher_threads, session_store_bytes(&sess.store));
 }
 
+/* The change log is followed from the new model's revision on: session changes below it
+ * may never be fetched (a reload skips what it covers; at start the model and the
+ * sessions are read at different instants). So the sessions are read again after the
+ * model: until then every read goes to the database, and what the batch in flight read
+ * is not kept. */
+static void session_model_loaded(void)
+{
+    if (!sess.enabled || sess.stopping)
+        return;
+    session *s;
+    while ((s = session_store_first_expiry(&sess.store)))
+        session_store_remove(&sess.store, s);
+    if (sess.batch_in_flight)
+        sess.all_changed_in_flight = true;
+    sess.loaded = false;
+    if (!sess.load_queued)
+        queue_load();
+}
+
 const module session_module = {
     .name = "sessions",
     .init = session_init,
     .shutdown = session_shutdown,
     .cron = session_cron,
+    .model_loaded = session_model_loaded,
     .info_section = "sessions",
     .info = session_info,
 };
@@ -725,6 +775,8 @@ void session_user_changed(uint64_t tenant, uint64_t user)
     /* Forgotten at once, so that nothing older than the change is answered from memory
      * once it counts as applied (WAITREV): until the re-read, reads go to the database. */
     drop_user_sessions(tenant, user);
+    if (sess.batch_in_flight)
+        idmap_put(&sess.changed_in_flight, user, 1);
     uint64_t queued_tenant;
     if (idmap_get(&sess.reread_queued, user, &queued_tenant) && queued_tenant == tenant)
         return; /* a re-read of this user is queued and will see this change too */

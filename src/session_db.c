@@ -571,7 +571,8 @@ static void plan_create(const session_table *t, session_op *op, plan_user *u, bu
         else
             sql_rowkey(t, list, r);
     }
-    memmove(u->rows.v, u->rows.v + excess, (u->rows.n - excess) * sizeof *u->rows.v);
+    if (excess)
+        memmove(u->rows.v, u->rows.v + excess, (u->rows.n - excess) * sizeof *u->rows.v);
     u->rows.n -= excess;
     session_row row = {.tenant = op->tenant,
                        .user = op->user,

@@ -69,7 +69,11 @@ typedef struct session_state {
     struct event *ev_kick;       /* deferred batch start: after this loop pass's reads */
     bool kick_pending;           /* ev_kick is active */
     idmap reread_queued;         /* user -> 1: a sync re-read of the user is queued */
-    bool loaded;                 /* the start-up load of live sessions has finished */
+    idmap changed_in_flight;     /* user -> 1: changed by another program while the
+                                    batch in flight ran: its reads of the user may be
+                                    older than the change and are not kept */
+    bool all_changed_in_flight;  /* ... every user (the model was reloaded whole) */
+    bool loaded;                 /* the load of live sessions has finished */
     bool load_queued;            /* a load op is queued or running */
     int64_t load_retry_ms;       /* wall clock of the next load attempt */
     int64_t load_backoff_ms;     /* current retry step */

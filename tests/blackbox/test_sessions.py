@@ -622,6 +622,33 @@ class InstancesTest(SessionTestBase):
                 a.close()
                 b.close()
 
+    def test_reload_reads_sessions_again(self):
+        # The change log is polled once a minute here, so a revocation made in SQL is not
+        # fetched before RELOAD installs a model whose revision covers it, and the log is
+        # followed from there on. The sessions are read again after the model, so the
+        # session is gone at once, and the others are answered from memory again.
+        with RbacdServer(db=self.db, conf_lines=["sync-interval-ms 60000"]) as srv:
+            conn = srv.raw_connection(timeout=30)
+            try:
+                tok = conn.call("SESSION", "CREATE", 1, 3).decode()
+                kept = conn.call("SESSION", "CREATE", 1, 3).decode()
+                self.assertEqual(conn.call("SESSION", "GET", tok)[:2], [1, 3])
+                self.db.sql("UPDATE tenant_session SET revoked = 1 WHERE token_hash = %s",
+                            (token_hash(tok),))
+                self.assertEqual(conn.call("SESSION", "GET", tok)[:2], [1, 3])  # not polled
+                self.assertEqual(conn.call("RELOAD"), "OK")
+                self.assertIsNone(conn.call("SESSION", "GET", tok))
+                self.assertErr(conn.call("SESSION", "CANMENU", tok, "511"), "NOSESSION")
+                self.assertEqual(conn.call("SESSION", "GET", kept)[:2], [1, 3])
+                wait_for(lambda: srv.info("sessions")["sessions_loaded"] == 1, 10,
+                         what="sessions loaded again")
+                reads = srv.info("sessions")["session_read_throughs"]
+                self.assertEqual(conn.call("SESSION", "GET", kept)[:2], [1, 3])
+                self.assertIsNone(conn.call("SESSION", "GET", tok))
+                self.assertEqual(srv.info("sessions")["session_read_throughs"], reads + 1)
+            finally:
+                conn.close()
+
     def test_create_racing_user_disable_inserts_nothing(self):
         # The database says the user is disabled before this instance's model does (the
         # change log is polled once a minute here): CREATE and LOGIN insert no session,
@@ -653,6 +680,8 @@ class InstancesTest(SessionTestBase):
             with RbacdServer(db=self.db, conf_lines=["db-user " + user, "db-password pw"]) as srv:
                 c = srv.raw_connection(timeout=30)
                 try:
+                    wait_for(lambda: srv.info("sessions")["sessions_loaded"] == 1, 10,
+                             what="sessions loaded")
                     tok = c.call("SESSION", "CREATE", 1, 2).decode()
                     live = srv.info("sessions")["sessions_live"]
                     self.db.sql("ALTER USER %s@'localhost' ACCOUNT LOCK", (user,))
