@@ -877,8 +877,9 @@ row's rbacd and reference figures are taken one right after the other, with the 
   alike. Runs are sized for at least ~0.3 s of server CPU (ticks are 10 ms).
 * **Cold start** is the wall time from rbacd's exec to `loading:0` (polled every 5 ms).
   The raw read runs the very statements rbacd's load ran (taken from MariaDB's general
-  log) through `mariadb --quick`, output to /dev/null, the median of 3, after the load:
-  both read a warm buffer pool. RELOAD is the reply time of the command, median of 3.
+  log) through `mariadb --quick`, output to /dev/null, the median of 3, after the load.
+  Before rbacd starts, bench/run reads the last run's load statements once, so both
+  read a warm buffer pool. RELOAD is the reply time of the command, median of 3.
   The restart of redis-server from a dump of its keys is given for comparison.
 * **Mixed load**: CANMENU at 50 clients for about the size's `mixed_s` seconds while
   four threads do ROLE GRANT/REVOKE at 100/s in all (a role of tenant 2), eight do 20
@@ -897,7 +898,7 @@ row's rbacd and reference figures are taken one right after the other, with the 
 * **The machine is shared and has 2 cores**: the servers, redis-benchmark and MariaDB
   compete for them, so throughput moves from run to run; CPU per request moves least.
   `small` is CI's smoke test (it checks that every row has both figures; PASS/MISS does
-  not fail it); its figures are for 100k users.
+  not fail it); its figures are for 110k users.
 """
 
 
@@ -1033,7 +1034,8 @@ def report(run, rows, started):
     mach = machine()
     text = render_text(rows)
     p = run.p
-    head = ("bench/run %s — %s users, %s tenants, big tenant %s; %s; %d CPUs (%s)"
+    head = ("bench/run %s — %s users, %s tenants, random users from tenant 1's %s; %s; "
+            "%d CPUs (%s)"
             % (run.size, "{:,}".format(m["rbacd_users"]), "{:,}".format(int(f["tenants"])),
                "{:,}".format(run.big), started.strftime("%Y-%m-%d %H:%M UTC"), mach["nproc"],
                mach["cpu"]))
@@ -1048,7 +1050,7 @@ def report(run, rows, started):
 
     cmds = [f.get("cmd_gen", ""), f.get("cmd_rbacd", ""), f.get("cmd_rbacd2", ""),
             f.get("cmd_redis", "")] + run.other_commands + run.bench.commands
-    md = ["## %s — %s users, %s tenants, big tenant %s" % (
+    md = ["## %s — %s users, %s tenants, random users from tenant 1's %s" % (
         run.size, "{:,}".format(m["rbacd_users"]), "{:,}".format(int(f["tenants"])),
         "{:,}".format(run.big)), "",
         "- date: %s" % started.strftime("%Y-%m-%d %H:%M UTC"),
