@@ -90,6 +90,39 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def machine_busy_ticks():
+    """CPU time every core of the machine spent busy (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6]
+
+
+class OthersGauge:
+    """How much CPU programs other than this run's used while it measured: the machine's
+    busy time less that of the servers, their clients and this script."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.t0 = time.monotonic()
+        self.busy0 = machine_busy_ticks()
+        self.ours0 = self.ours()
+
+    def ours(self):
+        t = os.times()
+        total = (t.user + t.system + t.children_user + t.children_system) * HZ
+        for pid in self.pids:
+            try:
+                total += cpu_ticks(pid)
+            except OSError:
+                pass
+        return total
+
+    def cores(self):
+        """Average number of cores the others kept busy."""
+        others = (machine_busy_ticks() - self.busy0) - (self.ours() - self.ours0)
+        return max(0.0, others / HZ / (time.monotonic() - self.t0))
+
+
 def vm_rss(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -897,6 +930,9 @@ row's rbacd and reference figures are taken one right after the other, with the 
   role's users and SADDs the code to each user's set, pipelined by 1000. Median of 3.
 * **The machine is shared and has 2 cores**: the servers, redis-benchmark and MariaDB
   compete for them, so throughput moves from run to run; CPU per request moves least.
+  Each section says how busy other programs kept the cores meanwhile (the machine's busy
+  time from /proc/stat less that of this run's processes): figures from a run where
+  that is well above zero are less worth than those of a quiet one.
   `small` is CI's smoke test (it checks that every row has both figures; PASS/MISS does
   not fail it); its figures are for 110k users.
 """
@@ -1039,8 +1075,13 @@ def report(run, rows, started):
             % (run.size, "{:,}".format(m["rbacd_users"]), "{:,}".format(int(f["tenants"])),
                "{:,}".format(run.big), started.strftime("%Y-%m-%d %H:%M UTC"), mach["nproc"],
                mach["cpu"]))
+    noise = ("other programs kept %.2f of the %d cores busy on average during the "
+             "measurements; load average %s before, %s after"
+             % (run.notes["others_cores"], mach["nproc"], f.get("loadavg", "?"),
+                run.notes["loadavg_end"]))
     print()
     print(head)
+    print(noise)
     print(text)
     fill = m["fill"]
     print("answers checked: %d CANMENU vs SISMEMBER pairs, %d mismatches; "
@@ -1054,8 +1095,9 @@ def report(run, rows, started):
         run.size, "{:,}".format(m["rbacd_users"]), "{:,}".format(int(f["tenants"])),
         "{:,}".format(run.big)), "",
         "- date: %s" % started.strftime("%Y-%m-%d %H:%M UTC"),
-        "- machine: %d CPUs, %s, %s memory, kernel %s; load average before the run %s"
-        % (mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"], f.get("loadavg", "?")),
+        "- machine: %d CPUs, %s, %s memory, kernel %s" % (mach["nproc"], mach["cpu"],
+                                                          mach["memory"], mach["kernel"]),
+        "- noise: %s" % noise,
         "- %s; %s; %s" % (mach["mariadb"], mach["redis"], mach["redis_benchmark"]),
         "- %s (commit %s); MariaDB innodb_flush_log_at_trx_commit=1 during the run"
         % (f.get("rbacd_version", "?"), f.get("commit", "?")),
@@ -1085,6 +1127,8 @@ def cmd_run(a):
     facts = read_facts(a.facts)
     started = datetime.datetime.now(datetime.timezone.utc)
     run = Run(facts)
+    gauge = OthersGauge([int(facts[k]) for k in ("rbacd_pid", "rbacd2_pid", "redis_pid", "db_pid")
+                         if facts.get(k, "").isdigit()])
     try:
         run.load_and_memory()
         run.fill_redis()
@@ -1098,6 +1142,8 @@ def cmd_run(a):
         run.finish()
     finally:
         KILLER.stop_all()
+    run.notes["others_cores"] = gauge.cores()
+    run.notes["loadavg_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
     rows = build_rows(run)
     report(run, rows, started)
     missing = check_complete(rows)
