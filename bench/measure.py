@@ -992,7 +992,10 @@ def write_results(path, size, section):
     sections[size] = section
     out = ["# rbacd benchmark results", "",
            "Written by `bench/run` (see the README's Benchmarks section); a run of one size "
-           "replaces that size's section. Pictures: [results/](results/).", "", METHOD]
+           "replaces that size's section and its line of `results/growth.dat`, from which "
+           "the pictures are drawn.", "",
+           "![RSS](results/rss.svg) ![cold start](results/load.svg) "
+           "![CPU per CANMENU](results/cpu.svg)", "", METHOD]
     for s in SIZES:
         if s in sections:
             out.append("<!-- size:%s -->\n%s<!-- /size:%s -->\n" % (s, sections[s], s))
