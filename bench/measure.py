@@ -62,7 +62,7 @@ SIZES = {
                  create_n=100000, write_s=3, touch_n=200000, sql_queries=2000,
                  grant_rounds=3),
 }
-SESSION_PROCS = 5  # redis-benchmark processes of the session write rows, one user each
+SESSION_PROCS = 5  # redis-benchmark processes of the TOUCH rows, one session each
 SESSION_LUA = """local s = redis.call('GET', KEYS[1])
 if not s then return redis.error_reply('NOSESSION') end
 return redis.call('SISMEMBER', 'perms:' .. s, ARGV[1])"""
