@@ -6,7 +6,8 @@
 #
 #   1. builds the release rbacd (build-bench/);
 #   2. starts the private bench MariaDB (build-bench/benchdb, port $DB_PORT, default
-#      3461) and loads, unless already there from the same generator and size:
+#      3471 as for bench/run) and loads, unless already there from the same generator
+#      and size:
 #        mp_<N>u      the mpbackend schema + bench/gen_mp_data.py (N users, 3 bindings each)
 #        bt_<N>u      the bi-tenant schema + bench/gen_data.py (N users, one big tenant)
 #   3. for each: starts rbacd (--profile mpbackend / bitenant) and measures the first
@@ -26,7 +27,7 @@ BENCH_NAME=mpbackend.sh
 ROOT=$BENCH_ROOT
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 DATADIR=$BUILD/benchdb
-DB_PORT=${DB_PORT:-3461}
+DB_PORT=${DB_PORT:-3471}
 PY=/usr/bin/python3
 
 USERS=100000

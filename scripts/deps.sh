@@ -5,7 +5,8 @@
 # (installed into tests/node/node_modules from its lock file).
 #
 #   scripts/deps.sh            build + run + test dependencies
-#   scripts/deps.sh --bench    also redis-server (the reference in bench/)
+#   scripts/deps.sh --bench    also redis-server (the reference in bench/) and gnuplot-nox
+#                              (bench/run draws its pictures with it)
 #
 set -euo pipefail
 
@@ -18,7 +19,7 @@ PACKAGES=(
     redis-tools python3 python3-redis python3-pymysql
     valgrind
 )
-[[ ${1:-} == --bench ]] && PACKAGES+=(redis-server)
+[[ ${1:-} == --bench ]] && PACKAGES+=(redis-server gnuplot-nox)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 SUDO=

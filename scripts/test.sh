@@ -4,12 +4,15 @@
 # checks that every C file is formatted (clang-format; an unformatted file fails the run
 # before anything is built), builds rbacd twice (optimised, and with AddressSanitizer +
 # UndefinedBehaviorSanitizer) and runs every test of both builds under CTest, then
-# builds the libFuzzer target with clang and runs it briefly. Unit tests need nothing;
-# black-box tests start their own private MariaDB (CTest fixture) and their own rbacd
-# instances.
+# builds the libFuzzer target with clang and runs it briefly, and last runs the
+# benchmark's smoke test (bench/run small on the release build: it fails only when a row
+# of its table has no figure; its RESULTS.md goes to build/bench-smoke, not bench/).
+# Unit tests need nothing; black-box tests start their own private MariaDB (CTest
+# fixture) and their own rbacd instances; the benchmark starts its own MariaDB (port
+# 3471, build-bench/benchdb), rbacd and redis-server.
 #
 # Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port.
-#              RBACD_TEST_ONLY=asan|release|fuzz — run one of the three only (the
+#              RBACD_TEST_ONLY=asan|release|fuzz|bench — run one of the four only (the
 #              format check always runs).
 #
 set -euo pipefail
@@ -52,6 +55,13 @@ run_fuzz() {
     grep -E '^(Done|stat::number_of_executed_units)' "$dir/resp_fuzz.log"
 }
 
+# bench/run small against the release build (built here when only this step runs).
+run_bench_smoke() {
+    "$ROOT/scripts/deps.sh" --bench
+    [[ -x $ROOT/build/rbacd ]] || "$ROOT/scripts/build.sh" "$ROOT/build" -DRBACD_SANITIZE=OFF
+    "$ROOT/bench/run" small --rbacd "$ROOT/build/rbacd" --out "$ROOT/build/bench-smoke"
+}
+
 run_suite() {
     local dir=$1
     shift
@@ -75,5 +85,9 @@ fi
 if [[ -z $ONLY || $ONLY == fuzz ]]; then
     echo "== fuzz (libFuzzer: resp_fuzz) =="
     run_fuzz "$ROOT/build-fuzz" || status=1
+fi
+if [[ -z $ONLY || $ONLY == bench ]]; then
+    echo "== benchmark smoke (bench/run small) =="
+    run_bench_smoke || status=1
 fi
 exit $status
