@@ -110,7 +110,11 @@ command *command_lookup(const char *name, size_t len);
 /* Finds a subcommand of a container by name, case-insensitively (NULL if unknown or if
  * parent has no subcommands). */
 command *command_lookup_sub(const command *parent, const char *name, size_t len);
-/* Runs the request in c->req: checks, dispatch, stats, slowlog. */
+/* Starts a batch of requests read together: reads the clocks once (server.now_ms, which
+ * the data commands use as "now", and the start of the first command's latency). */
+void command_batch_begin(void);
+/* Runs the request in c->req: checks, dispatch, stats, slowlog. A command's latency is
+ * measured from the end of the one before it in the batch (one clock read each). */
 void command_process(struct client *c);
 /* Whether a row exists in the running profile (COMMAND and INFO list only those). */
 bool command_in_profile(const command *cmd);

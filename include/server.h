@@ -66,6 +66,7 @@ typedef struct server {
     bool loading; /* first load not finished: data commands refused */
     bool shutting_down;
     int64_t start_ms; /* wall clock at start */
+    int64_t now_ms;   /* wall clock when the requests being run were read (command_batch_begin) */
     int64_t start_mono_us;
     int64_t last_load_ms;      /* duration of the last model load */
     int64_t last_load_at_ms;   /* wall clock when it finished */

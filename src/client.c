@@ -213,7 +213,8 @@ static enum input_stop client_process_input(client *c)
     resp_limits lim;
     size_t max_query;
     enum input_stop why = INPUT_DRAINED;
-    int64_t now_ms = util_now_ms(); /* one clock read per batch, not per request */
+    command_batch_begin(); /* one clock read per batch, not per request */
+    int64_t now_ms = server.now_ms;
     while (c->in_pos < c->in.len) {
         if (c->state != CLIENT_READY) {
             why = INPUT_STOPPED;

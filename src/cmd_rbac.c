@@ -44,7 +44,7 @@ static void canmenuCommand(client *c, size_t argc, const resp_arg *argv)
     uint32_t menu;
     if (!parse_tenant_user(c, argv, &tenant, &user) || !parse_menu(c, &argv[3], &menu))
         return;
-    resp_int(&c->out, rbac_canmenu(server.model, tenant, user, menu, util_now_ms()));
+    resp_int(&c->out, rbac_canmenu(server.model, tenant, user, menu, server.now_ms));
 }
 
 /* ---- MENUS ---- */
@@ -59,7 +59,7 @@ static void menusCommand(client *c, size_t argc, const resp_arg *argv)
     }
     if (!parse_tenant_user(c, argv, &tenant, &user))
         return;
-    rbac_reply_menus(&c->out, server.model, tenant, user, form, util_now_ms());
+    rbac_reply_menus(&c->out, server.model, tenant, user, form, server.now_ms);
 }
 
 /* ---- ROLES, STORES, CANSTORE ---- */
@@ -108,7 +108,7 @@ static void whyCommand(client *c, size_t argc, const resp_arg *argv)
         return;
     rbac_reply_lines w;
     rbac_reply_lines_begin(&w, &c->out);
-    rbac_why(server.model, tenant, user, menu, argv[3].ptr, argv[3].len, util_now_ms(),
+    rbac_why(server.model, tenant, user, menu, argv[3].ptr, argv[3].len, server.now_ms,
              rbac_reply_line, &w);
     rbac_reply_lines_end(&w);
 }

@@ -327,6 +327,16 @@ double command_percentile(const command_stats *st, double p)
     return (double)(1ULL << (COMMAND_HIST_BUCKETS - 1));
 }
 
+/* End of the last command run in this batch (or the batch's start): the start of the
+ * next one's latency. */
+static int64_t batch_clock_us;
+
+void command_batch_begin(void)
+{
+    server.now_ms = util_now_ms();
+    batch_clock_us = util_mono_us();
+}
+
 void command_process(client *c)
 {
     size_t argc = c->req.argc;
@@ -373,10 +383,11 @@ void command_process(client *c)
     }
 
     size_t out_before = c->out.len;
-    int64_t t0 = util_mono_us();
+    int64_t t0 = batch_clock_us;
     c->last_cmd = run;
     run->proc(c, argc, argv);
-    int64_t dt = util_mono_us() - t0;
+    batch_clock_us = util_mono_us();
+    int64_t dt = batch_clock_us - t0;
     run->stats.calls++;
     run->stats.usec += (uint64_t)dt;
     run->stats.hist[hist_bucket(dt)]++;

@@ -42,6 +42,7 @@ static const char *run_words(const char *first, ...)
     fake.req.argv = argv;
     fake.req.argc = n;
     buf_clear(&fake.out);
+    command_batch_begin();
     command_process(&fake);
     return fake.out.data ? fake.out.data : "";
 }
