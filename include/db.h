@@ -22,6 +22,7 @@ typedef struct db_params {
     char name[128];
     unsigned connect_timeout; /* seconds */
     unsigned rw_timeout;      /* seconds */
+    const char *init_vars;    /* more "@name = value" set on every connect, or NULL */
 } db_params;
 
 void db_params_from_conf(db_params *p, const struct rbacd_conf *c);

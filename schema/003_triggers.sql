@@ -1,6 +1,6 @@
 -- 003_triggers.sql — every insert, update and delete on a table rbacd caches leaves
 -- one row in rbac_change, which rbacd polls (by id) to apply changes other programs
--- make. Triggers are AFTER triggers: a statement that fails leaves no change row, and
+-- make. The one exception: sessions rbacd inserts itself (see tenant_session below). Triggers are AFTER triggers: a statement that fails leaves no change row, and
 -- the row commits or rolls back with the change itself.
 --
 -- What a change row means (the sync code relies on this):
@@ -212,9 +212,13 @@ CREATE TRIGGER trg_tenant_user_delegate_ad AFTER DELETE ON tenant_user_delegate 
     VALUES (OLD.tenant_id, 'tenant_user_delegate', OLD.user_id, 'D');
 
 -- tenant_session — association: owner = the session's user
+-- A session rbacd inserts itself (its session lane's connections set
+-- @rbacd_session_lane) leaves no row: nobody holds anything about a token just made,
+-- and another instance finds it by reading through. Revocations, deletes and the
+-- inserts of other programs are logged.
 CREATE TRIGGER trg_tenant_session_ai AFTER INSERT ON tenant_session FOR EACH ROW
     INSERT INTO rbac_change (tenant_id, entity, entity_id, op)
-    VALUES (NEW.tenant_id, 'tenant_session', NEW.user_id, 'I');
+    SELECT NEW.tenant_id, 'tenant_session', NEW.user_id, 'I' FROM DUAL WHERE @rbacd_session_lane IS NULL;
 
 CREATE TRIGGER trg_tenant_session_au AFTER UPDATE ON tenant_session FOR EACH ROW
     INSERT INTO rbac_change (tenant_id, entity, entity_id, op)

@@ -51,8 +51,11 @@ MYSQL *db_connect(const db_params *p, char *err, size_t errlen)
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     /* UTC by contract; a row lock held elsewhere fails a statement after a bounded wait
      * instead of stalling the serial lanes (writes, sync, sessions) behind it. */
-    mysql_options(m, MYSQL_INIT_COMMAND,
-                  "SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = " DB_LOCK_WAIT_S);
+    char init[256];
+    snprintf(init, sizeof init,
+             "SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = " DB_LOCK_WAIT_S "%s%s",
+             p->init_vars ? ", " : "", p->init_vars ? p->init_vars : "");
+    mysql_options(m, MYSQL_INIT_COMMAND, init);
     const char *sock = p->socket[0] ? p->socket : NULL;
     const char *host = sock ? "localhost" : p->host;
     if (!mysql_real_connect(m, host, p->user, p->password, p->name, sock ? 0 : p->port, sock,

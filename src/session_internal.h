@@ -55,6 +55,10 @@ typedef struct session_stats {
     uint64_t purged;            /* expired rows deleted from the database */
 } session_stats;
 
+/* The user variable the session lane's connections set: the session tables' insert
+ * triggers write no rbac_change row while it is set (schema/003_triggers.sql). */
+#define SESSION_LANE_VAR "@rbacd_session_lane"
+
 typedef struct session_state {
     bool enabled;                /* session_init() ran */
     const session_table *table;  /* where the profile keeps its sessions */

@@ -1,7 +1,8 @@
 -- 002_triggers.sql — every insert, update and delete on a table rbacd caches in profile
 -- mpbackend leaves one row in rbac_change (001_rbac_change.sql), which rbacd polls (by
 -- id) to apply changes other programs make: the mpbackend service itself, a DBA, a
--- migration. Triggers are AFTER triggers: a statement that fails leaves no change row,
+-- migration (sessions rbacd inserts itself are the one exception: see
+-- mpbackend_user_session_token below). Triggers are AFTER triggers: a statement that fails leaves no change row,
 -- and the row commits or rolls back with the change itself.
 --
 -- What a change row means (the sync code relies on this exactly):
@@ -171,9 +172,13 @@ CREATE TRIGGER trg_mpbackend_application_permission_flag_binding_ad AFTER DELETE
     VALUES (0, 'mpbackend_application_permission_flag_binding', OLD.id, 'D');
 
 -- mpbackend_user_session_token — owner = the session's user; entity_id = user_id
+-- A session rbacd inserts itself (its session lane's connections set
+-- @rbacd_session_lane) leaves no row: nobody holds anything about a token just made,
+-- and another instance finds it by reading through. Revocations, deletes and the
+-- inserts of other programs are logged.
 CREATE TRIGGER trg_mpbackend_user_session_token_ai AFTER INSERT ON mpbackend_user_session_token FOR EACH ROW
     INSERT INTO rbac_change (tenant_id, entity, entity_id, op)
-    VALUES (0, 'mpbackend_user_session_token', NEW.user_id, 'I');
+    SELECT 0, 'mpbackend_user_session_token', NEW.user_id, 'I' FROM DUAL WHERE @rbacd_session_lane IS NULL;
 
 CREATE TRIGGER trg_mpbackend_user_session_token_au AFTER UPDATE ON mpbackend_user_session_token FOR EACH ROW
     INSERT INTO rbac_change (tenant_id, entity, entity_id, op)

@@ -119,6 +119,25 @@ class SessionCommandsTest(SessionTestBase):
             self.assertEqual(got[3] - got[2], DEFAULT_TTL_MS)
             self.assertLess(abs(got[2] - time.time() * 1000), 60000)
 
+    def test_own_creates_log_no_change_but_revocations_do(self):
+        # A session rbacd inserts leaves no rbac_change row (nobody holds anything about
+        # a new token; other instances read it through); its revocation does, and so does
+        # a session another program inserts.
+        def rows():
+            return [tuple(r) for r in self.db.sql(
+                "SELECT op, entity_id FROM rbac_change WHERE entity = 'tenant_session' "
+                "AND id > %s ORDER BY id", (mark,))]
+        mark = self.db.sql("SELECT COALESCE(MAX(id), 0) FROM rbac_change")[0][0]
+        tok = self.create(1, 3)
+        self.login("demo", "alice", "alice123")
+        self.assertEqual(rows(), [])
+        self.assertEqual(self.call("SESSION", "REVOKE", tok), 1)
+        self.assertEqual(rows(), [("U", 3)])
+        self.db.sql("INSERT INTO tenant_session (token_hash, tenant_id, user_id, expires_at) "
+                    "VALUES (UNHEX(SHA2('elsewhere', 256)), 1, 3, "
+                    "UTC_TIMESTAMP(3) + INTERVAL 1 HOUR)")
+        self.assertEqual(rows(), [("U", 3), ("I", 3)])
+
     def test_login_failures_are_one_message(self):
         before = self.db.sql("SELECT COALESCE(MAX(log_id), 0) FROM tenant_login_log")[0][0]
         cases = [("demo", "admin", "wrong", 1, 1, "wrong password"),
