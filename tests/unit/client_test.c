@@ -12,7 +12,8 @@
  * Cases: a stream of mixed requests fed one byte at a time, each reply appearing exactly
  * when its request is complete; a pipeline of thousands of requests; a client blocked
  * in WAITREV answering its pipeline in order; a client that does not read its replies
- * stops being read once its pending output passes client-output-limit, and resumes.
+ * stops being read once its pending output passes client-output-limit, and resumes;
+ * an idle client holds no input buffer, one with half a request does.
  */
 #include "auth.h"
 #include "buf.h"
@@ -241,6 +242,26 @@ static void test_split_at_every_byte(void)
     peer_close(&p);
 }
 
+/* An idle connection costs its struct, not a read buffer: the input is released once
+ * every byte of it was used, and kept while half a request waits for the rest. */
+static void test_idle_client_holds_no_input_buffer(void)
+{
+    peer p;
+    CHECK(peer_open(&p, 0));
+    if (!p.c)
+        return;
+    buf_append_str(&p.to_send, "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nab");
+    pump_until(&p, 7);
+    CHECK(got_is(&p, "+PONG\r\n", 7));
+    CHECK(p.c->in.data != NULL && p.c->in.len > 0); /* the half request is kept */
+    buf_append_str(&p.to_send, "c\r\n");
+    pump_until(&p, 7 + 9);
+    CHECK(got_is(&p, "+PONG\r\n$3\r\nabc\r\n", 7 + 9));
+    CHECK(p.c->in.data == NULL);
+    CHECK_EQ_INT(p.c->in.cap, 0);
+    peer_close(&p);
+}
+
 /* ---- pipelines ---- */
 
 static void test_pipeline_many(void)
@@ -412,6 +433,7 @@ int main(void)
     }
     server.loading = false;
     TEST_RUN(test_split_at_every_byte);
+    TEST_RUN(test_idle_client_holds_no_input_buffer);
     TEST_RUN(test_pipeline_many);
     TEST_RUN(test_blocked_keeps_pipeline_order);
     TEST_RUN(test_output_limit_backpressure);
