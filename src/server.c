@@ -442,6 +442,10 @@ int server_main(void)
                 strerror(errno));
         return 1;
     }
+    for (size_t i = 0; i < server.conf.nwarnings; i++)
+        log_warn("%s", server.conf.warnings[i]);
+    log_notice("database password from %s",
+               conf_source(&server.conf, "db-password", err, sizeof err));
     if (!auth_init(&server.conf, err, sizeof err)) {
         log_warn("%s", err);
         goto done;
