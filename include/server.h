@@ -94,8 +94,9 @@ void server_shutdown(void);
 uint64_t server_ops_per_sec(void);
 /* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
 void server_slowlog_reset(void);
-/* Records a call in the slowlog if it was slow enough. */
+/* Records a call in the slowlog; words from shown on are kept as "(redacted)"
+ * (command_shown_words()). A NULL client empties the slowlog. */
 void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
-                           bool secret);
+                           size_t shown);
 
 #endif

@@ -1047,7 +1047,7 @@ static void slowlogLenCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void slowlogResetCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    server_slowlog_record(NULL, 0, NULL, 0, false); /* NULL client = clear */
+    server_slowlog_record(NULL, 0, NULL, 0, 0); /* NULL client = clear */
     resp_simple(&c->out, "OK");
 }
 

@@ -3,8 +3,9 @@
  * which error a client sees first:
  *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
  *   -> LOADING
- * Then the handler runs, timed, and the call is counted for INFO commandstats and the
- * slowlog. No handler checks any of these again.
+ * Then the handler runs (traced in the debug log first), timed, and the call is counted
+ * for INFO commandstats and the slowlog. No handler checks any of these again. Both
+ * reports show a secret command's arguments as "(redacted)": command_shown_words().
  *
  * The profile comes before LOADING because a command of the other profile will never
  * run, loaded or not, and its handler may rely on state that profile never starts
@@ -36,6 +37,8 @@
 #define COMMAND_SLOTS      256 /* power of two, well above twice the command count */
 #define ERR_ARG_PREVIEW    128 /* bytes of an argument echoed back in an error */
 #define ERR_DOMAIN_PREVIEW 64  /* ... of a malformed domain */
+#define TRACE_MAX_WORDS    32  /* words of a request the debug log shows */
+#define TRACE_WORD_PREVIEW 128 /* bytes of each word it shows */
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
@@ -305,6 +308,39 @@ void command_help(client *c, size_t argc, const resp_arg *argv)
     buf_free(&line);
 }
 
+size_t command_shown_words(const command *run, size_t argc)
+{
+    if (!(run->flags & CMD_SECRET))
+        return argc;
+    size_t named = run->parent ? 2 : 1; /* the name, and the subcommand */
+    return argc < named ? argc : named;
+}
+
+/* The debug log's line for a request about to run: its words quoted, bounded, those
+ * command_shown_words() hides as (redacted). */
+static void trace_command(const client *c, const command *run, size_t argc, const resp_arg *argv)
+{
+    buf line;
+    buf_init(&line);
+    size_t shown = command_shown_words(run, argc);
+    for (size_t i = 0; i < argc && i < TRACE_MAX_WORDS; i++) {
+        if (i)
+            buf_append_str(&line, " ");
+        if (i >= shown) {
+            buf_append_str(&line, "(redacted)");
+            continue;
+        }
+        size_t n = argv[i].len < TRACE_WORD_PREVIEW ? argv[i].len : TRACE_WORD_PREVIEW;
+        buf_append_quoted(&line, argv[i].ptr, n);
+        if (n < argv[i].len)
+            buf_printf(&line, "... (%zu more bytes)", argv[i].len - n);
+    }
+    if (argc > TRACE_MAX_WORDS)
+        buf_printf(&line, " ... (%zu more words)", argc - TRACE_MAX_WORDS);
+    log_client(LOG_LVL_DEBUG, c, "user=%s: %s", c->user, line.data ? line.data : "");
+    buf_free(&line);
+}
+
 static size_t hist_bucket(int64_t usec)
 {
     size_t b = usec <= 0 ? 0 : (size_t)(64 - __builtin_clzll((unsigned long long)usec));
@@ -382,6 +418,8 @@ void command_process(client *c)
         goto rejected;
     }
 
+    if (log_enabled(LOG_LVL_DEBUG))
+        trace_command(c, run, argc, argv);
     size_t out_before = c->out.len;
     int64_t t0 = batch_clock_us;
     c->last_cmd = run;
@@ -397,7 +435,7 @@ void command_process(client *c)
         server.stats.errors++;
     }
     if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
-        server_slowlog_record(c, argc, argv, dt, run->flags & CMD_SECRET);
+        server_slowlog_record(c, argc, argv, dt, command_shown_words(run, argc));
     return;
 
 rejected:

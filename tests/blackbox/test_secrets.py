@@ -1,6 +1,16 @@
 #!/usr/bin/env python3
 """test_secrets.py — where the database password comes from, and that no secret leaks.
 
+Leaks (README "Running it"): a session of AUTH, HELLO AUTH, SESSION LOGIN / CREATE /
+GET / TOUCH / CANMENU / MENUS / LIST / REVOKE / REVOKEALL and CONFIG SET requirepass,
+right and wrong passwords alike, at loglevel debug (which traces every command) and
+slowlog-log-slower-than 0; then the log file, CLIENT LIST (also while a LOGIN is in
+flight), SLOWLOG GET, INFO everything and CONFIG GET * are searched for every password,
+token and hash used: the passwords, the tokens, their BLAKE2b-256 hashes (hex, base64),
+the argon2id hashes of the user lines and the demo users' password hashes, whole and
+their digest and salt parts. rbacd has no MONITOR (it is an unknown command), so there
+is no MONITOR output to search.
+
 Sources (conf/rbacd.conf, README "Running it"): db-password and db-password-file are one
 setting, the one given last wins (file lines in order, then the command line);
 RBACD_DB_PASSWORD only when neither is given; then the default. Each case runs a real
@@ -9,7 +19,10 @@ server that loads proves the precedence. A file that cannot be read stops the st
 one readable by group or others is a warning in the log.
 """
 
+import base64
+import hashlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -18,7 +31,7 @@ import tempfile
 import unittest
 
 import harness
-from harness import RbacdServer, wait_for
+from harness import RbacdServer, RespError, encode_command, wait_for
 
 
 def run_rbacd(*args, env=None):
@@ -185,6 +198,164 @@ class PasswordSourcesTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o400)
         self.assertEqual(p.stderr, "")
+
+
+def token_hash(token):
+    return hashlib.blake2b(token.encode(), digest_size=32).digest()
+
+
+def hash_forms(h):
+    """A password hash as it might leak: whole, and its salt and digest parts."""
+    forms = {h}
+    forms.update(p for p in h.split("$") if len(p) >= 16)          # argon2id salt, digest
+    m = re.match(r"^\$2[aby]\$\d\d\$(.{22})(.{31})$", h)            # bcrypt salt, digest
+    if m:
+        forms.update(m.groups())
+    return forms
+
+
+def digest_forms(d):
+    """A binary digest as it might leak: hex (both cases), base64 and base64url."""
+    return {d.hex(), d.hex().upper(), base64.b64encode(d).decode().rstrip("="),
+            base64.urlsafe_b64encode(d).decode().rstrip("=")}
+
+
+class SecretsStayHiddenTest(unittest.TestCase):
+    """One server, one session of everything that handles a secret, then a search."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = harness.scratch_db("sechide")
+        cls.tmp = tempfile.mkdtemp(prefix="rbacd-sec-")
+        try:
+            cls.acct = DbAccount(cls.db, "hide")
+        except BaseException:
+            cls.db.drop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.acct.drop()
+        finally:
+            cls.db.drop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_no_secret_in_log_client_list_slowlog_info_config(self):
+        tag = secrets.token_hex(4)
+        requirepass, requirepass2 = "req-pass-" + tag, "req-pass2-" + tag
+        boss_pw, checker_pw = "boss-pass-" + tag, "checker-pass-" + tag
+        wrong = ["wrong-auth-" + tag, "wrong-user-pw-" + tag, "wrong-hello-" + tag,
+                 "wrong-login-" + tag, "unknown-user-pw-" + tag]
+        boss_hash, checker_hash = (harness.hash_password(boss_pw),
+                                   harness.hash_password(checker_pw))
+        pwfile = os.path.join(self.tmp, "db-pw")
+        with open(pwfile, "w") as f:
+            f.write(self.acct.password + "\n")
+        os.chmod(pwfile, 0o600)
+        conf = ["requirepass " + requirepass,
+                "user boss admin " + boss_hash,
+                "user checker check " + checker_hash,
+                "loglevel debug", "slowlog-log-slower-than 0", "slowlog-max-len 100000",
+                "db-user " + self.acct.user, "db-password-file " + pwfile]
+        tokens, seen = [], []
+        with RbacdServer(db=self.db, conf_lines=conf, password=requirepass) as srv:
+            admin = srv.raw_connection(timeout=30)
+            checker = srv.raw_connection(timeout=30)
+            try:
+                # AUTH and HELLO, right and wrong.
+                self.assertIsInstance(admin.call("AUTH", wrong[0]), RespError)
+                self.assertEqual(admin.call("AUTH", requirepass), "OK")
+                self.assertIsInstance(checker.call("AUTH", "checker", wrong[1]), RespError)
+                self.assertIsInstance(checker.call("HELLO", "3", "AUTH", "boss", wrong[2]),
+                                      RespError)
+                self.assertEqual(checker.call("HELLO", "2", "AUTH", "checker", checker_pw)[0],
+                                 b"server")
+                self.assertEqual(admin.call("AUTH", "boss", boss_pw), "OK")
+                # SESSION LOGIN, right and wrong; one still in flight while CLIENT LIST
+                # looks (its cmd is session|login, never its arguments).
+                self.assertTrue(str(checker.call("SESSION", "LOGIN", "demo", "admin", wrong[3]))
+                                .startswith("WRONGPASS"))
+                self.assertTrue(str(checker.call("SESSION", "LOGIN", "demo", "nosuchuser",
+                                                 wrong[4])).startswith("WRONGPASS"))
+                for user, pw in (("admin", "admin123"), ("alice", "alice123")):
+                    tok = checker.call("SESSION", "LOGIN", "demo", user, pw, "IP", "10.0.0.9",
+                                       "UA", "test-agent")
+                    self.assertIsInstance(tok, bytes, tok)
+                    tokens.append(tok.decode())
+                with srv.raw_connection(timeout=30) as flying:
+                    self.assertEqual(flying.call("AUTH", "checker", checker_pw), "OK")
+                    flying.send(encode_command("SESSION", "LOGIN", "demo", "bob", "bob123"))
+                    seen.append(admin.call("CLIENT", "LIST").decode())
+                    tok = flying.read_reply()
+                    self.assertIsInstance(tok, bytes, tok)
+                    tokens.append(tok.decode())
+                    seen.append(admin.call("CLIENT", "LIST").decode())
+                # CREATE, GET, TOUCH, CANMENU, MENUS, LIST, REVOKE, REVOKEALL.
+                tok = admin.call("SESSION", "CREATE", "1", "2", "TTL", "600")
+                self.assertIsInstance(tok, bytes, tok)
+                tokens.append(tok.decode())
+                unknown = secrets.token_urlsafe(32)
+                tokens.append(unknown)
+                for t in tokens:
+                    checker.call("SESSION", "GET", t)
+                    checker.call("SESSION", "TOUCH", t, "TTL", "900")
+                    checker.call("SESSION", "CANMENU", t, "511")
+                    checker.call("SESSION", "MENUS", t, "CODES")
+                self.assertIsInstance(checker.call("SESSION", "LIST", "1", "2"), list)
+                self.assertEqual(checker.call("SESSION", "REVOKE", tokens[0]), 1)
+                self.assertEqual(checker.call("SESSION", "REVOKE", unknown), 0)
+                self.assertIsNone(checker.call("SESSION", "GET", tokens[0]))
+                self.assertGreaterEqual(admin.call("SESSION", "REVOKEALL", "1", "2"), 1)
+                # requirepass changed at run time, then used.
+                self.assertEqual(admin.call("CONFIG", "SET", "requirepass", requirepass2), "OK")
+                with srv.raw_connection(timeout=30) as c:
+                    self.assertIsInstance(c.call("AUTH", requirepass), RespError)
+                    self.assertEqual(c.call("AUTH", requirepass2), "OK")
+                # No MONITOR to watch any of it.
+                mon = admin.call("MONITOR")
+                self.assertIsInstance(mon, RespError)
+                self.assertTrue(str(mon).startswith("ERR unknown command 'MONITOR'"), mon)
+                # What an operator can see.
+                seen.append(admin.call("CLIENT", "LIST").decode())
+                seen.append(checker.call("CLIENT", "INFO").decode())
+                slowlog = admin.call("SLOWLOG", "GET", "-1")
+                seen.append(repr(slowlog))
+                seen.append(admin.call("INFO", "everything").decode())
+                seen.append(repr(admin.call("CONFIG", "GET", "*")))
+                seen.append(repr(checker.call("CONFIG", "GET", "*")))
+            finally:
+                admin.close()
+                checker.close()
+            srv.stop()
+            log = srv.log_text() + srv.stderr_text()
+        seen.append(log)
+        everything = "\n".join(seen)
+
+        # The search is worth something: the session above is in what was searched.
+        self.assertIn("cmd=session|login", everything)
+        self.assertIn("user=checker: 'SESSION' 'LOGIN' (redacted) (redacted) (redacted)", log)
+        self.assertIn("'AUTH' (redacted)", log)
+        self.assertIn("'HELLO' (redacted)", log)
+        self.assertIn("'CONFIG' 'SET' (redacted) (redacted)", log)
+        self.assertIn("'CLIENT' 'LIST'", log)
+        self.assertIn("b'(redacted)'", repr(slowlog))
+        self.assertIn("database password from db-password-file " + pwfile, log)
+
+        hashes = {boss_hash, checker_hash}
+        for (h,) in self.db.sql("SELECT password FROM tenant_user WHERE username IN "
+                                "('admin', 'alice', 'bob')"):
+            hashes.add(h)
+        forbidden = {requirepass, requirepass2, boss_pw, checker_pw, self.acct.password,
+                     "admin123", "alice123", "bob123"} | set(wrong)
+        for h in hashes:
+            forbidden |= hash_forms(h)
+        for t in tokens:
+            forbidden.add(t)
+            forbidden |= digest_forms(token_hash(t))
+        self.assertEqual(len(tokens), 5)
+        for secret in sorted(forbidden):
+            self.assertNotIn(secret, everything)
 
 
 if __name__ == "__main__":

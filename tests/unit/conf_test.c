@@ -897,7 +897,7 @@ static void test_apply_runtime(void)
     server.conf.slowlog_max_len = 4;
     client cl = {.id = 1};
     resp_arg argv[] = {{"ping", 4}};
-    server_slowlog_record(&cl, 1, argv, 5, false);
+    server_slowlog_record(&cl, 1, argv, 5, 1);
     CHECK_EQ_INT(server.slowlog_len, 1);
     conf_apply_runtime(&c, "timeout"); /* no hook */
     conf_apply_runtime(&c, "port");    /* not a run-time key */
