@@ -49,6 +49,7 @@ typedef struct server_stats {
     uint64_t net_in;         /* bytes read */
     uint64_t net_out;        /* bytes written */
     uint64_t auth_failures;  /* WRONGPASS replies */
+    uint64_t http_refused;   /* connections closed for speaking HTTP (command.c) */
 } server_stats;
 
 typedef struct server {

@@ -7,6 +7,12 @@
  * for INFO commandstats and the slowlog. No handler checks any of these again. Both
  * reports show a secret command's arguments as "(redacted)": command_shown_words().
  *
+ * A request that is no command but a line of HTTP (a request line such as "POST /
+ * HTTP/1.1", or a "Host:" header) closes the connection at once, without a reply, as
+ * Redis does: a web page can make a browser send an HTTP request to rbacd's port, and
+ * the lines after the headers would otherwise run as commands (cross-protocol
+ * scripting). It is an unknown command first, so no real command pays for the check.
+ *
  * The profile comes before LOADING because a command of the other profile will never
  * run, loaded or not, and its handler may rely on state that profile never starts
  * (sessions under mpbackend).
@@ -33,12 +39,14 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define COMMAND_NAME_MAX   32  /* longer names cannot be commands */
-#define COMMAND_SLOTS      256 /* power of two, well above twice the command count */
-#define ERR_ARG_PREVIEW    128 /* bytes of an argument echoed back in an error */
-#define ERR_DOMAIN_PREVIEW 64  /* ... of a malformed domain */
-#define TRACE_MAX_WORDS    32  /* words of a request the debug log shows */
-#define TRACE_WORD_PREVIEW 128 /* bytes of each word it shows */
+#define COMMAND_NAME_MAX   32   /* longer names cannot be commands */
+#define COMMAND_SLOTS      256  /* power of two, well above twice the command count */
+#define ERR_ARG_PREVIEW    128  /* bytes of an argument echoed back in an error */
+#define ERR_DOMAIN_PREVIEW 64   /* ... of a malformed domain */
+#define TRACE_MAX_WORDS    32   /* words of a request the debug log shows */
+#define HTTP_WARN_EVERY_MS 1000 /* at most one warning a second about HTTP requests */
+#define HTTP_WORD_PREVIEW  16   /* bytes of the HTTP method or header name logged */
+#define TRACE_WORD_PREVIEW 128  /* bytes of each word it shows */
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
@@ -191,6 +199,52 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     buf_printf(&msg, "'. Try %s HELP.", upper);
     resp_error(&c->out, "%s", msg.data);
     buf_free(&msg);
+}
+
+/* Whether an unknown request is a line of HTTP: it starts with POST or Host: (what Redis
+ * checks), or it has the shape of a request line, "METHOD target HTTP/x.y". */
+static bool looks_like_http(size_t argc, const resp_arg *argv)
+{
+    static const char *const methods[] = {"GET",     "HEAD",  "POST",  "PUT", "DELETE",
+                                          "CONNECT", "TRACE", "PATCH", "PRI", "OPTIONS"};
+    const resp_arg *w = &argv[0];
+    if (util_eq_nocase(w->ptr, w->len, "post") || util_eq_nocase(w->ptr, w->len, "host:"))
+        return true;
+    if (argc != 3 || argv[2].len < 5 || !util_eq_nocase(argv[2].ptr, 5, "http/"))
+        return false;
+    for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+        if (util_eq_nocase(w->ptr, w->len, methods[i]))
+            return true;
+    return false;
+}
+
+/* Closes a client that spoke HTTP and says so in the log, naming the peer: once a
+ * second at most, so that a page firing requests cannot flood the log. */
+static void refuse_http(client *c, const resp_arg *first)
+{
+    static int64_t last_ms = -HTTP_WARN_EVERY_MS;
+    static uint64_t unlogged;
+    server.stats.http_refused++;
+    client_abort(c);
+    if (server.now_ms - last_ms < HTTP_WARN_EVERY_MS) {
+        unlogged++;
+        return;
+    }
+    buf word;
+    buf_init(&word);
+    append_preview_n(&word, first, HTTP_WORD_PREVIEW);
+    char more[64] = "";
+    if (unlogged)
+        snprintf(more, sizeof more, " (and %llu more since the last such line)",
+                 (unsigned long long)unlogged);
+    log_client(LOG_LVL_WARNING, c,
+               "possible SECURITY ATTACK: an HTTP request ('%s ...') to the Redis protocol port, "
+               "as a web page can make a browser send (cross-protocol scripting); connection "
+               "closed, nothing run%s",
+               word.data ? word.data : "", more);
+    buf_free(&word);
+    last_ms = server.now_ms;
+    unlogged = 0;
 }
 
 static bool arity_ok(const command *cmd, size_t argc)
@@ -378,6 +432,10 @@ void command_process(client *c)
     size_t argc = c->req.argc;
     const resp_arg *argv = c->req.argv;
     command *cmd = command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd && looks_like_http(argc, argv)) {
+        refuse_http(c, &argv[0]);
+        return;
+    }
     if (!cmd) {
         reply_unknown_command(c, argc, argv);
         server.stats.errors++;

@@ -190,5 +190,99 @@ class PreAuthOutputTest(harness.ServerTestCase):
         self.assertEqual(self.r.ping(), True)
 
 
+class CrossProtocolTest(harness.ServerTestCase):
+    """A web page can make a browser send an HTTP request to rbacd's port (a form POST
+    whose body holds commands: cross-protocol scripting). A request that is a line of
+    HTTP (POST or Host: first, as Redis checks, or any "METHOD target HTTP/x" request
+    line) closes the connection at once, with no reply and nothing after it run, and a
+    warning naming the peer is logged (at most once a second). No password here: the
+    usual target of the attack."""
+
+    USE_DB = False
+
+    def send_and_wait_close(self, data):
+        """Sends data on a fresh connection; returns (bytes read, local port) once the
+        server closed it."""
+        with self.srv.raw_connection(timeout=5) as c:
+            port = c.sock.getsockname()[1]
+            c.send(data)
+            got = c.read_until_closed(timeout=5)
+            self.assertTrue(c.closed_by_peer, "connection left open after %r" % data[:40])
+        return got, port
+
+    def refused(self):
+        return self.r.info("stats")["http_requests_refused"]
+
+    def test_post_with_commands_in_its_body_runs_nothing(self):
+        body = b"CONFIG SET timeout 123\r\nCLIENT SETNAME pwned\r\n"
+        req = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: %d\r\n\r\n" % (self.srv.port, len(body)) + body)
+        before = self.refused()
+        got, _ = self.send_and_wait_close(req)
+        self.assertEqual(got, b"")
+        self.assertEqual(self.refused(), before + 1)
+        self.assertEqual(self.r.config_get("timeout"), {"timeout": "0"})
+        self.assertNotIn("pwned", self.r.execute_command("CLIENT", "LIST"))
+
+    def test_get_request_line_alone_is_closed(self):
+        for line in (b"GET / HTTP/1.1\r\n", b"GET /favicon.ico HTTP/1.0\r\n",
+                     b"PUT /x HTTP/1.1\r\n", b"OPTIONS * HTTP/1.1\r\n", b"post /\r\n"):
+            with self.subTest(line=line):
+                got, _ = self.send_and_wait_close(line + b"CONFIG SET timeout 77\r\n")
+                self.assertEqual(got, b"")
+        self.assertEqual(self.r.config_get("timeout"), {"timeout": "0"})
+
+    def test_host_header_closes_even_after_commands(self):
+        # What comes before it has run (as in Redis); nothing after it does.
+        got, _ = self.send_and_wait_close(b"CLIENT SETNAME before\r\nHost: example.com\r\n"
+                                          b"CONFIG SET timeout 55\r\n")
+        self.assertIn(got, (b"", b"+OK\r\n"))
+        self.assertEqual(self.r.config_get("timeout"), {"timeout": "0"})
+
+    def test_after_auth_too(self):
+        # An authenticated connection (a pooled one a proxy reuses) gets no pass.
+        with harness.RbacdServer(conf_lines=["requirepass guard-pw"], password="guard-pw") as srv:
+            with srv.raw_connection(timeout=5) as c:
+                c.send(b"AUTH guard-pw\r\nPOST / HTTP/1.1\r\nCONFIG SET timeout 9\r\n")
+                got = c.read_until_closed(timeout=5)
+                self.assertTrue(c.closed_by_peer)
+            self.assertIn(got, (b"", b"+OK\r\n"))
+            self.assertEqual(srv.admin_client().config_get("timeout"), {"timeout": "0"})
+
+    def test_commands_and_unknown_ones_still_work(self):
+        with self.srv.raw_connection(timeout=5) as c:
+            c.send(b"PING\r\n")
+            self.assertEqual(c.read_reply(), "PONG")
+            c.send(b"ECHO HTTP/1.1\r\n")
+            self.assertEqual(c.read_reply(), b"HTTP/1.1")
+            for line, name in ((b"GET key\r\n", "GET"), (b"GET / HTTP\r\n", "GET"),
+                               (b"HOST x\r\n", "HOST"), (b"Hostname: x\r\n", "Hostname:")):
+                c.send(line)
+                v = c.read_reply()
+                self.assertIsInstance(v, RespError)
+                self.assertTrue(str(v).startswith("ERR unknown command '%s'" % name), v)
+            self.assertEqual(c.call("CONFIG", "GET", "timeout"), [b"timeout", b"0"])
+            self.assertEqual(c.call("PING"), "PONG")
+
+    def test_warning_names_the_peer_once_a_second(self):
+        time.sleep(1.1)  # past any warning an earlier test caused
+        _, port1 = self.send_and_wait_close(b"POST /login HTTP/1.1\r\nHost: x\r\n\r\n")
+        _, port2 = self.send_and_wait_close(b"GET / HTTP/1.1\r\n")  # within the second
+        time.sleep(1.1)
+        _, port3 = self.send_and_wait_close(b"Host: x\r\n")
+        log = harness.wait_for(lambda: ("addr=127.0.0.1:%d:" % port3 in self.srv.log_text()
+                                        and self.srv.log_text()), 5, what="third warning")
+        lines = [ln for ln in log.splitlines() if "SECURITY ATTACK" in ln]
+        first = [ln for ln in lines if "addr=127.0.0.1:%d:" % port1 in ln]
+        self.assertEqual(len(first), 1, lines)
+        self.assertIn(" # client id=", first[0])  # warning level
+        self.assertIn("an HTTP request ('POST ...')", first[0])
+        self.assertIn("connection closed, nothing run", first[0])
+        self.assertFalse([ln for ln in lines if "addr=127.0.0.1:%d:" % port2 in ln], lines)
+        third = [ln for ln in lines if "addr=127.0.0.1:%d:" % port3 in ln][0]
+        self.assertIn("('Host: ...')", third)
+        self.assertIn("(and 1 more since the last such line)", third)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -277,6 +277,35 @@ static void test_command_list_filterby(void)
     CHECK_EQ_STR(RUN("COMMAND", "COUNT"), want);
 }
 
+/* ---- HTTP on the Redis port ---- */
+
+/* A line of HTTP closes the client without a reply; anything else unknown is an error. */
+static void test_http_closes_the_client(void)
+{
+    static const char *const http[][3] = {
+        {"POST", "/", "HTTP/1.1"}, {"GET", "/", "HTTP/1.1"},     {"get", "/x?a=b", "http/1.0"},
+        {"Host:", "a", NULL},      {"HOST:", NULL, NULL},        {"post", NULL, NULL},
+        {"PUT", "/", "HTTP/2"},    {"OPTIONS", "*", "HTTP/1.1"}, {"PRI", "*", "HTTP/2.0"},
+    };
+    log_set_level(LOG_LVL_WARNING + 1); /* quiet: the warning is the black-box test's */
+    for (size_t i = 0; i < sizeof http / sizeof http[0]; i++) {
+        reset();
+        fake.state = CLIENT_READY;
+        uint64_t refused = server.stats.http_refused;
+        CHECK_EQ_STR(run_words(http[i][0], http[i][1], http[i][2], (const char *)NULL), "");
+        CHECK_EQ_INT(fake.state, CLIENT_CLOSING);
+        CHECK_EQ_INT(server.stats.http_refused, refused + 1);
+    }
+    log_set_level(LOG_LVL_NOTICE);
+    fake.state = CLIENT_READY;
+    CHECK(starts_with(RUN("GET", "key"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("GET", "/", "HTTP"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("GET", "/", "x", "HTTP/1.1"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("HOST", "a"), "-ERR unknown command 'HOST'"));
+    CHECK(starts_with(RUN("Hosts:", "a"), "-ERR unknown command 'Hosts:'"));
+    CHECK_EQ_INT(fake.state, CLIENT_READY);
+}
+
 /* ---- what reports show of a request ---- */
 
 /* The rows that carry passwords or tokens hide their arguments; the others show all. */
@@ -357,6 +386,7 @@ int main(void)
     TEST_RUN(test_help_generated);
     TEST_RUN(test_every_container_has_help);
     TEST_RUN(test_command_list_filterby);
+    TEST_RUN(test_http_closes_the_client);
     TEST_RUN(test_secret_rows_show_only_their_names);
     TEST_RUN(test_debug_trace_redacts);
 
