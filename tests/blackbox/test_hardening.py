@@ -81,6 +81,74 @@ class HardeningTest(harness.ServerTestCase):
         self.assertEqual(len(self.r.execute_command("CONFIG", "GET", *(["port"] * 64))), 2)
 
 
+    def test_query_buffer_limit_closes_an_endless_request(self):
+        # A request still incomplete with more than 2 x proto-max-bulk-len + 64 KiB
+        # buffered (every argument within proto-max-bulk-len) is refused: the server
+        # does not buffer a request of any size.
+        arg = b"$1048576\r\n" + b"a" * 1048576 + b"\r\n"
+        data = b"*4\r\n$4\r\nECHO\r\n" + arg + arg + arg[:200 * 1024]
+        got = self.srv.raw(data, timeout=10)
+        self.assertEqual(bytes(got), b"-ERR Protocol error: query buffer limit reached\r\n")
+        self.assertTrue(got.closed)
+        self.assertTrue(self.r.ping())
+
+    def test_client_that_never_reads_is_paused_not_buffered(self):
+        # Replies pile up for a client that pipelines requests and never reads: past
+        # client-output-limit (64 KiB here) the server stops reading its requests, so its
+        # output stays near the limit and its input is not read; it is not closed, and
+        # everyone else is served meanwhile.
+        reply = 16 * 1024
+        req = harness.encode_command("ECHO", b"r" * reply)
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        try:
+            s.sendall(harness.encode_command("CLIENT", "SETNAME", "never-reads"))
+            self.assertEqual(s.recv(100), b"+OK\r\n")
+            s.settimeout(0.5)
+            sent, deadline = 0, time.monotonic() + 20
+            while sent < 256 * 1024 * 1024 and time.monotonic() < deadline:
+                try:
+                    s.sendall(req)
+                    sent += len(req)
+                except socket.timeout:
+                    break  # the server stopped reading us
+            self.assertLess(time.monotonic(), deadline, "the server read everything")
+
+            def me():
+                return [cl for cl in self.r.client_list() if cl["name"] == "never-reads"]
+            mine = harness.wait_for(me, 5, what="the client in CLIENT LIST")[0]
+            self.assertLessEqual(int(mine["omem"]), 65536 + reply + 64, mine)
+            self.assertLess(int(mine["qbuf"]), 1024 * 1024, mine)
+            self.assertTrue(self.r.ping())
+            time.sleep(0.3)
+            self.assertEqual(len(me()), 1)  # still connected
+        finally:
+            s.close()
+        harness.wait_for(lambda: not [cl for cl in self.r.client_list()
+                                      if cl["name"] == "never-reads"], 5, what="it freed")
+
+    def test_binary_and_nul_bytes_in_arguments(self):
+        # Arguments are binary-safe: ECHO gives every byte back; where an argument must
+        # be an id it is an invalid id (its unprintable bytes shown as ?); a code or a
+        # token holding a NUL names nothing; a configuration value or client name
+        # holding one is refused. The connection stays usable throughout.
+        every = bytes(range(256))
+        with self.srv.raw_connection(timeout=10) as c:
+            self.assertEqual(c.call("ECHO", every), every)
+            v = c.call("CANMENU", b"1\x00", "1", "1")
+            self.assertIsInstance(v, RespError)
+            self.assertTrue(str(v).startswith("ERR invalid id '1?': expected a decimal"), v)
+            self.assertEqual(c.call("CANMENU", "1", "1", b"sys:user:add\x00"), 0)
+            self.assertEqual(c.call("CANMENU", "1", "1", b"\xff\xfe"), 0)
+            self.assertIsNone(c.call("SESSION", "GET", b"tok\x00en"))
+            self.assertTrue(str(c.call("SESSION", "CANMENU", b"tok\x00en", "1"))
+                            .startswith("NOSESSION"))
+            self.assertEqual(str(c.call("CONFIG", "SET", "loglevel", b"debug\x00")),
+                             "ERR CONFIG SET failed - values cannot contain NUL bytes")
+            self.assertTrue(str(c.call("CLIENT", "SETNAME", b"a\x00b"))
+                            .startswith("ERR Client names cannot contain"))
+            self.assertEqual(c.call("PING"), "PONG")
+        self.assertEqual(self.r.config_get("loglevel"), {"loglevel": "notice"})
+
     def test_command_docs_gives_argument_hints(self):
         # COMMAND DOCS had no "arguments", so redis-cli 7 showed no hints.
         with self.srv.raw_connection(timeout=10) as c:
@@ -162,6 +230,14 @@ class PreAuthOutputTest(harness.ServerTestCase):
     USE_DB = False
     CONF_LINES = ("requirepass hunter2-hardening",)
     SERVER_KW = {"password": "hunter2-hardening"}
+
+    def test_query_buffer_limit_before_auth(self):
+        # Before AUTH a request may hold 16 KiB at most, however its arguments are cut.
+        arg = b"$4000\r\n" + b"a" * 4000 + b"\r\n"
+        got = self.srv.raw(b"*10\r\n$4\r\nAUTH\r\n" + arg * 5, timeout=5)
+        self.assertEqual(bytes(got), b"-ERR Protocol error: query buffer limit reached\r\n")
+        self.assertTrue(got.closed)
+        self.assertEqual(self.r.ping(), True)
 
     def test_unauthenticated_client_cannot_pile_up_replies(self):
         # Before AUTH, a client that never reads its NOAUTH replies could make the server
