@@ -222,8 +222,8 @@ static bool looks_like_http(size_t argc, const resp_arg *argv)
  * second at most, so that a page firing requests cannot flood the log. */
 static void refuse_http(client *c, const resp_arg *first)
 {
-    static int64_t last_ms = -HTTP_WARN_EVERY_MS;
-    static uint64_t unlogged;
+    static int64_t last_ms = -HTTP_WARN_EVERY_MS; /* last warning (loop thread only) */
+    static uint64_t unlogged;                     /* refused since, not logged */
     server.stats.http_refused++;
     client_abort(c);
     if (server.now_ms - last_ms < HTTP_WARN_EVERY_MS) {
