@@ -422,7 +422,7 @@ class MariaDBKilledTest(unittest.TestCase):
         with self.server(conf_lines=["sync-interval-ms 500"]) as srv:
             c = srv.raw_connection(timeout=30)
             self.addCleanup(c.close)
-            # Every pool has a connection: sync lane (polls), session lane (CREATE),
+            # Every pool has a connection: sync lane (polls), session lanes (CREATE),
             # password checkers (LOGIN).
             self.assertIsInstance(c.call("SESSION", "CREATE", 1, 2), bytes)
             self.assertIsInstance(c.call("SESSION", "LOGIN", ADMIN_CODE, ADMIN_USER, ADMIN_PW),
@@ -455,7 +455,7 @@ class MariaDBKilledTest(unittest.TestCase):
                     writes += 1
                 time.sleep(0.1)
             wait_for(lambda: srv.info("sync")["db_up"] == 0, 10.0, what="INFO sync db_up:0")
-            pools = ("sync lane", "session lane", "password checkers")
+            pools = ("sync lane", "session lanes", "password checkers")
             for pool in pools:
                 self.assertEqual(len(log_lines(srv, "#", r"^%s: database " % pool)), 1,
                                  "%s: one warning for the outage\n%s" % (pool, srv.log_text()))
