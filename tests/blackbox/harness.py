@@ -37,6 +37,15 @@ For a file of tests sharing one database and one server, subclass ServerTestCase
 (CONF_LINES, ARGS, DEMO, USE_DB, SERVER_KW); a test during which that server dies is
 reported, and the next test gets a fresh server.
 
+RBACD_VALGRIND=1 runs every server the harness starts under valgrind memcheck
+(`VALGRIND_ARGS`: full leak check, definite leaks and invalid accesses are errors, exit
+status 99, the report in the server's directory as valgrind.log). RBACD_BIN must then be
+a build without sanitizers (build/rbacd). A server whose valgrind.log reports an error
+fails its test as a sanitizer report does, even one killed with SIGKILL. Every timeout
+the harness sets (start, stop, PING/INFO polls, client sockets, wait_for) is multiplied
+by TIME_SCALE (RBACD_TIME_SCALE, default 20 under valgrind, else 1); a test that asserts
+a duration uses scaled(seconds) or skips itself when VALGRIND is set.
+
 Servers run in a session of their own (a terminal's Ctrl-C goes to the test, which then
 stops them) and are killed if the test process dies first. KEEP_RBACD_TMP=1 keeps each
 server's temporary directory (configuration, log, stderr) for a post-mortem.
@@ -79,6 +88,18 @@ except ImportError:  # only scratch_db needs it; a clear message when it is used
     pymysql = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+VALGRIND = os.environ.get("RBACD_VALGRIND", "") not in ("", "0")
+TIME_SCALE = float(os.environ.get("RBACD_TIME_SCALE") or (20 if VALGRIND else 1))
+VALGRIND_ARGS = ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
+                 "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                 "--track-fds=no", "--num-callers=30"]
+VALGRIND_EXIT = 99
+
+
+def scaled(seconds):
+    """A timeout or a bound on a duration, stretched by TIME_SCALE (valgrind)."""
+    return seconds * TIME_SCALE
 
 # ---------------------------------------------------------------------------------------
 # Where things are
@@ -136,12 +157,17 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "ThreadSanitizer", "MemorySanitizer")
 
 
+VALGRIND_MARKERS = re.compile(r"ERROR SUMMARY: [1-9]|Invalid (read|write|free)|"
+                              r"uninitialised value|Mismatched free|definitely lost in")
+
+
 def sanitizer_report(text):
-    """The first sanitizer marker found in text, or None."""
+    """The first sanitizer (or valgrind) marker found in text, or None."""
     for m in SANITIZER_MARKERS:
         if m in text:
             return m
-    return None
+    m = VALGRIND_MARKERS.search(text)
+    return "valgrind: " + m.group(0) if m else None
 
 
 def check_sanitizer_output(text, what):
@@ -454,6 +480,7 @@ class RawConnection:
     Error replies come back as RespError values; they are not raised."""
 
     def __init__(self, port=None, host="127.0.0.1", unix_path=None, timeout=10.0):
+        timeout = scaled(timeout)
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -494,7 +521,7 @@ class RawConnection:
     def read_until_closed(self, timeout=None):
         """Reads until EOF; returns everything (buffered bytes included). Sets
         .closed_by_peer; on timeout returns what it has with closed_by_peer False."""
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        deadline = time.monotonic() + (scaled(timeout) if timeout is not None else self.timeout)
         data = self.buf
         self.buf = b""
         while True:
@@ -549,7 +576,8 @@ def free_port():
 
 def wait_for(predicate, timeout, interval=0.02, what="condition"):
     """Polls predicate() every `interval` s until it returns a true value (returned) or
-    `timeout` s pass (AssertionError)."""
+    `timeout` s pass (AssertionError), scaled by TIME_SCALE."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         v = predicate()
@@ -632,7 +660,7 @@ class RbacdServer:
         self.username = username
         self.base_conf = base_conf
         self.cmd_prefix = list(cmd_prefix)
-        self.start_timeout = start_timeout
+        self.start_timeout = scaled(start_timeout)
         self.fixed_port = port
         self.env = env
         self.port = None
@@ -668,7 +696,10 @@ class RbacdServer:
         own = self._keys_set_by_test()
         if "db-password-file" in own or "RBACD_DB_PASSWORD" in (self.env or {}):
             own.add("db-password")
-        argv = self.cmd_prefix + [rbacd_bin(), self.conf_path]
+        prefix = self.cmd_prefix
+        if VALGRIND and not prefix:
+            prefix = VALGRIND_ARGS + ["--log-file=" + self.valgrind_log_path]
+        argv = prefix + [rbacd_bin(), self.conf_path]
         defaults = [
             ("port", str(self.port)),
             ("db-socket", self._db_socket_arg()),
@@ -692,6 +723,7 @@ class RbacdServer:
         self.conf_path = os.path.join(self.tmpdir, "rbacd.conf")
         self.log_path = os.path.join(self.tmpdir, "rbacd.log")
         self.stderr_path = os.path.join(self.tmpdir, "stderr.log")
+        self.valgrind_log_path = os.path.join(self.tmpdir, "valgrind.log")
         text = ""
         if self.base_conf:
             with open(default_conf_file()) as f:
@@ -797,8 +829,8 @@ class RbacdServer:
     def client(self, **kw):
         """redis.Redis to this server; keyword arguments go to redis.Redis."""
         kw.setdefault("decode_responses", True)
-        kw.setdefault("socket_timeout", 10)
-        kw.setdefault("socket_connect_timeout", 10)
+        kw["socket_timeout"] = scaled(kw.get("socket_timeout") or 10)
+        kw["socket_connect_timeout"] = scaled(kw.get("socket_connect_timeout") or 10)
         if self.port == 0 and self.unixsocket and "unix_socket_path" not in kw:
             kw["unix_socket_path"] = self.unixsocket
         else:
@@ -828,6 +860,7 @@ class RbacdServer:
         taking the bytes so far. Returns a RawResult (bytes with .closed)."""
         with self.raw_connection(timeout=timeout) as c:
             c.send(data)
+            timeout = scaled(timeout)
             got = b""
             closed = False
             while True:
@@ -872,13 +905,24 @@ class RbacdServer:
     def stderr_text(self):
         return self._read(self.stderr_path) if self.tmpdir else ""
 
+    def valgrind_text(self):
+        """valgrind's report (RBACD_VALGRIND=1), or ""."""
+        return self._read(self.valgrind_log_path) if self.tmpdir else ""
+
+    def report_text(self):
+        """Everything a sanitizer or valgrind report may be in."""
+        return self.log_text() + "\n" + self.stderr_text() + "\n" + self.valgrind_text()
+
     def diagnostics(self):
-        return ("--- command: %s\n--- log (last lines):\n%s\n--- stderr (last lines):\n%s" %
+        text = ("--- command: %s\n--- log (last lines):\n%s\n--- stderr (last lines):\n%s" %
                 (" ".join(self.command_line()) if self.tmpdir else "?",
                  tail(self.log_text(), 40), tail(self.stderr_text(), 40)))
+        if sanitizer_report(self.valgrind_text()):
+            text += "\n--- valgrind (last lines):\n%s" % tail(self.valgrind_text(), 80)
+        return text
 
     def check_sanitizers(self):
-        check_sanitizer_output(self.log_text() + "\n" + self.stderr_text(), "rbacd")
+        check_sanitizer_output(self.report_text(), "rbacd")
 
     # ---- stop ----
 
@@ -893,7 +937,7 @@ class RbacdServer:
     def wait_exit(self, timeout=None, expect_status=0):
         """Waits for the process to exit by itself; asserts its status (None: any) and
         that no sanitizer report was printed. Returns the status."""
-        timeout = self.STOP_TIMEOUT if timeout is None else timeout
+        timeout = scaled(self.STOP_TIMEOUT if timeout is None else timeout)
         try:
             self.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -954,7 +998,7 @@ class RbacdServer:
                         self.stop(expect_status=None, timeout=10)
                 except Exception as e:  # noqa: BLE001
                     sys.stderr.write("rbacd stop after failure: %s\n" % e)
-                if sanitizer_report(self.log_text() + self.stderr_text()):
+                if sanitizer_report(self.report_text()):
                     sys.stderr.write(self.diagnostics() + "\n")
         finally:
             self._kill()
@@ -1025,7 +1069,7 @@ class ServerTestCase(unittest.TestCase):
     def tearDown(self):
         close_client(self.r)
         srv = self.srv
-        report = sanitizer_report(srv.log_text() + srv.stderr_text())
+        report = sanitizer_report(srv.report_text())
         if srv.running() and not report:
             return
         diag = srv.diagnostics()
