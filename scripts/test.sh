@@ -4,7 +4,8 @@
 # checks that every C file is formatted (clang-format; an unformatted file fails the run
 # before anything is built), builds rbacd twice (optimised, and with AddressSanitizer +
 # UndefinedBehaviorSanitizer) and runs every test of both builds under CTest, then
-# builds the libFuzzer target with clang and runs it briefly, and last runs the
+# builds the three libFuzzer targets with clang and runs each briefly, then a few
+# black-box tests with rbacd under valgrind memcheck, and last runs the
 # benchmark's smoke test (bench/run small on the release build: it fails only when a row
 # of its table has no figure; its RESULTS.md goes to build/bench-smoke, not bench/).
 # Unit tests need nothing; black-box tests start their own private MariaDB (CTest
@@ -12,8 +13,8 @@
 # 3471, build-bench/benchdb), rbacd and redis-server.
 #
 # Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port.
-#              RBACD_TEST_ONLY=asan|release|fuzz|bench — run one of the four only (the
-#              format check always runs).
+#              RBACD_TEST_ONLY=asan|release|fuzz|valgrind|bench — run one of the five
+#              only (the format check always runs).
 #
 set -euo pipefail
 
@@ -21,8 +22,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DB_PORT=${RBACD_TEST_DB_PORT:-3417}
 ONLY=${RBACD_TEST_ONLY:-}
 
-FUZZ_RUNS=200000  # resp_fuzz inputs per CI run (a few seconds) ...
-FUZZ_MAX_SECONDS=20 # ... or this long, whichever ends first
+# libFuzzer targets (tests/fuzz/<name>.c, seeds in tests/fuzz/<name>_seeds), each with
+# the longest input it is given, and how long each runs in CI.
+FUZZ_TARGETS=(resp_fuzz:2048 conf_fuzz:8192 command_fuzz:4096)
+FUZZ_SECONDS=25
+# Black-box tests run under valgrind in CI (scripts/valgrind.sh runs them all).
+VALGRIND_CI_TESTS='blackbox\.test_(protocol|writes)$'
 
 "$ROOT/scripts/deps.sh"
 
@@ -38,21 +43,32 @@ check_format() {
     echo "${#files[@]} C files formatted"
 }
 
-# Builds tests/fuzz/resp_fuzz with clang (-fsanitize=fuzzer,address,undefined) and runs
-# it from the seeds in tests/fuzz/seeds; new inputs it finds go to the build tree.
+# Builds the libFuzzer targets with clang (-fsanitize=fuzzer,address,undefined) and runs
+# each for FUZZ_SECONDS from its seeds (and its dictionary, tests/fuzz/<name>.dict); new inputs go to the build tree (corpus-<name>/,
+# kept between runs), a crash's input to <name>-crash-*, the log to <name>.log.
 run_fuzz() {
-    local dir=$1
+    local dir=$1 t name max_len dict status=0
     CC=clang cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRBACD_FUZZ=ON \
         -DRBACD_BLACKBOX=OFF -DRBACD_WERROR=ON >/dev/null
-    cmake --build "$dir" --target resp_fuzz -j "$(nproc)"
-    mkdir -p "$dir/fuzz-corpus"
-    "$dir/resp_fuzz" -runs="$FUZZ_RUNS" -max_total_time="$FUZZ_MAX_SECONDS" -max_len=2048 \
-        -seed=1 -print_final_stats=1 "$dir/fuzz-corpus" "$ROOT/tests/fuzz/seeds" \
-        >"$dir/resp_fuzz.log" 2>&1 || {
-        tail -n 40 "$dir/resp_fuzz.log"
-        return 1
-    }
-    grep -E '^(Done|stat::number_of_executed_units)' "$dir/resp_fuzz.log"
+    cmake --build "$dir" --target fuzz -j "$(nproc)"
+    for t in "${FUZZ_TARGETS[@]}"; do
+        name=${t%%:*}
+        max_len=${t#*:}
+        mkdir -p "$dir/corpus-$name"
+        dict=()
+        [[ -f $ROOT/tests/fuzz/$name.dict ]] && dict=(-dict="$ROOT/tests/fuzz/$name.dict")
+        if "$dir/$name" -max_total_time="$FUZZ_SECONDS" -max_len="$max_len" -seed=1 \
+            -print_final_stats=1 -artifact_prefix="$dir/$name-" "${dict[@]}" \
+            "$dir/corpus-$name" "$ROOT/tests/fuzz/${name}_seeds" >"$dir/$name.log" 2>&1; then
+            echo "$name: $(grep -E '^stat::number_of_executed_units' "$dir/$name.log" |
+                awk '{print $2}') inputs in ${FUZZ_SECONDS} s, nothing found"
+        else
+            echo "$name: FAILED (input in $dir/$name-crash-*)"
+            tail -n 40 "$dir/$name.log"
+            status=1
+        fi
+    done
+    return $status
 }
 
 # bench/run small against the release build (built here when only this step runs).
@@ -83,8 +99,12 @@ if [[ -z $ONLY || $ONLY == asan ]]; then
         run_suite "$ROOT/build-asan" -DRBACD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || status=1
 fi
 if [[ -z $ONLY || $ONLY == fuzz ]]; then
-    echo "== fuzz (libFuzzer: resp_fuzz) =="
+    echo "== fuzz (libFuzzer: ${FUZZ_TARGETS[*]%%:*}) =="
     run_fuzz "$ROOT/build-fuzz" || status=1
+fi
+if [[ -z $ONLY || $ONLY == valgrind ]]; then
+    echo "== valgrind memcheck (black-box: $VALGRIND_CI_TESTS) =="
+    RBACD_TEST_DB_PORT=$DB_PORT "$ROOT/scripts/valgrind.sh" "$VALGRIND_CI_TESTS" || status=1
 fi
 if [[ -z $ONLY || $ONLY == bench ]]; then
     echo "== benchmark smoke (bench/run small) =="

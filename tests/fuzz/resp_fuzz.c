@@ -1,17 +1,17 @@
 /*
  * resp_fuzz — libFuzzer target for resp_parse(). Not part of the default build; clang
- * builds it (CMake option RBACD_FUZZ), and scripts/test.sh runs it briefly in CI
- * (RBACD_TEST_ONLY=fuzz for that step alone):
+ * builds it (CMake option RBACD_FUZZ), and scripts/test.sh runs it, with conf_fuzz and
+ * command_fuzz, for a short while in CI (RBACD_TEST_ONLY=fuzz for that step alone):
  *
  *   CC=clang cmake -S . -B build-fuzz -DRBACD_FUZZ=ON -DRBACD_BLACKBOX=OFF
- *   cmake --build build-fuzz --target resp_fuzz
- *   mkdir -p build-fuzz/fuzz-corpus
- *   build-fuzz/resp_fuzz -max_len=2048 -max_total_time=120 build-fuzz/fuzz-corpus \
- *       tests/fuzz/seeds
+ *   cmake --build build-fuzz --target fuzz          (all three; or --target resp_fuzz)
+ *   mkdir -p build-fuzz/corpus-resp_fuzz
+ *   build-fuzz/resp_fuzz -max_len=2048 -max_total_time=120 build-fuzz/corpus-resp_fuzz \
+ *       tests/fuzz/resp_fuzz_seeds
  *
- * (or by hand: clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
- * tests/fuzz/resp_fuzz.c src/resp.c src/buf.c src/mem.c -o resp_fuzz). New inputs go
- * to the first directory; tests/fuzz/seeds holds a few requests to start from.
+ * New inputs go to the first directory; tests/fuzz/<target>_seeds holds the inputs
+ * each target starts from. A crash leaves its input in the current directory
+ * (crash-<sha1>): once fixed, it goes into the seeds, so every later run replays it.
  *
  * The first input byte picks the limits (including tiny and zero ones, so that every
  * limit is hit); the rest is a client's byte stream. For each input it checks:
