@@ -829,8 +829,9 @@ class RbacdServer:
     def client(self, **kw):
         """redis.Redis to this server; keyword arguments go to redis.Redis."""
         kw.setdefault("decode_responses", True)
-        kw["socket_timeout"] = scaled(kw.get("socket_timeout") or 10)
-        kw["socket_connect_timeout"] = scaled(kw.get("socket_connect_timeout") or 10)
+        for key in ("socket_timeout", "socket_connect_timeout"):
+            t = kw.get(key, 10)
+            kw[key] = None if t is None else scaled(t)
         if self.port == 0 and self.unixsocket and "unix_socket_path" not in kw:
             kw["unix_socket_path"] = self.unixsocket
         else:

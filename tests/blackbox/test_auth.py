@@ -399,6 +399,12 @@ class AuthTest(harness.ServerTestCase):
         # itself fails every round).
         pinger = self.srv.raw_connection(timeout=30)
         self.assertEqual(pinger.call("AUTH", REQUIREPASS), "OK")
+        if harness.VALGRIND:  # latencies mean nothing there: one round, replies checked
+            try:
+                self.auth_round(pinger, 0)
+            finally:
+                pinger.close()
+            return
         report = []
         try:
             for rnd in range(5):

@@ -603,11 +603,12 @@ class SlowHashTest(SessionTestBase):
                                                p99 * 1000, lat[-1] * 1000))
             self.assertGreater(took, 0.1, report[-1])       # the hash really was slow
             self.assertGreater(len(lat), 50, report[-1])
-            if p99 < 0.002:
+            if p99 < 0.002 or harness.VALGRIND:  # under valgrind latencies mean nothing
                 break
         print("\n    " + "\n    ".join(report))
-        self.assertLess(p50, 0.001, report)
-        self.assertLess(p99, 0.002, report)
+        if not harness.VALGRIND:
+            self.assertLess(p50, 0.001, report)
+            self.assertLess(p99, 0.002, report)
 
 
 class InstancesTest(SessionTestBase):
