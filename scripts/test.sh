@@ -26,7 +26,8 @@ ONLY=${RBACD_TEST_ONLY:-}
 # the longest input it is given, and how long each runs in CI.
 FUZZ_TARGETS=(resp_fuzz:2048 conf_fuzz:8192 command_fuzz:4096)
 FUZZ_SECONDS=25
-# Black-box tests run under valgrind in CI (scripts/valgrind.sh runs them all).
+# Black-box tests run under valgrind in CI: 80-100 s on 2 cores (scripts/valgrind.sh with
+# no argument runs them all, about 11 minutes).
 VALGRIND_CI_TESTS='blackbox\.test_(protocol|writes)$'
 
 "$ROOT/scripts/deps.sh"
