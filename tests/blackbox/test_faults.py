@@ -66,7 +66,7 @@ def rss_bytes(pid):
 
 def instrumented(pid):
     """Whether the process runs under AddressSanitizer or valgrind (padded allocations)."""
-    if os.environ.get("RBACD_VALGRIND"):
+    if harness.VALGRIND:
         return True
     with open("/proc/%d/maps" % pid) as f:
         return "libasan" in f.read()
