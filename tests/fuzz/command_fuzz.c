@@ -80,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static rbac_model *bitenant_model, *mp_model;
 static client fake;
+static bool trace; /* COMMAND_FUZZ_TRACE=1: each request and its reply to stderr */
 
 /* ---- the models ---- */
 
@@ -385,6 +386,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     int64_t now = (int64_t)time(NULL) * 1000;
     bitenant_model = build_bitenant(now);
     mp_model = build_mpbackend();
+    trace = getenv("COMMAND_FUZZ_TRACE") != NULL;
     fake.id = ++server.next_client_id;
     idmap_put(&server.clients_by_id, fake.id, (uint64_t)(uintptr_t)&fake);
     buf_init(&fake.out);
@@ -413,8 +415,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lim.max_inline = PREAUTH_MAX_BULK;
         }
         size_t used = 0;
-        if (resp_parse(&fake.req, in + pos, len - pos, &lim, &used) != RESP_OK)
+        if (resp_parse(&fake.req, in + pos, len - pos, &lim, &used) != RESP_OK) {
+            if (trace)
+                fprintf(stderr, "(input ends, or a protocol error: %s)\n",
+                        fake.req.error ? fake.req.error : "incomplete");
             break; /* incomplete (the input ends) or a protocol error (client.c closes) */
+        }
         if (fake.req.argc > 0) {
             size_t before = fake.out.len;
             int proto = fake.proto;
@@ -423,6 +429,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(fake.state != CLIENT_BLOCKED); /* a command left out above waits */
             if (fake.proto > proto)
                 proto = fake.proto; /* HELLO 3 answers in RESP3 */
+            if (trace)
+                fprintf(stderr, "> %.*s (%zu args)\n< %.*s\n", (int)fake.req.argv[0].len,
+                        fake.req.argv[0].ptr, fake.req.argc,
+                        (int)(fake.out.len - before > 200 ? 200 : fake.out.len - before),
+                        fake.out.data ? fake.out.data + before : "");
             size_t n = count_replies(&fake.out, before, proto);
             if (n != 1 && !(n == 0 && fake.state == CLIENT_CLOSING)) {
                 fprintf(stderr, "command_fuzz: %zu replies to '%.*s'\n", n,
