@@ -17,6 +17,7 @@ PACKAGES=(
     libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev
     mariadb-server-core mariadb-client
     redis-tools python3 python3-redis python3-pymysql
+    prometheus
     valgrind
 )
 [[ ${1:-} == --bench ]] && PACKAGES+=(redis-server gnuplot-nox)
