@@ -21,8 +21,10 @@
 #include "util.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,7 @@
 #define HTTP_MAX_BODY_BYTES    4096 /* no endpoint reads a body */
 #define HTTP_TIMEOUT_S         10   /* a connection idle this long is closed */
 #define HTTP_MSG_MAX           128  /* a plain-text reply body */
+#define HTTP_ACCEPT_PAUSE_MS   100  /* accepting stops this long when out of descriptors */
 
 /* What a request got, counted for rbacd_http_requests_total. */
 enum http_outcome {
@@ -51,8 +54,10 @@ static const struct {
 };
 
 static struct {
-    struct evhttp *http;        /* NULL while off */
-    uint64_t served[OUT_COUNT]; /* requests answered, by outcome */
+    struct evhttp *http;             /* NULL while off */
+    struct evconnlistener *listener; /* its listening socket (owned by http) */
+    struct event *resume;            /* re-enables listener after an accept failure */
+    uint64_t served[OUT_COUNT];      /* requests answered, by outcome */
 } http;
 
 /* Sends a reply with body (may be NULL) and counts it. */
@@ -152,6 +157,24 @@ static void on_request(struct evhttp_request *req, void *arg)
     reply_text(req, OUT_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
 }
 
+static void resume_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    if (http.listener)
+        evconnlistener_enable(http.listener);
+}
+
+/* Out of descriptors: evhttp's listener would retry accept() at once, forever (the
+ * socket stays readable). Pause it, as server.c pauses the Redis port's. */
+static void on_listener_error(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    log_warn("http: accept failed: %s; not accepting for %d ms", strerror(err),
+             HTTP_ACCEPT_PAUSE_MS);
+    evconnlistener_disable(l);
+    struct timeval tv = {0, HTTP_ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(http.resume, &tv);
+}
+
 static bool http_init(void)
 {
     if (server.conf.http_port == 0)
@@ -171,12 +194,20 @@ static bool http_init(void)
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                               EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(http.http, on_request, NULL);
-    if (!evhttp_bind_socket_with_handle(http.http, server.conf.http_bind,
-                                        (ev_uint16_t)server.conf.http_port)) {
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(
+        http.http, server.conf.http_bind, (ev_uint16_t)server.conf.http_port);
+    if (!bound) {
         log_warn("http: cannot listen on %s:%lld (http-bind, http-port)", server.conf.http_bind,
                  server.conf.http_port);
         return false;
     }
+    http.listener = evhttp_bound_socket_get_listener(bound);
+    http.resume = evtimer_new(server.base, resume_accepting, NULL);
+    if (!http.resume) {
+        log_warn("http: cannot create a timer");
+        return false;
+    }
+    evconnlistener_set_error_cb(http.listener, on_listener_error);
     log_notice("http: serving /metrics, /healthz and /readyz on %s:%lld", server.conf.http_bind,
                server.conf.http_port);
     return true;
@@ -184,9 +215,13 @@ static bool http_init(void)
 
 static void http_shutdown(void)
 {
+    if (http.resume)
+        event_free(http.resume);
     if (http.http)
         evhttp_free(http.http);
     http.http = NULL;
+    http.listener = NULL;
+    http.resume = NULL;
 }
 
 /* The endpoint's own families: requests answered, and readiness as /readyz says it. */

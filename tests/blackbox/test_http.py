@@ -373,7 +373,8 @@ class MpbackendMetricsTest(unittest.TestCase):
             harness.close_client(r)
 
 
-class HttpOffTest(unittest.TestCase):
+class HttpListenerTest(unittest.TestCase):
+    """Off by default; a port in use; out of descriptors."""
 
     def test_off_by_default(self):
         with RbacdServer(db=None) as srv:
@@ -382,6 +383,37 @@ class HttpOffTest(unittest.TestCase):
             self.assertEqual(r.config_get("http-bind"), {"http-bind": "127.0.0.1"})
             self.assertEqual(r.config_get("readyz-db-grace-ms"), {"readyz-db-grace-ms": "5000"})
             self.assertNotIn("http:", srv.log_text())
+
+    def test_out_of_descriptors_pauses_accepting(self):
+        # With every descriptor taken, evhttp's listener retried accept() at once, for
+        # ever: the loop thread spun at 100% CPU until a connection closed.
+        port = harness.free_port()
+        with RbacdServer(db=None, cmd_prefix=["prlimit", "--nofile=120:120"],
+                         conf_lines=["http-port %d" % port]) as srv:
+            socks = []
+            try:
+                for _ in range(200):  # more than the process has descriptors for
+                    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    socks.append(s)
+                harness.wait_for(lambda: len(os.listdir("/proc/%d/fd" % srv.pid)) >= 115, 10,
+                                 what="rbacd holding all its descriptors")
+
+                def cpu_s():
+                    with open("/proc/%d/stat" % srv.pid) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+                c0, t0 = cpu_s(), time.monotonic()
+                time.sleep(1.0)  # measuring CPU use over a wall-clock second
+                used = (cpu_s() - c0) / (time.monotonic() - t0)
+                self.assertLess(used, 0.5, "the loop spins: %.0f%% CPU" % (used * 100))
+                self.assertIn("http: accept failed", srv.log_text())
+            finally:
+                for s in socks:
+                    s.close()
+            # Descriptors back: served again.
+            harness.wait_for(lambda: http_request(port, "/healthz")[0] == 200, 20,
+                             what="/healthz after the descriptors came back")
 
     def test_port_in_use_stops_the_start(self):
         with socket.socket() as busy:
