@@ -424,7 +424,7 @@ class HttpListenerTest(unittest.TestCase):
             with self.assertRaises(harness.ServerError):
                 srv.start()
             try:
-                self.assertNotEqual(srv.proc.wait(timeout=20), 0)
+                self.assertEqual(srv.proc.wait(timeout=20), 1)
                 self.assertIn("http: cannot listen on 127.0.0.1:%d" % port,
                               srv.log_text() + srv.stderr_text())
             finally:
