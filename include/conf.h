@@ -71,6 +71,9 @@ typedef struct rbacd_conf {
     char *db_name;                /* default "rbacd" */
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
+    bool db_tls;                  /* TLS to MariaDB, required (never plain); default no */
+    char *db_tls_ca;              /* CAs the server certificate must chain to, "" = the system's */
+    bool db_tls_verify;           /* check the server certificate: chain and name; default yes */
     /* engine, sync, sessions */
     int profile;                    /* enum conf_profile, default bitenant */
     long long sync_interval_ms;     /* default 100 (runtime) */

@@ -17,6 +17,9 @@
  *     read: the socket is then no longer readable although there is input
  *     (tls_pending()), so no event would ever come for it.
  *
+ * MariaDB connections use TLS too (db-tls), but through Connector/C on the worker
+ * threads (db.c); this file only checks, at start, the CA file they will load.
+ *
  * Threading: the server context is made and freed on the loop thread and only read
  * afterwards; each session belongs to the loop thread.
  */
@@ -47,8 +50,10 @@ bool tls_protocols_valid(const char *s);
 /* Checks what the rows of conf.c cannot check one by one: with tls-port set, that
  * tls-cert-file, tls-key-file (and tls-ca-cert-file unless tls-auth-clients is no) are
  * given, can be read and load (the key matching the certificate), and that the
- * protocols and ciphers are usable. Returns false with a message naming the key (and
- * the file) in err. Used by --check-config and at start, before anything is opened. */
+ * protocols and ciphers are usable; with db-tls and db-tls-verify, that db-tls-ca (if
+ * given) loads, before Connector/C meets it in every worker. Returns false with a
+ * message naming the key (and the file) in err. Used by --check-config and at start,
+ * before anything is opened. */
 bool tls_check_conf(const struct rbacd_conf *c, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -181,6 +181,11 @@ static const conf_row conf_rows[] = {
     ROW_STR("db-name", db_name, 127, "rbacd", 0, "MariaDB database"),
     ROW_INT("db-connect-timeout", db_connect_timeout, 1, 3600, "3", 0, "connect timeout (s)"),
     ROW_INT("db-timeout", db_timeout, 1, 3600, "10", 0, "read/write timeout (s)"),
+    ROW_BOOL("db-tls", db_tls, "no", 0, "TLS to MariaDB, required"),
+    ROW_STR("db-tls-ca", db_tls_ca, PATH_MAXLEN, "", 0,
+            "CAs of the MariaDB certificate (PEM), empty = the system's"),
+    ROW_BOOL("db-tls-verify", db_tls_verify, "yes", 0,
+             "check the MariaDB certificate: chain and host name"),
     /* engine, sync, sessions */
     ROW_ENUM("profile", profile, profile_names, "bitenant", 0, "schema profile"),
     ROW_INT("sync-interval-ms", sync_interval_ms, 10, 60000, "100", RT, "rbac_change poll (ms)"),

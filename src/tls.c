@@ -229,8 +229,28 @@ void tls_ctx_free(SSL_CTX *ctx)
     SSL_CTX_free(ctx);
 }
 
+/* db-tls-ca, when it will be used: a readable file of PEM certificates. */
+static bool check_db_tls_ca(const rbacd_conf *c, char *err, size_t errlen)
+{
+    if (!c->db_tls || !c->db_tls_verify || !c->db_tls_ca || !c->db_tls_ca[0])
+        return true;
+    if (!need_file("db-tls-ca", c->db_tls_ca, "", err, errlen))
+        return false;
+    char why[TLS_MSG_MAX];
+    ERR_clear_error();
+    X509_STORE *store = X509_STORE_new();
+    bool ok = store && X509_STORE_load_file(store, c->db_tls_ca) == 1;
+    if (!ok)
+        snprintf(err, errlen, "db-tls-ca '%s': cannot load the CA certificates: %s", c->db_tls_ca,
+                 ssl_reason(why, sizeof why));
+    X509_STORE_free(store);
+    return ok;
+}
+
 bool tls_check_conf(const rbacd_conf *c, char *err, size_t errlen)
 {
+    if (!check_db_tls_ca(c, err, errlen))
+        return false;
     if (c->tls_port == 0)
         return true;
     if (c->tls_port == c->port) {

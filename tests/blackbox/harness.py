@@ -145,9 +145,10 @@ def _openssl(*args, cwd):
         raise RuntimeError("openssl %s failed: %s" % (" ".join(args), p.stderr))
 
 
-def _issue(cwd, name, subject, ca, ext):
-    """NAME.key and NAME.crt: a P-256 key and a certificate for it signed by CA (the
-    stem of CA.crt/CA.key), with the X.509v3 extensions in ext (one per line)."""
+def issue_cert(cwd, name, subject, ca, ext):
+    """Writes NAME.key and NAME.crt into directory cwd: a P-256 key and a certificate for
+    it signed by CA (the stem of CA.crt/CA.key there, as make_certs() leaves "ca"), with
+    the X.509v3 extensions in ext (one per line). Returns the two paths."""
     _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
              "-keyout", name + ".key", "-out", name + ".csr", "-subj", subject, cwd=cwd)
     with open(os.path.join(cwd, name + ".ext"), "w") as f:
@@ -155,6 +156,7 @@ def _issue(cwd, name, subject, ca, ext):
     _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
              "-CAcreateserial", "-days", "2", "-sha256", "-extfile", name + ".ext",
              "-out", name + ".crt", cwd=cwd)
+    return os.path.join(cwd, name + ".crt"), os.path.join(cwd, name + ".key")
 
 
 def make_certs(directory):
@@ -169,12 +171,12 @@ def make_certs(directory):
         _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                  "-nodes", "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2",
                  "-subj", "/CN=" + cn, cwd=d)
-    _issue(d, "server", "/CN=localhost", "ca",
-           "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-           "extendedKeyUsage=serverAuth\n")
+    issue_cert(d, "server", "/CN=localhost", "ca",
+               "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+               "extendedKeyUsage=serverAuth\n")
     client_ext = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
-    _issue(d, "client", "/CN=gateway", "ca", client_ext)
-    _issue(d, "other-client", "/CN=intruder", "other-ca", client_ext)
+    issue_cert(d, "client", "/CN=gateway", "ca", client_ext)
+    issue_cert(d, "other-client", "/CN=intruder", "other-ca", client_ext)
     return {k: os.path.join(d, v) for k, v in CERT_FILES.items()}
 
 

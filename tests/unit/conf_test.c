@@ -176,6 +176,9 @@ static void test_defaults(void)
     CHECK_EQ_STR(c.db_name, "rbacd");
     CHECK_EQ_INT(c.db_connect_timeout, 3);
     CHECK_EQ_INT(c.db_timeout, 10);
+    CHECK(!c.db_tls);
+    CHECK_EQ_STR(c.db_tls_ca, "");
+    CHECK(c.db_tls_verify); /* checked once TLS is on, unless said otherwise */
     CHECK_EQ_INT(c.profile, CONF_PROFILE_BITENANT);
     CHECK_EQ_INT(c.sync_interval_ms, 100);
     CHECK_EQ_INT(c.change_retention, 86400);
@@ -782,6 +785,9 @@ static const char *const all_keys[] = {
     "db-name",
     "db-connect-timeout",
     "db-timeout",
+    "db-tls",
+    "db-tls-ca",
+    "db-tls-verify",
     "profile",
     "sync-interval-ms",
     "change-retention",
@@ -835,15 +841,16 @@ static void test_get_all(void)
 static void test_get_patterns(void)
 {
     static const char *const db_keys[] = {
-        "db-host",     "db-port", "db-socket",          "db-user",
-        "db-password", "db-name", "db-connect-timeout", "db-timeout",
+        "db-host",     "db-port",   "db-socket",          "db-user",
+        "db-password", "db-name",   "db-connect-timeout", "db-timeout",
+        "db-tls",      "db-tls-ca", "db-tls-verify",
     };
     rbacd_conf c;
     got_keys g;
     conf_init(&c);
     get(&c, "db-*", &g);
-    CHECK_EQ_INT(g.n, 8);
-    for (int i = 0; i < g.n && i < 8; i++)
+    CHECK_EQ_INT(g.n, 11);
+    for (int i = 0; i < g.n && i < 11; i++)
         CHECK_EQ_STR(g.name[i], db_keys[i]);
     get(&c, "port", &g);
     CHECK_EQ_INT(g.n, 1);

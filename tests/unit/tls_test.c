@@ -17,7 +17,8 @@
  *     client-output-limit, and every reply arrives, in order, once it reads;
  *   - plain text on the TLS socket: the handshake fails and the client is freed;
  *   - tls_check_conf's refusals (missing files, a key of another certificate, a
- *     missing CA when client certificates are asked for, tls-port equal to port).
+ *     missing CA when client certificates are asked for, tls-port equal to port, a
+ *     db-tls-ca that does not load).
  */
 #include "auth.h"
 #include "buf.h"
@@ -467,6 +468,24 @@ static void test_check_conf(void)
     CHECK(set_conf(&c, 2, ciphers));
     CHECK(!tls_check_conf(&c, err, sizeof err));
     CHECK(strstr(err, "tls-ciphers") != NULL);
+    /* db-tls-ca is checked only when it will be used, and must hold certificates. */
+    const char *db_ca_unused[] = {"--tls-ciphers", "", "--db-tls-ca", "/nonexistent/ca.crt"};
+    CHECK(set_conf(&c, 4, db_ca_unused));
+    CHECK(tls_check_conf(&c, err, sizeof err));
+    const char *db_tls[] = {"--db-tls", "yes"};
+    CHECK(set_conf(&c, 2, db_tls));
+    CHECK(!tls_check_conf(&c, err, sizeof err));
+    CHECK(strstr(err, "db-tls-ca '/nonexistent/ca.crt': cannot open") != NULL);
+    const char *db_no_verify[] = {"--db-tls-verify", "no"};
+    CHECK(set_conf(&c, 2, db_no_verify));
+    CHECK(tls_check_conf(&c, err, sizeof err));
+    const char *db_key_as_ca[] = {"--db-tls-verify", "yes", "--db-tls-ca", key};
+    CHECK(set_conf(&c, 4, db_key_as_ca));
+    CHECK(!tls_check_conf(&c, err, sizeof err));
+    CHECK(strstr(err, "cannot load the CA certificates") != NULL);
+    const char *db_ca[] = {"--db-tls-ca", cert};
+    CHECK(set_conf(&c, 2, db_ca));
+    CHECK(tls_check_conf(&c, err, sizeof err));
     CHECK(tls_protocols_valid("TLSv1.2 TLSv1.3"));
     CHECK(tls_protocols_valid("tlsv1.3"));
     CHECK(!tls_protocols_valid(""));
