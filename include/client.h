@@ -92,6 +92,10 @@ client *client_by_id(uint64_t id);
 void client_flush(client *c);
 /* Marks c for closing once its pending output is written. */
 void client_close_after_reply(client *c);
+/* Closes c without writing another byte: pending replies are dropped, nothing more is
+ * read or run. Safe while c's request runs; c is freed once control is back in the I/O
+ * path. */
+void client_abort(client *c);
 
 /* Asynchronous commands. client_block() stops c from running further requests;
  * client_unblock() (on the loop thread, after the reply was appended) resumes it and

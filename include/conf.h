@@ -8,6 +8,11 @@
  *   "conf/rbacd.conf:12: port: 'abc' is not an integer between 0 and 65535"
  *   "command line: --port: 'abc' is not an integer between 0 and 65535"
  *   "conf/rbacd.conf:3: frobnicate: unknown configuration key"
+ *
+ * The database password has three sources. db-password VALUE and db-password-file PATH
+ * are one setting written two ways: whichever is given last (file lines in order, then
+ * command-line overrides) wins. The environment variable RBACD_DB_PASSWORD is used only
+ * when neither key is given anywhere; the built-in default comes last.
  */
 #ifndef RBACD_CONF_H
 #define RBACD_CONF_H
@@ -67,7 +72,8 @@ typedef struct rbacd_conf {
     long long db_port;            /* default 3306 */
     char *db_socket;              /* "" = TCP */
     char *db_user;                /* default "rbacd" */
-    char *db_password;            /* secret */
+    char *db_password;            /* secret: db-password, db-password-file or RBACD_DB_PASSWORD */
+    char *db_password_file;       /* file db_password was read from, "" = none */
     char *db_name;                /* default "rbacd" */
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
@@ -94,7 +100,11 @@ typedef struct rbacd_conf {
                                       (runtime) */
     long long proto_max_bulk_len;  /* longest argument, default 1mb */
     /* bookkeeping */
-    char *config_file; /* absolute path of the loaded file, NULL if none */
+    char *config_file;           /* absolute path of the loaded file, NULL if none */
+    unsigned long long given;    /* bit i: key i of the table set by the file or command line */
+    unsigned long long from_env; /* bit i: key i set from its environment variable */
+    char **warnings;             /* what is worth a warning at start but is no error */
+    size_t nwarnings;
 } rbacd_conf;
 
 /* Fills every key with its default. The caller owns c and frees it with conf_free(). */
@@ -112,6 +122,18 @@ bool conf_load_file(rbacd_conf *c, const char *path, char *err, size_t errlen)
  * to the key). Same errors as the file, with "command line" as the place. */
 bool conf_load_args(rbacd_conf *c, int argc, char **argv, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* After the file and the command line: a key with an environment variable (db-password:
+ * RBACD_DB_PASSWORD) that neither of them gave, nor a file key feeding it
+ * (db-password-file), takes the variable's value when it is set and not empty. Same
+ * errors as the file, with "environment: VARIABLE: " as the place; the value is never
+ * quoted back. */
+bool conf_load_env(rbacd_conf *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Where the value of key name came from, for the start-up log, into buf: "db-password-file
+ * /run/secrets/db", "environment variable RBACD_DB_PASSWORD", "db-password" (the file or
+ * command line) or "built-in default". Never the value itself. Returns buf. */
+const char *conf_source(const rbacd_conf *c, const char *name, char *buf, size_t len);
 
 /* CONFIG SET one key: only keys marked runtime; err says "Unknown option", "not
  * changeable at run time" or why the value is bad. */

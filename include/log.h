@@ -2,7 +2,9 @@
  * log.c — level-gated logging to the logfile or stderr, from any thread.
  * Each line is formatted into one buffer and written with one write(2), so lines from
  * the loop thread and the workers never interleave. Tokens and passwords are never
- * passed to these macros; callers log ids and hash prefixes instead.
+ * passed to these macros; callers log ids and hash prefixes instead. The debug level
+ * traces every command run, its arguments shown as SLOWLOG shows them
+ * (command_shown_words(): a secret command's arguments are "(redacted)").
  */
 #ifndef RBACD_LOG_H
 #define RBACD_LOG_H
@@ -31,9 +33,11 @@ void log_close(void);
 void log_set_level(int level);
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether lines of level lvl are written (to skip building what would be logged). */
+#define log_enabled(lvl) ((lvl) >= atomic_load_explicit(&log_min_level, memory_order_relaxed))
 #define LOG_AT(lvl, ...)                                                                           \
     do {                                                                                           \
-        if ((lvl) >= atomic_load_explicit(&log_min_level, memory_order_relaxed))                   \
+        if (log_enabled(lvl))                                                                      \
             log_write((lvl), __VA_ARGS__);                                                         \
     } while (0)
 #define log_debug(...)   LOG_AT(LOG_LVL_DEBUG, __VA_ARGS__)

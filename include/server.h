@@ -51,6 +51,7 @@ typedef struct server_stats {
     uint64_t net_in;         /* bytes read */
     uint64_t net_out;        /* bytes written */
     uint64_t auth_failures;  /* WRONGPASS replies */
+    uint64_t http_refused;   /* connections closed for speaking HTTP (command.c) */
 } server_stats;
 
 typedef struct server {
@@ -97,8 +98,9 @@ void server_shutdown(void);
 uint64_t server_ops_per_sec(void);
 /* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
 void server_slowlog_reset(void);
-/* Records a call in the slowlog if it was slow enough. */
+/* Records a call in the slowlog; words from shown on are kept as "(redacted)"
+ * (command_shown_words()). A NULL client empties the slowlog. */
 void server_slowlog_record(const struct client *c, size_t argc, const void *argv, int64_t usec,
-                           bool secret);
+                           size_t shown);
 
 #endif

@@ -211,6 +211,12 @@ void client_close_after_reply(client *c)
     client_set_reading(c, c->write_wants_read); /* a TLS write may need the peer's bytes */
 }
 
+void client_abort(client *c)
+{
+    c->out_pos = c->out.len; /* nothing more is sent to it */
+    client_close_after_reply(c);
+}
+
 /* Pending output beyond the limit pauses reading (backpressure). Before AUTH the limit
  * is small and exceeding it closes the connection: nobody needs 64 KiB of NOAUTH. */
 static size_t client_output_limit(const client *c)
@@ -370,8 +376,7 @@ static bool client_pump(client *c)
         enum input_stop why = client_process_input(c);
         if (!c->authenticated && client_output_over_limit(c)) {
             log_client(LOG_LVL_VERBOSE, c, "closed: too much output before AUTH");
-            c->out_pos = c->out.len; /* nothing more is sent to it */
-            c->state = CLIENT_CLOSING;
+            client_abort(c);
         }
         if (client_output_waits(c))
             break; /* the socket is full; client_on_write pumps again */

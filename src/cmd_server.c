@@ -812,12 +812,13 @@ static void info_stats(buf *o)
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
         "instantaneous_ops_per_sec:%llu\r\ntotal_net_input_bytes:%llu\r\n"
         "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\n"
-        "total_error_replies:%llu\r\nauth_failures:%llu\r\npending_jobs:%zu\r\n"
-        "uptime_seconds:%lld\r\n\r\n",
+        "total_error_replies:%llu\r\nauth_failures:%llu\r\nhttp_requests_refused:%llu\r\n"
+        "pending_jobs:%zu\r\nuptime_seconds:%lld\r\n\r\n",
         (unsigned long long)server.stats.connections, (unsigned long long)server.stats.commands,
         (unsigned long long)server_ops_per_sec(), (unsigned long long)server.stats.net_in,
         (unsigned long long)server.stats.net_out, (unsigned long long)server.stats.rejected_conns,
         (unsigned long long)server.stats.errors, (unsigned long long)server.stats.auth_failures,
+        (unsigned long long)server.stats.http_refused,
         server.workers ? worker_pool_pending(server.workers) : 0, (long long)up);
 }
 
@@ -1047,7 +1048,7 @@ static void slowlogLenCommand(client *c, size_t argc, const resp_arg *argv)
 
 static void slowlogResetCommand(client *c, size_t argc, const resp_arg *argv)
 {
-    server_slowlog_record(NULL, 0, NULL, 0, false); /* NULL client = clear */
+    server_slowlog_record(NULL, 0, NULL, 0, 0); /* NULL client = clear */
     resp_simple(&c->out, "OK");
 }
 

@@ -24,7 +24,6 @@
  * password copy is wiped as soon as it is checked. Password checks run on their own pool at a
  * lower scheduling priority, so that a burst of logins leaves the CPU to the loop.
  */
-#define _GNU_SOURCE /* SCHED_IDLE */
 #include "client.h"
 #include "command.h"
 #include "conf.h"
@@ -46,13 +45,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define SESSION_LOGINS_MAX   4096 /* password checks queued or running at once */
-#define SESSION_HASH_NICE    19   /* niceness of the password checkers without SCHED_IDLE */
+#define SESSION_HASH_NICE    10   /* scheduling niceness of the password checkers */
 #define SESSION_MENU_ARG_MAX 4096 /* longest menu argument kept for a deferred CANMENU */
 
 /* ---- arguments ---- */
@@ -362,14 +360,8 @@ static void hasher_prepare(void)
     if (hasher_niced)
         return;
     hasher_niced = true;
-    /* SCHED_IDLE: a checker runs only on a core nothing else wants, and the loop thread
-     * (or MariaDB) preempts it as soon as it wakes, so a flood of logins uses the idle
-     * CPU without lengthening a permission check. On Linux a thread id names one thread
-     * for sched_setscheduler() and setpriority(). */
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    struct sched_param sp = {.sched_priority = 0};
-    if (sched_setscheduler(tid, SCHED_IDLE, &sp) != 0 &&
-        setpriority(PRIO_PROCESS, (id_t)tid, SESSION_HASH_NICE) != 0)
+    /* On Linux a thread id names one thread for setpriority(). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SESSION_HASH_NICE) != 0)
         log_verbose("sessions: cannot lower the priority of a password checker");
 }
 

@@ -3,8 +3,15 @@
  * which error a client sees first:
  *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
  *   -> LOADING
- * Then the handler runs, timed, and the call is counted for INFO commandstats and the
- * slowlog. No handler checks any of these again.
+ * Then the handler runs (traced in the debug log first), timed, and the call is counted
+ * for INFO commandstats and the slowlog. No handler checks any of these again. Both
+ * reports show a secret command's arguments as "(redacted)": command_shown_words().
+ *
+ * A request that is no command but a line of HTTP (a request line such as "POST /
+ * HTTP/1.1", or a "Host:" header) closes the connection at once, without a reply, as
+ * Redis does: a web page can make a browser send an HTTP request to rbacd's port, and
+ * the lines after the headers would otherwise run as commands (cross-protocol
+ * scripting). It is an unknown command first, so no real command pays for the check.
  *
  * The profile comes before LOADING because a command of the other profile will never
  * run, loaded or not, and its handler may rely on state that profile never starts
@@ -32,10 +39,14 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define COMMAND_NAME_MAX   32  /* longer names cannot be commands */
-#define COMMAND_SLOTS      256 /* power of two, well above twice the command count */
-#define ERR_ARG_PREVIEW    128 /* bytes of an argument echoed back in an error */
-#define ERR_DOMAIN_PREVIEW 64  /* ... of a malformed domain */
+#define COMMAND_NAME_MAX   32   /* longer names cannot be commands */
+#define COMMAND_SLOTS      256  /* power of two, well above twice the command count */
+#define ERR_ARG_PREVIEW    128  /* bytes of an argument echoed back in an error */
+#define ERR_DOMAIN_PREVIEW 64   /* ... of a malformed domain */
+#define TRACE_MAX_WORDS    32   /* words of a request the debug log shows */
+#define HTTP_WARN_EVERY_MS 1000 /* at most one warning a second about HTTP requests */
+#define HTTP_WORD_PREVIEW  16   /* bytes of the HTTP method or header name logged */
+#define TRACE_WORD_PREVIEW 128  /* bytes of each word it shows */
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
@@ -190,6 +201,52 @@ static void reply_unknown_subcommand(client *c, const command *cmd, const resp_a
     buf_free(&msg);
 }
 
+/* Whether an unknown request is a line of HTTP: it starts with POST or Host: (what Redis
+ * checks), or it has the shape of a request line, "METHOD target HTTP/x.y". */
+static bool looks_like_http(size_t argc, const resp_arg *argv)
+{
+    static const char *const methods[] = {"GET",     "HEAD",  "POST",  "PUT", "DELETE",
+                                          "CONNECT", "TRACE", "PATCH", "PRI", "OPTIONS"};
+    const resp_arg *w = &argv[0];
+    if (util_eq_nocase(w->ptr, w->len, "post") || util_eq_nocase(w->ptr, w->len, "host:"))
+        return true;
+    if (argc != 3 || argv[2].len < 5 || !util_eq_nocase(argv[2].ptr, 5, "http/"))
+        return false;
+    for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+        if (util_eq_nocase(w->ptr, w->len, methods[i]))
+            return true;
+    return false;
+}
+
+/* Closes a client that spoke HTTP and says so in the log, naming the peer: once a
+ * second at most, so that a page firing requests cannot flood the log. */
+static void refuse_http(client *c, const resp_arg *first)
+{
+    static int64_t last_ms = -HTTP_WARN_EVERY_MS; /* last warning (loop thread only) */
+    static uint64_t unlogged;                     /* refused since, not logged */
+    server.stats.http_refused++;
+    client_abort(c);
+    if (server.now_ms - last_ms < HTTP_WARN_EVERY_MS) {
+        unlogged++;
+        return;
+    }
+    buf word;
+    buf_init(&word);
+    append_preview_n(&word, first, HTTP_WORD_PREVIEW);
+    char more[64] = "";
+    if (unlogged)
+        snprintf(more, sizeof more, " (and %llu more since the last such line)",
+                 (unsigned long long)unlogged);
+    log_client(LOG_LVL_WARNING, c,
+               "possible SECURITY ATTACK: an HTTP request ('%s ...') to the Redis protocol port, "
+               "as a web page can make a browser send (cross-protocol scripting); connection "
+               "closed, nothing run%s",
+               word.data ? word.data : "", more);
+    buf_free(&word);
+    last_ms = server.now_ms;
+    unlogged = 0;
+}
+
 static bool arity_ok(const command *cmd, size_t argc)
 {
     return argc >= (size_t)cmd->min_words && (cmd->max_words < 0 || argc <= (size_t)cmd->max_words);
@@ -305,6 +362,39 @@ void command_help(client *c, size_t argc, const resp_arg *argv)
     buf_free(&line);
 }
 
+size_t command_shown_words(const command *run, size_t argc)
+{
+    if (!(run->flags & CMD_SECRET))
+        return argc;
+    size_t named = run->parent ? 2 : 1; /* the name, and the subcommand */
+    return argc < named ? argc : named;
+}
+
+/* The debug log's line for a request about to run: its words quoted, bounded, those
+ * command_shown_words() hides as (redacted). */
+static void trace_command(const client *c, const command *run, size_t argc, const resp_arg *argv)
+{
+    buf line;
+    buf_init(&line);
+    size_t shown = command_shown_words(run, argc);
+    for (size_t i = 0; i < argc && i < TRACE_MAX_WORDS; i++) {
+        if (i)
+            buf_append_str(&line, " ");
+        if (i >= shown) {
+            buf_append_str(&line, "(redacted)");
+            continue;
+        }
+        size_t n = argv[i].len < TRACE_WORD_PREVIEW ? argv[i].len : TRACE_WORD_PREVIEW;
+        buf_append_quoted(&line, argv[i].ptr, n);
+        if (n < argv[i].len)
+            buf_printf(&line, "... (%zu more bytes)", argv[i].len - n);
+    }
+    if (argc > TRACE_MAX_WORDS)
+        buf_printf(&line, " ... (%zu more words)", argc - TRACE_MAX_WORDS);
+    log_client(LOG_LVL_DEBUG, c, "user=%s: %s", c->user, line.data ? line.data : "");
+    buf_free(&line);
+}
+
 static size_t hist_bucket(int64_t usec)
 {
     size_t b = usec <= 0 ? 0 : (size_t)(64 - __builtin_clzll((unsigned long long)usec));
@@ -342,6 +432,10 @@ void command_process(client *c)
     size_t argc = c->req.argc;
     const resp_arg *argv = c->req.argv;
     command *cmd = command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd && looks_like_http(argc, argv)) {
+        refuse_http(c, &argv[0]);
+        return;
+    }
     if (!cmd) {
         reply_unknown_command(c, argc, argv);
         server.stats.errors++;
@@ -382,6 +476,8 @@ void command_process(client *c)
         goto rejected;
     }
 
+    if (log_enabled(LOG_LVL_DEBUG))
+        trace_command(c, run, argc, argv);
     size_t out_before = c->out.len;
     int64_t t0 = batch_clock_us;
     c->last_cmd = run;
@@ -397,7 +493,7 @@ void command_process(client *c)
         server.stats.errors++;
     }
     if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
-        server_slowlog_record(c, argc, argv, dt, run->flags & CMD_SECRET);
+        server_slowlog_record(c, argc, argv, dt, command_shown_words(run, argc));
     return;
 
 rejected:

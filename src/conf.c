@@ -17,6 +17,18 @@
  * the field as it was. Its messages say only what is wrong with the value; callers add
  * the place ("FILE:LINE: key: ", "command line: --key: "). Secret values and password
  * hashes are never echoed, neither in a message nor by CONFIG GET.
+ *
+ * A secret may also come from a file or from the environment (db-password: SPEC's
+ * db-password, plus db-password-file and RBACD_DB_PASSWORD):
+ *
+ *   db-password VALUE         \  one setting written two ways: the one given last wins
+ *   db-password-file PATH     /   (a CT_FILE row names the row its file sets: .target)
+ *   RBACD_DB_PASSWORD         only if neither was given (the row's .env), see
+ *                             conf_load_env(); then the built-in default
+ *
+ * Which keys the file and the command line gave is kept in c->given (a bit per row), so
+ * that the environment knows when to stay out, and conf_source() can say where a value
+ * came from without showing it.
  */
 #include "conf.h"
 #include "auth.h"
@@ -28,12 +40,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum conf_type {
     CT_INT,    /* long long within [min, max] */
@@ -44,6 +60,7 @@ enum conf_type {
     CT_OCTAL,  /* long long file mode written in octal, within [min, max] */
     CT_USER,   /* users[]: NAME ROLE HASH; every line adds one */
     CT_BIND,   /* char *, min..max addresses stored space-joined */
+    CT_FILE,   /* char * path, at most max bytes; the file's contents set the row .target */
 };
 
 #define CONF_RUNTIME 0x1u /* CONFIG SET may change it */
@@ -58,6 +75,8 @@ typedef struct conf_row {
     const char *def;          /* default, parsed like a CONFIG SET value; NULL = none */
     unsigned flags;           /* CONF_RUNTIME | CONF_SECRET */
     const char *help;         /* one line for the reader of this table */
+    const char *target;       /* CT_FILE: name of the (secret) row its file's contents set */
+    const char *env;          /* environment variable used when the key is not given */
     /* After CONFIG SET on the live configuration: makes the running server follow the
      * new value (loop thread). NULL: the value is read where it is used. */
     void (*apply)(const rbacd_conf *c);
@@ -85,6 +104,7 @@ typedef struct conf_row {
 #define CONF_MSG_MAX    256 /* one message about one value */
 #define ECHO_MAX        64  /* longest part of a bad value quoted back */
 #define SECRET_MASK     "********"
+#define SECRET_FILE_NL  2         /* one trailing "\r\n" or "\n" dropped from a secret file */
 #define RESERVED_USER   "default" /* the requirepass user */
 
 /* offsetof(rbacd_conf, f), refusing to compile unless the field has type T. */
@@ -102,6 +122,7 @@ typedef struct conf_row {
 #define ROW_BOOL(n, f, d, fl, ...)          ROW_(n, CT_BOOL, FIELD(f, bool), 0, 1, NULL, d, fl, __VA_ARGS__)
 #define ROW_STR(n, f, len, d, fl, ...)      ROW_(n, CT_STRING, FIELD(f, char *), 0, len, NULL, d, fl, __VA_ARGS__)
 #define ROW_ENUM(n, f, names, d, fl, ...)   ROW_(n, CT_ENUM, FIELD(f, int), 0, 0, names, d, fl, __VA_ARGS__)
+#define ROW_FILE(n, f, t, len, fl, ...)     ROW_(n, CT_FILE, FIELD(f, char *), 0, len, NULL, "", fl, __VA_ARGS__, .target = t)
 /* clang-format on */
 
 /* ---- apply hooks: the running server follows a CONFIG SET ---------------------------- */
@@ -177,7 +198,10 @@ static const conf_row conf_rows[] = {
     ROW_INT("db-port", db_port, 1, PORT_MAX, "3306", 0, "MariaDB TCP port"),
     ROW_STR("db-socket", db_socket, HOST_MAXLEN, "", 0, "MariaDB unix socket, empty = TCP"),
     ROW_STR("db-user", db_user, 127, "rbacd", 0, "MariaDB user"),
-    ROW_STR("db-password", db_password, 255, "rbacd", CONF_SECRET, "MariaDB password"),
+    ROW_STR("db-password", db_password, 255, "rbacd", CONF_SECRET, "MariaDB password",
+            .env = "RBACD_DB_PASSWORD"),
+    ROW_FILE("db-password-file", db_password_file, "db-password", PATH_MAXLEN, 0,
+             "file holding the MariaDB password, empty = none"),
     ROW_STR("db-name", db_name, 127, "rbacd", 0, "MariaDB database"),
     ROW_INT("db-connect-timeout", db_connect_timeout, 1, 3600, "3", 0, "connect timeout (s)"),
     ROW_INT("db-timeout", db_timeout, 1, 3600, "10", 0, "read/write timeout (s)"),
@@ -215,6 +239,10 @@ static const conf_row conf_rows[] = {
               "longest argument accepted"),
 };
 #undef RT
+
+/* c->given and c->from_env hold a bit per row. */
+_Static_assert(ARRAY_LEN(conf_rows) <= 64, "a row bit no longer fits in unsigned long long");
+#define ROW_BIT(r) (1ULL << (size_t)((r)-conf_rows))
 
 /* Keys Redis clients and tools ask CONFIG GET for; rbacd has no such settings. */
 static const struct {
@@ -367,6 +395,15 @@ static bool check_tls_protocols(const char *v, char *msg, size_t len)
 
 /* ---- row setters: check, then write; msg says what is wrong with the value ---------- */
 
+/* Frees a string that held a secret, wiping it first. */
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        mem_free(s);
+    }
+}
+
 static bool set_int(rbacd_conf *c, const conf_row *r, const char *v, char *msg, size_t len)
 {
     long long x;
@@ -440,7 +477,10 @@ static bool set_string(rbacd_conf *c, const conf_row *r, const char *v, char *ms
     if (r->check && !r->check(v, msg, len))
         return false;
     char **field = FIELD_AT(c, r, char *);
-    mem_free(*field);
+    if (r->flags & CONF_SECRET)
+        free_secret(*field);
+    else
+        mem_free(*field);
     *field = mem_strdup(v);
     return true;
 }
@@ -467,6 +507,109 @@ static bool set_bind(rbacd_conf *c, const conf_row *r, size_t argc, const char *
     char **field = FIELD_AT(c, r, char *);
     mem_free(*field);
     *field = joined;
+    return true;
+}
+
+static const conf_row *row_find(const char *name);
+
+/* Adds a line to c->warnings: worth saying at start (the log is not open yet while the
+ * configuration is read), but no reason to refuse it. */
+static void conf_warn(rbacd_conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conf_warn(rbacd_conf *c, const char *fmt, ...)
+{
+    char line[CONF_MSG_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->warnings = mem_realloc(c->warnings, (c->nwarnings + 1) * sizeof *c->warnings);
+    c->warnings[c->nwarnings++] = mem_strdup(line);
+}
+
+/* Reads the secret in the file at path: its contents minus one trailing newline ("\n" or
+ * "\r\n"), at most max bytes, no NUL byte. Returns it (the caller wipes and frees it with
+ * free_secret) and the file's mode in *mode; NULL with msg set on failure. Messages
+ * name the file, never what it holds. */
+static char *read_secret_file(const char *path, long long max, mode_t *mode, char *msg, size_t len)
+{
+    char e[ECHO_MAX + 4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(msg, len, "cannot open '%s': %s", echo(path, e), strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t cap = (size_t)max + SECRET_FILE_NL + 1; /* one byte more shows it is too long */
+    char *buf = mem_calloc(1, cap + 1);
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(msg, len, "cannot read '%s': %s", echo(path, e), strerror(errno));
+            close(fd);
+            free_secret(buf);
+            return NULL;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n > 0 && buf[n - 1] == '\n' && --n > 0 && buf[n - 1] == '\r')
+        n--;
+    bool too_long = (long long)n > max, nul = !too_long && memchr(buf, '\0', n);
+    if (too_long || nul) {
+        char what[64] = "contains a NUL byte";
+        if (too_long)
+            snprintf(what, sizeof what, "is longer than %lld bytes", max);
+        snprintf(msg, len, "the secret in '%s' %s", echo(path, e), what);
+        free_secret(buf);
+        return NULL;
+    }
+    explicit_bzero(buf + n, cap + 1 - n);
+    *mode = st.st_mode;
+    return buf;
+}
+
+/* A CT_FILE row: reads the file and sets the row r->target from it, then records the
+ * path. "" means no file: if one had set the target, the target goes back to its
+ * default (an empty --db-password-file cancels the configuration file's). */
+static bool set_file(rbacd_conf *c, const conf_row *r, const char *v, char *msg, size_t len)
+{
+    const conf_row *t = row_find(r->target);
+    char **field = FIELD_AT(c, r, char *);
+    if ((long long)strlen(v) > r->max) {
+        snprintf(msg, len, "path is longer than %lld bytes", r->max);
+        return false;
+    }
+    if (!*v) {
+        if (*field && **field) {
+            char **secret = FIELD_AT(c, t, char *);
+            free_secret(*secret);
+            *secret = mem_strdup(t->def ? t->def : "");
+        }
+        mem_free(*field);
+        *field = mem_strdup("");
+        return true;
+    }
+    mode_t mode = 0;
+    char *secret = read_secret_file(v, t->max, &mode, msg, len);
+    if (!secret)
+        return false;
+    char **target = FIELD_AT(c, t, char *);
+    free_secret(*target);
+    *target = secret;
+    mem_free(*field);
+    *field = mem_strdup(v);
+    if (S_ISREG(mode) && (mode & (S_IRGRP | S_IROTH))) {
+        char e[ECHO_MAX + 4];
+        conf_warn(c, "%s '%s' is readable by group or others (mode %03o): chmod 600 it", r->name,
+                  echo(v, e), (unsigned)(mode & 0777));
+    }
     return true;
 }
 
@@ -547,6 +690,8 @@ static bool row_apply(rbacd_conf *c, const conf_row *r, size_t argc, const char 
         return set_user(c, argv, msg, len);
     case CT_BIND:
         return set_bind(c, r, argc, argv, msg, len);
+    case CT_FILE:
+        return set_file(c, r, argv[0], msg, len);
     }
     snprintf(msg, len, "unsupported key type");
     return false;
@@ -710,6 +855,27 @@ static void place_err(char *err, size_t errlen, const conf_place *pl, const char
         snprintf(err, errlen, "command line: --%s: %s", echo(key, k), msg);
 }
 
+/* Records that the file or the command line gave row r. An empty CT_FILE path gives
+ * nothing. A secret given directly replaces one read from a file earlier: the file row
+ * is forgotten, so the later of the two wins. */
+static void note_given(rbacd_conf *c, const conf_row *r)
+{
+    if (r->type == CT_FILE && !**FIELD_AT(c, r, char *)) {
+        c->given &= ~ROW_BIT(r);
+        return;
+    }
+    c->given |= ROW_BIT(r);
+    for (size_t i = 0; i < ARRAY_LEN(conf_rows); i++) {
+        const conf_row *f = &conf_rows[i];
+        if (f->type == CT_FILE && strcmp(f->target, r->name) == 0) {
+            char **path = FIELD_AT(c, f, char *);
+            mem_free(*path);
+            *path = mem_strdup("");
+            c->given &= ~ROW_BIT(f);
+        }
+    }
+}
+
 /* Applies key and its values; false + err naming the place and the key. */
 static bool apply_key(rbacd_conf *c, const conf_place *pl, const char *key, size_t argc,
                       const char *const *argv, char *err, size_t errlen)
@@ -724,6 +890,7 @@ static bool apply_key(rbacd_conf *c, const conf_place *pl, const char *key, size
         place_err(err, errlen, pl, key, msg);
         return false;
     }
+    note_given(c, r);
     return true;
 }
 
@@ -783,9 +950,17 @@ void conf_free(rbacd_conf *c)
 {
     for (size_t i = 0; i < ARRAY_LEN(conf_rows); i++) {
         const conf_row *r = &conf_rows[i];
-        if (r->type == CT_STRING || r->type == CT_BIND)
-            mem_free(*FIELD_AT(c, r, char *));
+        if (r->type != CT_STRING && r->type != CT_BIND && r->type != CT_FILE)
+            continue;
+        char *s = *FIELD_AT(c, r, char *);
+        if (r->flags & CONF_SECRET)
+            free_secret(s);
+        else
+            mem_free(s);
     }
+    for (size_t i = 0; i < c->nwarnings; i++)
+        mem_free(c->warnings[i]);
+    mem_free(c->warnings);
     for (size_t i = 0; i < c->nusers; i++) {
         mem_free(c->users[i].name);
         mem_free(c->users[i].hash);
@@ -875,6 +1050,57 @@ bool conf_set_runtime(rbacd_conf *c, const char *name, const char *value, char *
     return row_apply_text(c, r, value, err, errlen);
 }
 
+/* Whether the file or the command line gave a CT_FILE row that sets r. */
+static bool given_by_file_row(const rbacd_conf *c, const conf_row *r)
+{
+    for (size_t i = 0; i < ARRAY_LEN(conf_rows); i++) {
+        const conf_row *f = &conf_rows[i];
+        if (f->type == CT_FILE && strcmp(f->target, r->name) == 0 && (c->given & ROW_BIT(f)))
+            return true;
+    }
+    return false;
+}
+
+bool conf_load_env(rbacd_conf *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ARRAY_LEN(conf_rows); i++) {
+        const conf_row *r = &conf_rows[i];
+        if (!r->env || (c->given & ROW_BIT(r)) || given_by_file_row(c, r))
+            continue;
+        const char *v = getenv(r->env);
+        if (!v || !*v)
+            continue;
+        char msg[CONF_MSG_MAX];
+        if (!row_apply_text(c, r, v, msg, sizeof msg)) {
+            snprintf(err, errlen, "environment: %s: %s", r->env, msg);
+            return false;
+        }
+        c->from_env |= ROW_BIT(r);
+    }
+    return true;
+}
+
+const char *conf_source(const rbacd_conf *c, const char *name, char *buf, size_t len)
+{
+    const conf_row *r = row_find(name);
+    snprintf(buf, len, "built-in default");
+    if (!r)
+        return buf;
+    for (size_t i = 0; i < ARRAY_LEN(conf_rows); i++) {
+        const conf_row *f = &conf_rows[i];
+        const char *path = f->type == CT_FILE ? *FIELD_IN(c, f, char *) : NULL;
+        if (path && *path && strcmp(f->target, r->name) == 0) {
+            snprintf(buf, len, "%s %s", f->name, path);
+            return buf;
+        }
+    }
+    if (c->from_env & ROW_BIT(r))
+        snprintf(buf, len, "environment variable %s", r->env);
+    else if (c->given & ROW_BIT(r))
+        snprintf(buf, len, "%s", r->name);
+    return buf;
+}
+
 void conf_apply_runtime(const rbacd_conf *c, const char *name)
 {
     const conf_row *r = row_find(name);
@@ -920,7 +1146,8 @@ static const char *row_format(const rbacd_conf *c, const conf_row *r, char *buf,
         return "";
     }
     case CT_STRING:
-    case CT_BIND: {
+    case CT_BIND:
+    case CT_FILE: {
         const char *s = *FIELD_IN(c, r, char *);
         if (!s || !*s)
             return "";

@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <mysql.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +117,7 @@ static void load_job_run(void *arg)
 static void free_model_job(void *arg)
 {
     rbac_model_free(arg);
+    malloc_trim(0); /* the old model's pages go back to the system, not to RSS */
 }
 
 /* --------------------------------------------------------- loop side ---- */
@@ -184,8 +186,10 @@ static void install(load_job *j)
      * does it -- unless the pool is going away and would never run the job. */
     if (old && server.workers && !server.shutting_down)
         worker_submit(server.workers, free_model_job, NULL, old);
-    else
+    else if (old)
         rbac_model_free(old);
+    else
+        malloc_trim(0); /* the first load's buffers go back to the system */
 }
 
 static void load_job_done(void *arg)

@@ -88,7 +88,8 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (!conf_load_args(&server.conf, argc - i, argv + i, err, sizeof err)) {
+    if (!conf_load_args(&server.conf, argc - i, argv + i, err, sizeof err) ||
+        !conf_load_env(&server.conf, err, sizeof err)) {
         fprintf(stderr, "rbacd: %s\n", err);
         goto out;
     }
@@ -98,6 +99,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (check_only) {
+        for (size_t w = 0; w < server.conf.nwarnings; w++)
+            fprintf(stderr, "rbacd: warning: %s\n", server.conf.warnings[w]);
         printf("rbacd: configuration OK\n");
         status = 0;
         goto out;

@@ -600,8 +600,21 @@ static void menus_sort(rbac_model *m)
     m->menus_unsorted = false;
 }
 
+/* Gives back what doubling left unused at the end of an array (a sixteenth is kept for
+ * the entities that come later through the change log). */
+static void array_fit(void **v, size_t *cap, size_t n, size_t size)
+{
+    size_t want = n + n / 16 + 16;
+    if (*v && want < *cap) {
+        *v = mem_realloc(*v, want * size);
+        *cap = want;
+    }
+}
+
 void rbac_model_finish(rbac_model *m)
 {
+    array_fit((void **)&m->users, &m->capusers, m->nusers, sizeof *m->users);
+    array_fit((void **)&m->roles, &m->caproles, m->nroles, sizeof *m->roles);
     if (m->menus_unsorted)
         menus_sort(m);
     rbac_menus_refresh(m);

@@ -362,7 +362,7 @@ static void slowlog_clear(void)
 }
 
 void server_slowlog_record(const client *c, size_t argc, const void *argvp, int64_t usec,
-                           bool secret)
+                           size_t shown)
 {
     size_t cap = (size_t)server.conf.slowlog_max_len;
     if (!c || cap == 0) {
@@ -380,9 +380,8 @@ void server_slowlog_record(const client *c, size_t argc, const void *argvp, int6
     e->argc = argc < SLOWLOG_MAX_ARGS ? argc : SLOWLOG_MAX_ARGS;
     e->argv = mem_calloc(e->argc, sizeof *e->argv);
     /* Secret commands keep the name (and subcommand) only: no password, no token. */
-    size_t visible = secret ? (argc > 1 && c->last_cmd && c->last_cmd->parent ? 2 : 1) : e->argc;
     for (size_t i = 0; i < e->argc; i++) {
-        if (i >= visible) {
+        if (i >= shown) {
             e->argv[i] = mem_strdup("(redacted)");
         } else if (argv[i].len > SLOWLOG_MAX_ARG_LEN) {
             buf b;
@@ -447,6 +446,10 @@ int server_main(void)
                 strerror(errno));
         return 1;
     }
+    for (size_t i = 0; i < server.conf.nwarnings; i++)
+        log_warn("%s", server.conf.warnings[i]);
+    log_notice("database password from %s",
+               conf_source(&server.conf, "db-password", err, sizeof err));
     if (!auth_init(&server.conf, err, sizeof err)) {
         log_warn("%s", err);
         goto done;

@@ -50,6 +50,8 @@
 #define SESSION_LOAD_RETRY_MAX_MS 5000  /* retries never further apart than this */
 #define SESSION_WARN_INTERVAL_MS  1000  /* at most one database warning per this long */
 #define SESSION_HASHERS_MAX       16    /* password-checking threads at most */
+#define SESSION_CHANGED_PRUNE     4096  /* changed_at entries before old ones are dropped */
+#define SESSION_SECOND_LANE_MIN   8     /* ops queued before a batch starts beside another */
 
 session_state sess;
 
@@ -114,13 +116,29 @@ static size_t drop_user_sessions(uint64_t tenant, uint64_t user)
     return n;
 }
 
-/* Whether what the batch in flight read of user may be older than a change another
- * program made meanwhile (session_user_changed): such reads are not kept, and the
- * re-read the change queued brings the user in instead. */
+/* The change sequence when the batch being applied started (batch_done sets it). */
+static uint64_t applying_seq;
+
+/* Whether what the batch being applied read of user may be older than a change another
+ * program made after it started (session_user_changed): such reads are not kept, and
+ * the re-read the change queued brings the user in instead. */
 static bool changed_meanwhile(uint64_t user)
 {
-    uint64_t v;
-    return sess.all_changed_in_flight || idmap_get(&sess.changed_in_flight, user, &v);
+    uint64_t seq;
+    return sess.all_changed_seq > applying_seq ||
+           (idmap_get(&sess.changed_at, user, &seq) && seq > applying_seq);
+}
+
+/* Notes a change of user (every user when all) for the batches in flight. */
+static void note_change(uint64_t user, bool all)
+{
+    sess.change_seq++;
+    if (!sess.batches_in_flight)
+        return; /* every later batch reads after it */
+    if (all)
+        sess.all_changed_seq = sess.change_seq;
+    else
+        idmap_put(&sess.changed_at, user, sess.change_seq);
 }
 
 /* ---- the per-user cap ---- */
@@ -184,29 +202,102 @@ static void batch_job(void *arg)
 
 static void batch_done(void *arg);
 
+/* The map and key that make two batches in flight exclusive for op: its user, or the
+ * token it names; NULL for ops that conflict with nothing (failed logins, the load,
+ * the purge). */
+static idmap *busy_map(const session_op *op, uint64_t *key)
+{
+    switch (op->kind) {
+    case SESSION_OP_CREATE:
+    case SESSION_OP_REVOKEALL:
+    case SESSION_OP_USER:
+        *key = op->user;
+        return &sess.busy_users;
+    case SESSION_OP_TOUCH:
+    case SESSION_OP_REVOKE:
+    case SESSION_OP_LOOKUP:
+        memcpy(key, op->hash, sizeof *key);
+        return &sess.busy_hashes;
+    default:
+        return NULL;
+    }
+}
+
+static void busy_add(idmap *m, uint64_t key, int delta)
+{
+    uint64_t n = 0;
+    (void)idmap_get(m, key, &n);
+    if (n + (uint64_t)delta == 0)
+        idmap_del(m, key);
+    else
+        idmap_put(m, key, n + (uint64_t)delta);
+}
+
+/* Whether op may join the batch being formed: no batch in flight holds its user or
+ * token (the batch being formed may: its ops run in order in one transaction). */
+static bool op_free(const session_op *op, const idmap *mine)
+{
+    uint64_t key, n, own = 0;
+    idmap *m = busy_map(op, &key);
+    if (!m || !idmap_get(m, key, &n))
+        return true;
+    (void)idmap_get(mine, key, &own);
+    return n == own;
+}
+
+/* Starts batches while a lane is free and the queue holds ops that may run. */
 static void start_batch(void)
 {
-    if (sess.batch_in_flight || sess.stopping || !sess.queue_head)
-        return;
-    session_batch *b = mem_calloc(1, sizeof *b);
-    b->now_ms = session_clock_ms();
-    b->table = sess.table;
-    session_op **tail = &b->head;
-    while (sess.queue_head && b->n < SESSION_BATCH_MAX) {
-        session_op *op = sess.queue_head;
-        sess.queue_head = op->next;
-        sess.queued--;
-        if (op->kind == SESSION_OP_USER && !op->client_id)
-            idmap_del(&sess.reread_queued, op->user); /* later changes queue a new re-read */
-        op->next = NULL;
-        *tail = op;
-        tail = &op->next;
-        b->n++;
+    while (sess.batches_in_flight < SESSION_LANES && !sess.stopping && sess.queue_head) {
+        if (sess.batches_in_flight && sess.queued < SESSION_SECOND_LANE_MIN)
+            return; /* few: they join the batch after the one in flight */
+        session_batch *b = mem_calloc(1, sizeof *b);
+        b->now_ms = session_clock_ms();
+        b->table = sess.table;
+        b->start_seq = sess.change_seq;
+        idmap mine_users, mine_hashes; /* this batch's own counts in the busy maps */
+        idmap_init(&mine_users);
+        idmap_init(&mine_hashes);
+        session_op **tail = &b->head, **link = &sess.queue_head, *last = NULL;
+        while (*link && b->n < SESSION_BATCH_MAX) {
+            session_op *op = *link;
+            uint64_t key;
+            idmap *m = busy_map(op, &key);
+            idmap *mine = m == &sess.busy_users ? &mine_users : &mine_hashes;
+            if (m && !op_free(op, mine)) {
+                last = op; /* left queued for a later batch */
+                link = &op->next;
+                continue;
+            }
+            *link = op->next;
+            sess.queued--;
+            if (m) {
+                busy_add(m, key, 1);
+                busy_add(mine, key, 1);
+            }
+            if (op->kind == SESSION_OP_USER && !op->client_id)
+                idmap_del(&sess.reread_queued, op->user); /* later changes queue a new one */
+            op->next = NULL;
+            *tail = op;
+            tail = &op->next;
+            b->n++;
+        }
+        while (*link) { /* the queue's tail may have moved */
+            last = *link;
+            link = &last->next;
+        }
+        sess.queue_tail = last;
+        idmap_free(&mine_users);
+        idmap_free(&mine_hashes);
+        if (b->n == 0) {
+            mem_free(b); /* everything queued waits for a batch in flight */
+            return;
+        }
+        if (sess.batches_in_flight)
+            sess.stats.overlapped++;
+        sess.in_flight[sess.batches_in_flight++] = b;
+        worker_submit(sess.lane, batch_job, batch_done, b);
     }
-    if (!sess.queue_head)
-        sess.queue_tail = NULL;
-    sess.batch_in_flight = true;
-    worker_submit(sess.lane, batch_job, batch_done, b);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -228,7 +319,7 @@ void session_enqueue(session_op *op)
         sess.queue_head = op;
     sess.queue_tail = op;
     sess.queued++;
-    if (!sess.batch_in_flight && !sess.kick_pending) {
+    if (sess.batches_in_flight < SESSION_LANES && !sess.kick_pending) {
         sess.kick_pending = true;
         event_active(sess.ev_kick, EV_TIMEOUT, 0);
     }
@@ -371,7 +462,7 @@ static void apply_load(session_op *op, int64_t now_ms)
         sess.load_retry_ms = now_ms + sess.load_backoff_ms;
         return;
     }
-    if (sess.all_changed_in_flight) {
+    if (sess.all_changed_seq > applying_seq) {
         queue_load(); /* read before the model was reloaded: again */
         return;
     }
@@ -585,6 +676,38 @@ static void note_batch_error(const session_batch *b)
     }
 }
 
+/* Takes b off the lanes: its ops no longer hold their users and tokens, and changes
+ * older than every batch still in flight are forgotten. */
+static void batch_finished(session_batch *b)
+{
+    for (session_op *op = b->head; op; op = op->next) {
+        uint64_t key;
+        idmap *m = busy_map(op, &key);
+        if (m)
+            busy_add(m, key, -1);
+    }
+    size_t k = 0;
+    uint64_t oldest = sess.change_seq;
+    for (size_t i = 0; i < sess.batches_in_flight; i++) {
+        if (sess.in_flight[i] == b)
+            continue;
+        sess.in_flight[k++] = sess.in_flight[i];
+        if (sess.in_flight[k - 1]->start_seq < oldest)
+            oldest = sess.in_flight[k - 1]->start_seq;
+    }
+    sess.batches_in_flight = k;
+    if (k == 0 || sess.changed_at.count > SESSION_CHANGED_PRUNE) {
+        idmap keep;
+        idmap_init(&keep);
+        uint64_t user, seq;
+        for (size_t it = 0; k && idmap_next(&sess.changed_at, &it, &user, &seq);)
+            if (seq > oldest)
+                idmap_put(&keep, user, seq);
+        idmap_free(&sess.changed_at);
+        sess.changed_at = keep;
+    }
+}
+
 static void batch_done(void *arg)
 {
     session_batch *b = arg;
@@ -594,16 +717,12 @@ static void batch_done(void *arg)
     sess.stats.commits += b->commits;
     if (b->db_error)
         note_batch_error(b);
+    applying_seq = b->start_seq;
     for (size_t p = 0; p < ARRAY_LEN(apply_order); p++)
         for (session_op *op = b->head; op; op = op->next)
             if (op->kind == apply_order[p])
                 apply_op(op, now);
-    /* The next batch reads after every change seen so far. */
-    sess.all_changed_in_flight = false;
-    if (sess.changed_in_flight.count) {
-        idmap_free(&sess.changed_in_flight);
-        idmap_init(&sess.changed_in_flight);
-    }
+    batch_finished(b);
     /* Memory holds the batch's writes: REVISION covers them before anyone is answered. */
     sync_changes_applied(b->change_ids, b->nchange_ids);
     for (session_op *op = b->head; op; op = op->next) {
@@ -620,7 +739,6 @@ static void batch_done(void *arg)
     }
     mem_free(b->change_ids);
     mem_free(b);
-    sess.batch_in_flight = false;
     start_batch();
 }
 
@@ -647,14 +765,16 @@ static bool session_init(void)
     sess.table = session_table_of(server.conf.profile);
     session_store_init(&sess.store);
     idmap_init(&sess.reread_queued);
-    idmap_init(&sess.changed_in_flight);
+    idmap_init(&sess.changed_at);
+    idmap_init(&sess.busy_users);
+    idmap_init(&sess.busy_hashes);
     sess.ev_kick = event_new(server.base, -1, 0, on_kick, NULL);
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     sess.hasher_threads = hasher_count();
     /* The lane's own session inserts leave no change row (see the insert trigger). */
     dbp.init_vars = SESSION_LANE_VAR " = 1";
-    sess.lane = worker_pool_start(server.base, 1, &dbp);
+    sess.lane = worker_pool_start(server.base, SESSION_LANES, &dbp);
     dbp.init_vars = NULL;
     sess.hashers = sess.lane ? worker_pool_start(server.base, sess.hasher_threads, &dbp) : NULL;
     sodium_memzero(&dbp, sizeof dbp);
@@ -694,7 +814,9 @@ static void session_shutdown(void)
     sess.ev_kick = NULL;
     session_store_free(&sess.store);
     idmap_free(&sess.reread_queued);
-    idmap_free(&sess.changed_in_flight);
+    idmap_free(&sess.changed_at);
+    idmap_free(&sess.busy_users);
+    idmap_free(&sess.busy_hashes);
     sess.enabled = false;
 }
 
@@ -727,7 +849,8 @@ static void session_info(buf *out)
                "sessions_expired:%llu\r\nsessions_purged:%llu\r\n"
                "session_read_throughs:%llu\r\nsession_read_through_hits:%llu\r\n"
                "session_writes:%llu\r\ngroup_commits:%llu\r\navg_batch_size:%.2f\r\n"
-               "session_batches:%llu\r\nsession_db_errors:%llu\r\nsession_queue:%zu\r\n"
+               "session_batches:%llu\r\nsession_batches_overlapped:%llu\r\n"
+               "session_db_errors:%llu\r\nsession_queue:%zu\r\n"
                "session_hash_threads:%zu\r\nsession_memory_bytes:%zu\r\n",
                session_store_count(&sess.store), session_store_users(&sess.store),
                sess.loaded ? 1 : 0, (unsigned long long)st->logins_ok,
@@ -738,8 +861,9 @@ static void session_info(buf *out)
                (unsigned long long)st->read_through_hits, (unsigned long long)st->writes,
                (unsigned long long)st->commits,
                st->commits ? (double)st->writes / (double)st->commits : 0.0,
-               (unsigned long long)st->batches, (unsigned long long)st->db_errors, sess.queued,
-               sess.hasher_threads, session_store_bytes(&sess.store));
+               (unsigned long long)st->batches, (unsigned long long)st->overlapped,
+               (unsigned long long)st->db_errors, sess.queued, sess.hasher_threads,
+               session_store_bytes(&sess.store));
 }
 
 /* The change log is followed from the new model's revision on: session changes below it
@@ -754,8 +878,7 @@ static void session_model_loaded(void)
     session *s;
     while ((s = session_store_first_expiry(&sess.store)))
         session_store_remove(&sess.store, s);
-    if (sess.batch_in_flight)
-        sess.all_changed_in_flight = true;
+    note_change(0, true);
     sess.loaded = false;
     if (!sess.load_queued)
         queue_load();
@@ -778,8 +901,7 @@ void session_user_changed(uint64_t tenant, uint64_t user)
     /* Forgotten at once, so that nothing older than the change is answered from memory
      * once it counts as applied (WAITREV): until the re-read, reads go to the database. */
     drop_user_sessions(tenant, user);
-    if (sess.batch_in_flight)
-        idmap_put(&sess.changed_in_flight, user, 1);
+    note_change(user, false);
     uint64_t queued_tenant;
     if (idmap_get(&sess.reread_queued, user, &queued_tenant) && queued_tenant == tenant)
         return; /* a re-read of this user is queued and will see this change too */

@@ -6,9 +6,11 @@
  *   0 users      SELECT ... FOR UPDATE NOWAIT of the users that get a session: each
  *                must be live and enabled in the database, and holding its row keeps
  *                USER DISABLE (which locks it too) from revoking between the check and
- *                the insert, and orders the creates of one user across instances
+ *                the insert, and orders the creates of one user across instances;
+ *                then the change-log mark, the transaction's first consistent read,
+ *                so that its read view opens with those users held
  *   1 REVOKEALL  UPDATE per user (the count is the reply)
- *   2 CREATE     for all creates at once: lock their users' live rows oldest first,
+ *   2 CREATE     for all creates at once: read their users' live rows oldest first,
  *                plan the cap in memory, one multi-row INSERT, one UPDATE revoking
  *                what the cap pushed out (see "phase 2" below)
  *   3 TOUCH      SELECT ... FOR UPDATE of every touched or revoked hash (which are
@@ -482,8 +484,9 @@ static bool phase_users(MYSQL *m, session_batch *b, session_op **w, size_t n)
 
 /* ---- phase 2: creates, all of a batch in three or four statements ----
  *
- *   lock     the live rows of every create's user, oldest first (FOR UPDATE): with the
- *            user rows held since phase 0, nobody adds to or revokes from them meanwhile
+ *   read     the live rows of every create's user, oldest first, in the read view that
+ *            opened after phase 0 locked the users: nobody else adds to them meanwhile
+ *            (a revocation elsewhere reaches memory through the change log)
  *   plan     in memory, creates in batch order: each revokes its user's oldest beyond
  *            session-max-per-user - 1 (rows read, or made earlier in this batch), then
  *            joins the list; op->rows is the list it leaves, op->evict what it revoked
@@ -516,8 +519,10 @@ static plan_user *plan_user_of(plan_users *p, uint64_t tenant, uint64_t user)
     return u;
 }
 
-/* Locks the live rows of the creates' users and hands each to its user, oldest first. */
-static bool lock_create_users(MYSQL *m, session_batch *b, session_op **c, size_t nc, plan_users *p)
+/* Reads the live rows of the creates' users (their user rows are locked: phase_users)
+ * and hands each to its user, oldest first. A plain read: no gap locks on the session
+ * index, so concurrent batches for other users never wait on each other here. */
+static bool read_create_users(MYSQL *m, session_batch *b, session_op **c, size_t nc, plan_users *p)
 {
     const session_table *t = b->table;
     buf q;
@@ -535,9 +540,9 @@ static bool lock_create_users(MYSQL *m, session_batch *b, session_op **c, size_t
     }
     buf_printf(&q, ") AND %s AND %s > ", t->live, t->expires);
     sql_time(&q, b->now_ms);
-    buf_printf(&q, " ORDER BY user_id, %s FOR UPDATE", t->oldest);
+    buf_printf(&q, " ORDER BY user_id, %s", t->oldest);
     session_rows rows = {0};
-    bool ok = select_rows(m, b, &q, &rows, false, "lock user sessions");
+    bool ok = select_rows(m, b, &q, &rows, false, "read user sessions");
     for (size_t i = 0; ok && i < rows.n; i++)
         for (size_t k = 0; k < p->n; k++)
             if (p->v[k].user == rows.v[i].user && p->v[k].tenant == rows.v[i].tenant)
@@ -661,7 +666,7 @@ static bool phase_create(MYSQL *m, session_batch *b, session_op **w, size_t n)
     buf old, fresh;
     buf_init(&old);
     buf_init(&fresh);
-    bool ok = nc == 0 || lock_create_users(m, b, c, nc, &users);
+    bool ok = nc == 0 || read_create_users(m, b, c, nc, &users);
     for (size_t i = 0; ok && i < nc; i++)
         plan_create(t, c[i], plan_user_of(&users, c[i]->tenant, c[i]->user), &old, &nold, &fresh,
                     &nfresh);
@@ -941,9 +946,12 @@ static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
     reset_results(w, n);
     uint64_t m0 = 0;
     size_t kept = b->nchange_ids;
+    /* The users are locked before the first consistent read opens the read view: what
+     * the view shows of their sessions is then everything committed for them (whoever
+     * adds a session holds its user's row), read without locking the session index. */
     bool ok = run_text(m, b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "isolation") &&
-              run_text(m, b, "START TRANSACTION", "start transaction") && change_mark(m, b, &m0) &&
-              phase_users(m, b, w, n) && phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
+              run_text(m, b, "START TRANSACTION", "start transaction") && phase_users(m, b, w, n) &&
+              change_mark(m, b, &m0) && phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
               phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
               change_ids(m, b, m0, &kept) && run_text(m, b, "COMMIT", "commit");
     if (!ok)

@@ -51,6 +51,7 @@ typedef struct session_stats {
     uint64_t writes;            /* write ops committed */
     uint64_t commits;           /* write transactions committed */
     uint64_t batches;           /* lane jobs run */
+    uint64_t overlapped;        /* batches started while another was in flight */
     uint64_t db_errors;         /* batches in which a statement failed */
     uint64_t purged;            /* expired rows deleted from the database */
 } session_stats;
@@ -58,6 +59,11 @@ typedef struct session_stats {
 /* The user variable the session lane's connections set: the session tables' insert
  * triggers write no rbac_change row while it is set (schema/003_triggers.sql). */
 #define SESSION_LANE_VAR "@rbacd_session_lane"
+
+/* Batches that run at once, each on its own lane connection: while one commits, the
+ * next executes. Two batches never hold ops of the same user or token (start_batch
+ * leaves those queued), so they do not wait on each other's locks. */
+#define SESSION_LANES 2
 
 typedef struct session_state {
     bool enabled;                /* session_init() ran */
@@ -69,21 +75,25 @@ typedef struct session_state {
     session_op *queue_head;      /* ops waiting for the next batch */
     session_op *queue_tail;      /* its last op, for appending */
     size_t queued;               /* ops in the queue */
-    bool batch_in_flight;        /* a batch is on the lane */
-    struct event *ev_kick;       /* deferred batch start: after this loop pass's reads */
-    bool kick_pending;           /* ev_kick is active */
-    idmap reread_queued;         /* user -> 1: a sync re-read of the user is queued */
-    idmap changed_in_flight;     /* user -> 1: changed by another program while the
-                                    batch in flight ran: its reads of the user may be
-                                    older than the change and are not kept */
-    bool all_changed_in_flight;  /* ... every user (the model was reloaded whole) */
-    bool loaded;                 /* the load of live sessions has finished */
-    bool load_queued;            /* a load op is queued or running */
-    int64_t load_retry_ms;       /* wall clock of the next load attempt */
-    int64_t load_backoff_ms;     /* current retry step */
-    int64_t next_purge_ms;       /* wall clock of the next purge */
-    size_t logins_running;       /* password checks queued or running */
-    size_t hasher_threads;       /* size of the hashing pool */
+    size_t batches_in_flight;    /* batches on the lanes (at most SESSION_LANES) */
+    session_batch *in_flight[SESSION_LANES]; /* those batches */
+    idmap busy_users;                        /* user -> batches in flight holding an op of it */
+    idmap busy_hashes;                       /* token hash prefix -> same, for ops naming a token */
+    struct event *ev_kick;    /* deferred batch start: after this loop pass's reads */
+    bool kick_pending;        /* ev_kick is active */
+    idmap reread_queued;      /* user -> 1: a sync re-read of the user is queued */
+    uint64_t change_seq;      /* counts changes other programs made (and model loads) */
+    idmap changed_at;         /* user -> change_seq of its latest change while batches
+                                 were in flight: what a batch that started before it
+                                 read of the user may be older, and is not kept */
+    uint64_t all_changed_seq; /* ... of every user (the model was reloaded whole) */
+    bool loaded;              /* the load of live sessions has finished */
+    bool load_queued;         /* a load op is queued or running */
+    int64_t load_retry_ms;    /* wall clock of the next load attempt */
+    int64_t load_backoff_ms;  /* current retry step */
+    int64_t next_purge_ms;    /* wall clock of the next purge */
+    size_t logins_running;    /* password checks queued or running */
+    size_t hasher_threads;    /* size of the hashing pool */
     session_stats stats;
 } session_state;
 

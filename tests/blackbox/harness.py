@@ -672,10 +672,12 @@ class RbacdServer:
     tls         certificates from make_certs(): the server also listens on a free
                 tls-port with them (.tls_port; keys the test sets itself win)
 
+    env         the server's environment (default: the test's), sanitizer options added
     The harness passes --port, --db-socket, --db-name, --db-user, --db-password and
     --logfile on the command line, except for keys the test sets itself in conf_lines
-    or args (so a test's value always wins). With port 0 and a unixsocket, the harness
-    reaches the server through the socket.
+    or args (so a test's value always wins). --db-password is also left out when the
+    test gives the password another way: db-password-file, or RBACD_DB_PASSWORD in env.
+    With port 0 and a unixsocket, the harness reaches the server through the socket.
 
     .port .tls_port .pid .proc .tmpdir .conf_path .log_path .stderr_path
     .client(**kw)        redis.Redis to this server (decode_responses=True, timeouts)
@@ -738,6 +740,8 @@ class RbacdServer:
     def command_line(self):
         """The argv the server is (or would be) started with."""
         own = self._keys_set_by_test()
+        if "db-password-file" in own or "RBACD_DB_PASSWORD" in (self.env or {}):
+            own.add("db-password")
         argv = self.cmd_prefix + [rbacd_bin(), self.conf_path]
         defaults = [
             ("port", str(self.port)),

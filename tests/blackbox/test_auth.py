@@ -226,6 +226,15 @@ class AuthTest(harness.ServerTestCase):
             self.assertEqual(c.call("AUTH", "checker", CHECKER_PW), "OK")
             self.assertEqual(str(c.call("AUTH", "checker", CHECKER_PW + "x")), WRONGPASS)
 
+    def test_password_with_nul_byte_is_wrong(self):
+        # Passwords are compared byte for byte: one cut at a NUL is not the password.
+        with self.conn() as c:
+            self.assertEqual(str(c.call("AUTH", REQUIREPASS + "\x00")), WRONGPASS)
+            self.assertEqual(str(c.call("AUTH", "checker", CHECKER_PW + "\x00x")), WRONGPASS)
+            self.assertEqual(str(c.call("AUTH", "check\x00er", CHECKER_PW)), WRONGPASS)
+            self.assert_err(c.call("PING"), "NOAUTH")
+            self.assertEqual(c.call("AUTH", "checker", CHECKER_PW), "OK")
+
     def test_reset_deauthenticates(self):
         with self.conn() as c:
             self.assertEqual(c.call("AUTH", "boss", BOSS_PW), "OK")

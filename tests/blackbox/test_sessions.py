@@ -365,6 +365,59 @@ class SessionCommandsTest(SessionTestBase):
                                      "revoked = 0")[0][0] == 20, 10, what="cap enforced")
         self.assertEqual(len(self.call("SESSION", "LIST", 1, 6)), 20)
 
+    def test_two_lanes_keep_memory_and_database_in_step(self):
+        # Requests that arrive while a batch is in flight start a second batch beside it
+        # (users 2 and 3 in one wave, 6 and 7 in the next, so neither waits for the
+        # other). Whatever ran where, every token's SESSION GET agrees with its row, and
+        # no user holds more than the cap.
+        for u in (2, 3, 6, 7):
+            self.call("SESSION", "REVOKEALL", 1, u)
+        before = self.info()
+        conns = [self.srv.raw_connection(timeout=30) for _ in range(32)]
+        made = {}  # connection index -> its tokens
+        try:
+            for rnd in range(10):
+                for wave, users in ((conns[:16], (2, 3)), (conns[16:], (6, 7))):
+                    for i, c in enumerate(wave):
+                        c.send(encode_command("SESSION", "CREATE", 1, users[i % 2]))
+                for i, c in enumerate(conns):
+                    tok = c.read_reply()
+                    self.assertIsInstance(tok, bytes, tok)
+                    made.setdefault(i, []).append(tok.decode())
+                for i, c in enumerate(conns):  # touch one, revoke another, read a third
+                    toks = made[i]
+                    if rnd % 3 == 0:
+                        c.send(encode_command("SESSION", "TOUCH", toks[-1], "TTL", "600"))
+                    elif rnd % 3 == 1:
+                        c.send(encode_command("SESSION", "REVOKE", toks[0]))
+                    else:
+                        c.send(encode_command("SESSION", "GET", toks[len(toks) // 2]))
+                for c in conns:
+                    reply = c.read_reply()
+                    self.assertNotIsInstance(reply, RespError, reply)
+        finally:
+            for c in conns:
+                c.close()
+        after = self.info()
+        self.assertGreater(after["session_batches_overlapped"],
+                           before["session_batches_overlapped"], "no two batches overlapped")
+        for u in (2, 3, 6, 7):
+            live = self.db.sql("SELECT COUNT(*) FROM tenant_session WHERE tenant_id = 1 AND "
+                               "user_id = %s AND revoked = 0 AND expires_at > UTC_TIMESTAMP(3)",
+                               (u,))[0][0]
+            self.assertLessEqual(live, 20, "user %d" % u)
+            self.assertEqual(len(self.call("SESSION", "LIST", 1, u)), live)
+        now_ms = time.time() * 1000
+        for toks in made.values():
+            for tok in toks:
+                row = self.row(tok)
+                live = row is not None and row[2] == 0 and row[4] > now_ms + 1000
+                got = self.call("SESSION", "GET", tok)
+                self.assertEqual(got is not None, live, (tok, row, got))
+                if got is not None:
+                    self.assertEqual(got[:2], [row[0], row[1]])
+                    self.assertEqual(got[3], row[4])
+
     def test_locked_user_row_does_not_fail_the_session_batch(self):
         # tenant_user of bob (3) held elsewhere: a LOGIN of bob must not take the other
         # session writes of its batch (a TOUCH of alice's session) down with it.

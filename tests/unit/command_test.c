@@ -12,6 +12,7 @@
 #include "client.h"
 #include "command.h"
 #include "conf.h"
+#include "log.h"
 #include "server.h"
 #include "testing.h"
 #include "util.h"
@@ -20,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_WORDS 16 /* words one test request holds at most */
 
@@ -275,6 +277,85 @@ static void test_command_list_filterby(void)
     CHECK_EQ_STR(RUN("COMMAND", "COUNT"), want);
 }
 
+/* ---- HTTP on the Redis port ---- */
+
+/* A line of HTTP closes the client without a reply; anything else unknown is an error. */
+static void test_http_closes_the_client(void)
+{
+    static const char *const http[][3] = {
+        {"POST", "/", "HTTP/1.1"}, {"GET", "/", "HTTP/1.1"},     {"get", "/x?a=b", "http/1.0"},
+        {"Host:", "a", NULL},      {"HOST:", NULL, NULL},        {"post", NULL, NULL},
+        {"PUT", "/", "HTTP/2"},    {"OPTIONS", "*", "HTTP/1.1"}, {"PRI", "*", "HTTP/2.0"},
+    };
+    log_set_level(LOG_LVL_WARNING + 1); /* quiet: the warning is the black-box test's */
+    for (size_t i = 0; i < sizeof http / sizeof http[0]; i++) {
+        reset();
+        fake.state = CLIENT_READY;
+        uint64_t refused = server.stats.http_refused;
+        CHECK_EQ_STR(run_words(http[i][0], http[i][1], http[i][2], (const char *)NULL), "");
+        CHECK_EQ_INT(fake.state, CLIENT_CLOSING);
+        CHECK_EQ_INT(server.stats.http_refused, refused + 1);
+    }
+    log_set_level(LOG_LVL_NOTICE);
+    fake.state = CLIENT_READY;
+    CHECK(starts_with(RUN("GET", "key"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("GET", "/", "HTTP"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("GET", "/", "x", "HTTP/1.1"), "-ERR unknown command 'GET'"));
+    CHECK(starts_with(RUN("HOST", "a"), "-ERR unknown command 'HOST'"));
+    CHECK(starts_with(RUN("Hosts:", "a"), "-ERR unknown command 'Hosts:'"));
+    CHECK_EQ_INT(fake.state, CLIENT_READY);
+}
+
+/* ---- what reports show of a request ---- */
+
+/* The rows that carry passwords or tokens hide their arguments; the others show all. */
+static void test_secret_rows_show_only_their_names(void)
+{
+    CHECK_EQ_INT(command_shown_words(command_lookup("ping", 4), 2), 2);
+    CHECK_EQ_INT(command_shown_words(command_lookup("auth", 4), 3), 1);
+    CHECK_EQ_INT(command_shown_words(command_lookup("hello", 5), 5), 1);
+    CHECK_EQ_INT(command_shown_words(sub("config", "set"), 4), 2);
+    CHECK_EQ_INT(command_shown_words(sub("config", "get"), 3), 3);
+    CHECK_EQ_INT(command_shown_words(sub("client", "setname"), 3), 3);
+    const command *session = command_lookup("session", 7);
+    for (const command *s = session->subcommands; s && s->name; s++)
+        if (s->proc != command_help) {
+            CHECK(s->flags & CMD_SECRET);
+            CHECK_EQ_INT(command_shown_words(s, 5), 2);
+        }
+}
+
+/* Debug level: every command run is logged, secret arguments as (redacted). */
+static void test_debug_trace_redacts(void)
+{
+    char path[] = "/tmp/rbacd_command_test_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    reset();
+    CHECK(log_open(path));
+    log_set_level(LOG_LVL_DEBUG);
+    RUN("ECHO", "shown\x01");
+    RUN("CONFIG", "SET", "timeout", "hidden-value");
+    RUN("PING", "a", "b"); /* refused before it runs: not traced */
+    log_set_level(LOG_LVL_NOTICE);
+    log_close();
+    char text[4096] = "";
+    FILE *f = fopen(path, "r");
+    if (f) {
+        text[fread(text, 1, sizeof text - 1, f)] = '\0';
+        fclose(f);
+    }
+    unlink(path);
+    CHECK(strstr(text, "client id=1 addr=: user=default: 'ECHO' 'shown\\x01'\n") != NULL);
+    CHECK(strstr(text, "user=default: 'CONFIG' 'SET' (redacted) (redacted)\n") != NULL);
+    CHECK(strstr(text, "hidden-value") == NULL);
+    CHECK(strstr(text, "'PING'") == NULL);
+    server.conf.timeout = 0;
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -305,6 +386,9 @@ int main(void)
     TEST_RUN(test_help_generated);
     TEST_RUN(test_every_container_has_help);
     TEST_RUN(test_command_list_filterby);
+    TEST_RUN(test_http_closes_the_client);
+    TEST_RUN(test_secret_rows_show_only_their_names);
+    TEST_RUN(test_debug_trace_redacts);
 
     buf_free(&fake.out);
     command_free();

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HASH_A  "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE"
@@ -572,6 +573,227 @@ static void test_file_error_keeps_earlier_lines(void)
     conf_free(&c);
 }
 
+/* ---- the database password: db-password, db-password-file, RBACD_DB_PASSWORD ----------------- */
+
+/* Writes bytes (n of them, NULs allowed) to a new temporary file with the given mode;
+ * its path goes to path (64 bytes). */
+static bool write_secret(const char *bytes, size_t n, int mode, char *path)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, 64, "%s/rbacd_conf_test_XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, bytes, n) == (ssize_t)n && fchmod(fd, (mode_t)mode) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Loads --db-password-file with a file holding bytes; returns whether it was accepted,
+ * the password in got (when accepted) and the error in err. */
+static bool load_secret_file(const char *bytes, size_t n, char *got, size_t gotlen, char *err)
+{
+    char path[64];
+    rbacd_conf c;
+    conf_init(&c);
+    err[0] = got[0] = '\0';
+    bool ok = write_secret(bytes, n, 0600, path);
+    CHECK(ok);
+    char *argv[] = {"--db-password-file", path};
+    ok = ok && conf_load_args(&c, 2, argv, err, ERR_MAX);
+    if (ok)
+        snprintf(got, gotlen, "%s", c.db_password);
+    unlink(path);
+    conf_free(&c);
+    return ok;
+}
+
+static void test_password_file_contents(void)
+{
+    char got[300], err[ERR_MAX], max[256];
+    /* The whole file minus one trailing newline. */
+    CHECK(load_secret_file("s3cret\n", 7, got, sizeof got, err));
+    CHECK_EQ_STR(got, "s3cret");
+    CHECK(load_secret_file("s3cret", 6, got, sizeof got, err));
+    CHECK_EQ_STR(got, "s3cret");
+    CHECK(load_secret_file("s3cret\r\n", 8, got, sizeof got, err));
+    CHECK_EQ_STR(got, "s3cret");
+    CHECK(load_secret_file("s3cret\n\n", 8, got, sizeof got, err));
+    CHECK_EQ_STR(got, "s3cret\n");
+    CHECK(load_secret_file(" a b #c\n", 8, got, sizeof got, err)); /* nothing else trimmed */
+    CHECK_EQ_STR(got, " a b #c");
+    CHECK(load_secret_file("", 0, got, sizeof got, err));
+    CHECK_EQ_STR(got, "");
+    /* 255 bytes fit, with or without a newline; 256 do not. */
+    memset(max, 'p', 255);
+    max[255] = '\n';
+    CHECK(load_secret_file(max, 256, got, sizeof got, err));
+    CHECK_EQ_INT(strlen(got), 255);
+    CHECK(load_secret_file(max, 255, got, sizeof got, err));
+    max[255] = 'p';
+    CHECK(!load_secret_file(max, 256, got, sizeof got, err));
+    CHECK(strstr(err, "' is longer than 255 bytes") != NULL);
+    CHECK(strstr(err, "pppp") == NULL); /* never the contents */
+    const char *head = "command line: --db-password-file: the secret in '";
+    CHECK(strncmp(err, head, strlen(head)) == 0);
+    CHECK(!load_secret_file("a\0b\n", 4, got, sizeof got, err));
+    CHECK(strstr(err, "' contains a NUL byte") != NULL);
+}
+
+static void test_password_file_errors(void)
+{
+    char path[64], err[ERR_MAX], want[ERR_MAX];
+    rbacd_conf c;
+    conf_init(&c);
+    CHECK_ARGS_ERR("command line: --db-password-file: cannot open '/nonexistent/pw': No such file "
+                   "or directory",
+                   "--db-password-file", "/nonexistent/pw");
+    CHECK_ARGS_ERR("command line: --db-password-file: cannot read '/': Is a directory",
+                   "--db-password-file", "/");
+    /* In a file: the place is the line. */
+    CHECK_FILE_ERR("port 1\ndb-password-file /nonexistent/pw\n", 2,
+                   "db-password-file: cannot open '/nonexistent/pw': No such file or directory");
+    /* An unreadable file (not as root, which reads everything). */
+    if (geteuid() != 0 && write_secret("pw\n", 3, 0, path)) {
+        char *argv[] = {"--db-password-file", path};
+        CHECK(!conf_load_args(&c, 2, argv, err, sizeof err));
+        snprintf(want, sizeof want,
+                 "command line: --db-password-file: cannot open '%s': Permission denied", path);
+        CHECK_EQ_STR(err, want);
+        unlink(path);
+    }
+    /* A refused file leaves the password as it was. */
+    CHECK_EQ_STR(c.db_password, "rbacd");
+    CHECK_EQ_STR(c.db_password_file, "");
+    /* Not a CONFIG SET key. */
+    CHECK_SET_ERR(&c, "db-password-file", "/x",
+                  "'db-password-file' can not be changed at run time");
+    conf_free(&c);
+}
+
+static void test_password_file_mode_warning(void)
+{
+    char path[64], err[ERR_MAX];
+    rbacd_conf c;
+    conf_init(&c);
+    CHECK(write_secret("pw\n", 3, 0600, path));
+    char *argv[] = {"--db-password-file", path};
+    CHECK(conf_load_args(&c, 2, argv, err, sizeof err));
+    CHECK_EQ_INT(c.nwarnings, 0);
+    CHECK(chmod(path, 0640) == 0);
+    CHECK(conf_load_args(&c, 2, argv, err, sizeof err));
+    CHECK_EQ_INT(c.nwarnings, 1);
+    if (c.nwarnings == 1) {
+        char want[ERR_MAX];
+        snprintf(want, sizeof want,
+                 "db-password-file '%s' is readable by group or others (mode 640): chmod 600 it",
+                 path);
+        CHECK_EQ_STR(c.warnings[0], want);
+    }
+    unlink(path);
+    conf_free(&c);
+    CHECK(c.warnings == NULL);
+}
+
+/* db-password and db-password-file: the later wins; CONFIG GET shows the path in use. */
+static void test_password_file_or_key_last_wins(void)
+{
+    char file[64], text[256], path[64], err[ERR_MAX], src[128], want[128];
+    rbacd_conf c;
+    CHECK(write_secret("from-file\n", 10, 0600, file));
+    /* In one file. */
+    conf_init(&c);
+    snprintf(text, sizeof text, "db-password from-key\ndb-password-file %s\n", file);
+    CHECK(load_text_into(&c, text, path, err));
+    CHECK_EQ_STR(c.db_password, "from-file");
+    CHECK_EQ_STR(get1(&c, "db-password-file"), file);
+    CHECK_EQ_STR(get1(&c, "db-password"), "********");
+    snprintf(want, sizeof want, "db-password-file %s", file);
+    CHECK_EQ_STR(conf_source(&c, "db-password", src, sizeof src), want);
+    conf_free(&c);
+    conf_init(&c);
+    snprintf(text, sizeof text, "db-password-file %s\ndb-password from-key\n", file);
+    CHECK(load_text_into(&c, text, path, err));
+    CHECK_EQ_STR(c.db_password, "from-key");
+    CHECK_EQ_STR(get1(&c, "db-password-file"), "");
+    CHECK_EQ_STR(conf_source(&c, "db-password", src, sizeof src), "db-password");
+    /* The command line comes after the file, either way round. */
+    char *to_file[] = {"--db-password-file", file};
+    CHECK(conf_load_args(&c, 2, to_file, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-file");
+    char *to_key[] = {"--db-password", "from-cli"};
+    CHECK(conf_load_args(&c, 2, to_key, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-cli");
+    CHECK_EQ_STR(get1(&c, "db-password-file"), "");
+    conf_free(&c);
+    /* An empty db-password-file cancels an earlier one: the default is back. */
+    conf_init(&c);
+    char *cancel[] = {"--db-password-file", file, "--db-password-file", ""};
+    CHECK(conf_load_args(&c, 4, cancel, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "rbacd");
+    CHECK_EQ_STR(conf_source(&c, "db-password", src, sizeof src), "built-in default");
+    conf_free(&c);
+    unlink(file);
+}
+
+/* RBACD_DB_PASSWORD: only when neither key is given. */
+static void test_password_from_environment(void)
+{
+    char file[64], err[ERR_MAX], src[128];
+    rbacd_conf c;
+    CHECK(write_secret("from-file", 9, 0600, file));
+    setenv("RBACD_DB_PASSWORD", "from-env", 1);
+    conf_init(&c);
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-env");
+    CHECK_EQ_STR(get1(&c, "db-password"), "********");
+    CHECK_EQ_STR(conf_source(&c, "db-password", src, sizeof src),
+                 "environment variable RBACD_DB_PASSWORD");
+    conf_free(&c);
+    conf_init(&c);
+    char *key[] = {"--db-password", "from-key"};
+    CHECK(conf_load_args(&c, 2, key, err, sizeof err));
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-key");
+    conf_free(&c);
+    conf_init(&c);
+    char *path[] = {"--db-password-file", file};
+    CHECK(conf_load_args(&c, 2, path, err, sizeof err));
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-file");
+    conf_free(&c);
+    /* An empty db-password-file gives nothing: the environment applies. */
+    conf_init(&c);
+    char *none[] = {"--db-password-file", ""};
+    CHECK(conf_load_args(&c, 2, none, err, sizeof err));
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "from-env");
+    conf_free(&c);
+    /* Set but empty: as if unset. */
+    setenv("RBACD_DB_PASSWORD", "", 1);
+    conf_init(&c);
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "rbacd");
+    conf_free(&c);
+    /* Too long: refused, not quoted. */
+    char longpw[300];
+    memset(longpw, 'e', sizeof longpw - 1);
+    longpw[sizeof longpw - 1] = '\0';
+    setenv("RBACD_DB_PASSWORD", longpw, 1);
+    conf_init(&c);
+    CHECK(!conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(err, "environment: RBACD_DB_PASSWORD: value is longer than 255 bytes");
+    CHECK_EQ_STR(c.db_password, "rbacd");
+    conf_free(&c);
+    unsetenv("RBACD_DB_PASSWORD");
+    conf_init(&c);
+    CHECK(conf_load_env(&c, err, sizeof err));
+    CHECK_EQ_STR(c.db_password, "rbacd");
+    CHECK_EQ_STR(conf_source(&c, "db-password", src, sizeof src), "built-in default");
+    conf_free(&c);
+    unlink(file);
+}
+
 /* ---- command line ---------------------------------------------------------------------------- */
 
 static void test_args(void)
@@ -694,7 +916,7 @@ static void test_apply_runtime(void)
     server.conf.slowlog_max_len = 4;
     client cl = {.id = 1};
     resp_arg argv[] = {{"ping", 4}};
-    server_slowlog_record(&cl, 1, argv, 5, false);
+    server_slowlog_record(&cl, 1, argv, 5, 1);
     CHECK_EQ_INT(server.slowlog_len, 1);
     conf_apply_runtime(&c, "timeout"); /* no hook */
     conf_apply_runtime(&c, "port");    /* not a run-time key */
@@ -782,6 +1004,7 @@ static const char *const all_keys[] = {
     "db-socket",
     "db-user",
     "db-password",
+    "db-password-file",
     "db-name",
     "db-connect-timeout",
     "db-timeout",
@@ -827,6 +1050,7 @@ static void test_get_all(void)
     CHECK_EQ_STR(get1(&c, "user"), "");
     CHECK_EQ_STR(get1(&c, "requirepass"), "");
     CHECK_EQ_STR(get1(&c, "db-password"), "********");
+    CHECK_EQ_STR(get1(&c, "db-password-file"), "");
     CHECK_EQ_STR(get1(&c, "profile"), "bitenant");
     CHECK_EQ_STR(get1(&c, "loglevel"), "notice");
     CHECK_EQ_STR(get1(&c, "slowlog-log-slower-than"), "10000");
@@ -841,16 +1065,16 @@ static void test_get_all(void)
 static void test_get_patterns(void)
 {
     static const char *const db_keys[] = {
-        "db-host",     "db-port",   "db-socket",          "db-user",
-        "db-password", "db-name",   "db-connect-timeout", "db-timeout",
-        "db-tls",      "db-tls-ca", "db-tls-verify",
+        "db-host",     "db-port",          "db-socket", "db-user",
+        "db-password", "db-password-file", "db-name",   "db-connect-timeout",
+        "db-timeout",  "db-tls",           "db-tls-ca", "db-tls-verify",
     };
     rbacd_conf c;
     got_keys g;
     conf_init(&c);
     get(&c, "db-*", &g);
-    CHECK_EQ_INT(g.n, 11);
-    for (int i = 0; i < g.n && i < 11; i++)
+    CHECK_EQ_INT(g.n, 12);
+    for (int i = 0; i < g.n && i < 12; i++)
         CHECK_EQ_STR(g.name[i], db_keys[i]);
     get(&c, "port", &g);
     CHECK_EQ_INT(g.n, 1);
@@ -1010,6 +1234,11 @@ int main(void)
     TEST_RUN(test_file_errors_quoting);
     TEST_RUN(test_file_errors_io);
     TEST_RUN(test_file_error_keeps_earlier_lines);
+    TEST_RUN(test_password_file_contents);
+    TEST_RUN(test_password_file_errors);
+    TEST_RUN(test_password_file_mode_warning);
+    TEST_RUN(test_password_file_or_key_last_wins);
+    TEST_RUN(test_password_from_environment);
     TEST_RUN(test_args);
     TEST_RUN(test_args_errors);
     TEST_RUN(test_set_runtime);
