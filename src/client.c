@@ -16,7 +16,9 @@
  * plain socket never needs: a read that must first write waits for EV_WRITE
  * (read_wants_write), a write that must first read waits for EV_READ
  * (write_wants_read); and input already inside the session after a read makes the
- * read event active again, since the socket will not signal it.
+ * read event active again, since the socket will not signal it. A plain connection
+ * whose first byte opens a TLS handshake record is a TLS client on the wrong port: it
+ * is closed at once, without a reply it could not read.
  *
  * A client is never freed from inside its own request processing: commands that end a
  * connection (QUIT, CLIENT KILL of itself, protocol errors) move it to CLIENT_CLOSING
@@ -50,6 +52,7 @@
 #define CLIENT_MAX_ARGS           (1024 * 1024) /* after AUTH: arguments in one request */
 #define CLIENT_MAX_INLINE         (64 * 1024)   /* inline request line */
 #define CLIENT_IO_ERR_MAX         256           /* why a read or write failed, for the log */
+#define TLS_RECORD_HANDSHAKE      0x16 /* first byte of a TLS ClientHello; no RESP request's */
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
@@ -432,6 +435,19 @@ static bool client_read_now(client *c)
     c->in.len += (size_t)n;
     c->in.data[c->in.len] = '\0';
     server.stats.net_in += (uint64_t)n;
+    if (!c->tls && c->commands == 0 && c->in.len == (size_t)n &&
+        (unsigned char)c->in.data[0] == TLS_RECORD_HANDSHAKE) {
+        /* A TLS client on the plain port: no reply it could read, no request run. */
+        if (server.conf.tls_port > 0)
+            log_client(LOG_LVL_VERBOSE, c,
+                       "closed: a TLS handshake on the plain port (tls-port is %lld)",
+                       server.conf.tls_port);
+        else
+            log_client(LOG_LVL_VERBOSE, c,
+                       "closed: a TLS handshake on the plain port (no tls-port)");
+        client_free(c);
+        return false;
+    }
     if (c->state == CLIENT_READY) {
         if (!client_pump(c))
             return false;

@@ -4,8 +4,9 @@ and requires TLS of rbacd's account (REQUIRE SSL), with certificates the openssl
 command makes at test time (harness.make_certs). The server certificate MariaDB
 presents is a copy that a test may swap for another and reload (FLUSH SSL).
 
-Its data directory sits beside the test MariaDB's (build tree), on a free port; the
-server is stopped at the end (the directory is kept, so the next run skips
+Its data directory sits beside the test MariaDB's (build tree), on the port in
+RBACD_TEST_DB_TLS_PORT (CTest sets the test MariaDB's port + 1; a free port when it is
+not set); the server is stopped at the end (the directory is kept, so the next run skips
 mariadb-install-db)."""
 
 import os
@@ -45,7 +46,7 @@ class DbTlsTest(unittest.TestCase):
             cls.present(cls.certs["server_cert"], cls.certs["server_key"], flush=False)
             # A server left running by an interrupted run holds other certificates.
             db_sh("stop", cls.datadir)
-            cls.port = harness.free_port()
+            cls.port = int(os.environ.get("RBACD_TEST_DB_TLS_PORT") or harness.free_port())
             db_sh("start", cls.datadir, str(cls.port), "--ssl-cert=" + cls.db_cert,
                   "--ssl-key=" + cls.db_key, "--ssl-ca=" + cls.certs["ca"])
             db_sh("load", cls.datadir, DB_NAME, "--demo")
@@ -123,6 +124,12 @@ class DbTlsTest(unittest.TestCase):
             self.wait_log(srv, "database is down: cannot connect to MariaDB at 127.0.0.1: "
                           "TLS/SSL error: self-signed certificate in certificate chain")
             self.wait_log(srv, "model load failed: ")
+            self.assert_loading(srv)
+            # It keeps trying (with backoff), failing the same way each time.
+            self.wait_log(srv, "retrying the model load in ")
+            harness.wait_for(lambda: srv.log_text().count("TLS/SSL error: self-signed "
+                                                          "certificate in certificate chain") >= 2,
+                             timeout=15, what="a second attempt refused the same way")
             self.assert_loading(srv)
 
     def test_verify_no_only_encrypts(self):

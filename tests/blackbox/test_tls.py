@@ -76,6 +76,19 @@ class TlsClientsTest(CertsMixin, harness.ServerTestCase):
         self.assertEqual(self.cli_tls("CANMENU", 1, 3, "sys:user:add")[1], "0")
         self.wait_log("TLS handshake done: TLSv1.3")
 
+    def test_redis_cli_tls_resp3(self):
+        code, out, err = self.cli_tls("-3", "HELLO", "3")
+        self.assertEqual(code, 0, err)
+        self.assertIn("proto 3", out.splitlines())
+        self.assertEqual(self.cli_tls("-3", "CANMENU", 1, 1, "sys:user:add")[1], "1")
+
+    def test_redis_cli_without_client_certificate_is_refused(self):
+        code, out, err = self.cli_tls("PING", cert=False)
+        self.assertNotEqual(code, 0)
+        self.assertNotIn("PONG", out)
+        self.assertIn("closed the connection", out + err)
+        self.assertEqual(self.cli_tls("PING"), (0, "PONG", ""))
+
     def test_plain_port_beside_tls(self):
         self.assertTrue(self.r.ping())
         self.assertEqual(self.r.execute_command("CANMENU", 1, 1, "sys:user:add"), 1)
@@ -98,6 +111,51 @@ class TlsClientsTest(CertsMixin, harness.ServerTestCase):
         self.assertEqual(p.execute(), ["v%d" % i for i in range(3000)])
         info = r.execute_command("CLIENT", "INFO")
         self.assertIn("laddr=127.0.0.1:%d" % self.srv.tls_port, info)
+
+    def test_both_ports_at_once(self):
+        # A plain and a TLS client with pipelines in flight at the same time, each
+        # seeing its own replies; CLIENT LIST shows one on each port.
+        tls = self.srv.tls_client()
+        plain = self.srv.client()
+        with self.srv.raw_connection(tls=True) as ct, self.srv.raw_connection() as cp:
+            n = 500
+            ct.send(b"".join(harness.encode_command("ECHO", "t%d" % i) for i in range(n)))
+            cp.send(b"".join(harness.encode_command("ECHO", "p%d" % i) for i in range(n)))
+            got_t, got_p = [], []
+            while len(got_t) < n or len(got_p) < n:
+                if len(got_p) < n:
+                    got_p.append(cp.read_reply())
+                if len(got_t) < n:
+                    got_t.append(ct.read_reply())
+            self.assertEqual(got_t, [b"t%d" % i for i in range(n)])
+            self.assertEqual(got_p, [b"p%d" % i for i in range(n)])
+            laddrs = [f for line in plain.execute_command("CLIENT", "LIST").splitlines()
+                      for f in line.split() if f.startswith("laddr=")]
+            self.assertIn("laddr=127.0.0.1:%d" % self.srv.port, laddrs)
+            self.assertIn("laddr=127.0.0.1:%d" % self.srv.tls_port, laddrs)
+        self.assertEqual(tls.execute_command("CANMENU", 1, 1, "sys:user:add"), 1)
+        self.assertEqual(plain.execute_command("CANMENU", 1, 1, "sys:user:add"), 1)
+
+    def test_redis_py_resp3_over_tls(self):
+        # redis-py 4.3 (Debian 12) makes the TLS connection and sends HELLO 3, but has no
+        # RESP3 parser: the replies are read with the harness's from the same socket.
+        r = self.srv.tls_client()
+        conn = r.connection_pool.get_connection("HELLO")
+        try:
+            conn.send_command("HELLO", "3")
+            reader = harness.RawConnection.__new__(harness.RawConnection)
+            reader.sock, reader.buf, reader.closed_by_peer = conn._sock, b"", False
+            hello = reader.read_reply()
+            self.assertEqual(hello["proto"], 3)
+            conn.send_command("CANMENU", 1, 1, "sys:user:add")
+            self.assertEqual(reader.read_reply(), 1)
+            conn.send_command("CANMENU", 1, 3, "sys:user:add")
+            self.assertEqual(reader.read_reply(), 0)
+            conn.send_command("CONFIG", "GET", "tls-auth-clients")
+            self.assertEqual(reader.read_reply(), {"tls-auth-clients": b"yes"})
+        finally:
+            conn.disconnect()
+            r.connection_pool.release(conn)
 
     def test_no_client_certificate_is_refused(self):
         r = self.srv.tls_client(cert=None)
@@ -132,6 +190,26 @@ class TlsClientsTest(CertsMixin, harness.ServerTestCase):
         self.assertTrue(self.srv.running())
         self.assertTrue(self.r.ping())
         self.assertTrue(self.srv.tls_client().ping())
+
+    def test_tls_client_on_the_plain_port_is_closed(self):
+        # A ClientHello on the plain port: closed at once, no reply, nothing run.
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
+            with self.assertRaises((ssl.SSLError, ConnectionResetError, OSError)) as cm:
+                self.srv.tls_context().wrap_socket(s, server_hostname="127.0.0.1")
+        self.assertNotIsInstance(cm.exception, socket.timeout)
+        self.assertLess(time.monotonic() - t0, 4)
+        code, out, err = redis_cli("--tls", "--cacert", self.certs["ca"], "--cert",
+                                   self.certs["client_cert"], "--key", self.certs["client_key"],
+                                   "-p", self.srv.port, "PING", timeout=10)
+        self.assertNotEqual(code, 0)
+        self.assertIn("SSL_connect failed", out + err)
+        self.wait_log("closed: a TLS handshake on the plain port (tls-port is %d)"
+                      % self.srv.tls_port)
+        self.assertTrue(self.srv.running())
+        self.assertTrue(self.r.ping())
+        self.assertTrue(self.srv.tls_client().ping())
+        self.assertEqual(redis_cli("-p", self.srv.port, "PING")[1], "PONG")
 
     def test_stalled_handshakes_do_not_block_others(self):
         # Connections that stop in the middle of a handshake (nothing sent, or half a
