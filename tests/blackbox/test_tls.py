@@ -355,6 +355,17 @@ class TlsStartRefusedTest(CertsMixin, unittest.TestCase):
         self.assertIn("tls-cert-file '%s': cannot load the certificate" % self.certs["server_key"],
                       err)
 
+    def test_not_a_key(self):
+        err = self.refused("--tls-cert-file", self.certs["server_cert"], "--tls-key-file",
+                           self.certs["ca"], "--tls-ca-cert-file", self.certs["ca"])
+        self.assertIn("tls-key-file '%s': cannot load the private key" % self.certs["ca"], err)
+
+    def test_tls_port_is_port(self):
+        err = self.refused("--port", "6390", "--tls-port", "6390", "--tls-cert-file",
+                           self.certs["server_cert"], "--tls-key-file", self.certs["server_key"],
+                           "--tls-ca-cert-file", self.certs["ca"])
+        self.assertEqual(err, "rbacd: tls-port 6390 is also port: TLS needs a port of its own")
+
     def test_client_certificates_need_a_ca(self):
         err = self.refused("--tls-cert-file", self.certs["server_cert"], "--tls-key-file",
                            self.certs["server_key"])
