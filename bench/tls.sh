@@ -3,8 +3,8 @@
 # tls.sh — CANMENU over TLS beside plain TCP: one rbacd serving port and tls-port on
 # the same data, measured in the same run with the same redis-benchmark options.
 #
-#   bench/tls.sh [--users N] [-n N] [-c N] [--repeat K] [--plain-ref BIN] [--regen]
-#                [--no-build]
+#   bench/tls.sh [--users N] [-n N] [-c N] [--repeat K] [--idle N] [--plain-ref BIN]
+#                [--regen] [--no-build]
 #
 #   1. builds the release rbacd (build-bench/);
 #   2. starts the private bench MariaDB (build-bench/benchdb, port $DB_PORT, default
@@ -19,7 +19,12 @@
 #        CANMENU 1 __rand_int__ m:10 -r N/10   plain, TLS (and the reference build)
 #        PING                                   plain, TLS
 #      with rbacd's CPU per request (utime + stime from /proc over the run);
-#   5. prints the table, TLS over plain as a ratio.
+#   5. memory of idle connections: two more rbacd of this build, with no database (they
+#      serve PING while they wait for one; the model plays no part), one plain and one
+#      TLS; on each, N connections (--idle, default 1000) that have said PING and then
+#      stay open, and the rise of rbacd's RSS (VmRSS) from just before the first opens
+#      to once all are open, per connection;
+#   6. prints the table, TLS over plain as a ratio.
 #
 # The machine's cores are shared by rbacd, redis-benchmark and MariaDB: on TLS,
 # redis-benchmark pays for its half of the encryption on the same cores, so requests
@@ -43,6 +48,7 @@ USERS=100000
 REQS=300000
 CLIENTS=50
 REPEAT=3
+IDLE=1000
 REF_BIN=
 REGEN=0
 BUILD_IT=1
@@ -52,6 +58,7 @@ while (($#)); do
     -n) REQS=$2 && shift ;;
     -c) CLIENTS=$2 && shift ;;
     --repeat) REPEAT=$2 && shift ;;
+    --idle) IDLE=$2 && shift ;;
     --plain-ref) REF_BIN=$(realpath "$2") && shift ;;
     --regen) REGEN=1 ;;
     --no-build) BUILD_IT=0 ;;
@@ -59,13 +66,15 @@ while (($#)); do
     esac
     shift
 done
-[[ $USERS =~ ^[0-9]+$ && $REPEAT =~ ^[1-9][0-9]*$ ]] || die "bad --users or --repeat"
+[[ $USERS =~ ^[0-9]+$ && $REPEAT =~ ^[1-9][0-9]*$ && $IDLE =~ ^[0-9]+$ ]] ||
+    die "bad --users, --repeat or --idle"
 [[ -z $REF_BIN || -x $REF_BIN ]] || die "--plain-ref: $REF_BIN is not executable"
 
 bench_need_tools mariadb mariadbd redis-cli redis-benchmark cmake openssl
 RB_PID=
 REF_PID=
-BENCH_STOP=(RB_PID REF_PID)
+IDLE_PID=
+BENCH_STOP=(RB_PID REF_PID IDLE_PID)
 BENCH_TMP=$(mktemp -d /tmp/bench-tls.XXXXXX)
 TMP=$BENCH_TMP
 bench_traps
@@ -170,6 +179,80 @@ for ((k = 1; k <= REPEAT; k++)); do
     done
 done
 
+# idle_rss TLS(0|1) -> IDLE_KIB: KiB of RSS per idle connection on a fresh rbacd without
+# a database, N connections that have run PING and stay open. Runs in this shell (not in
+# a $(...)), so that the exit trap knows IDLE_PID.
+idle_rss() {
+    local tls=$1 port log args=()
+    port=$(free_port)
+    log=$LOGDIR/rbacd-idle-$tls.log
+    if ((tls)); then
+        args=(--port 0 --tls-port "$port" --tls-cert-file "$CERTS/server.crt"
+            --tls-key-file "$CERTS/server.key" --tls-ca-cert-file "$CERTS/ca.crt")
+    else
+        args=(--port "$port")
+    fi
+    "$RBACD_BIN" "${args[@]}" --db-socket "$TMP/no-database.sock" --maxclients $((IDLE + 100)) \
+        >"$log" 2>&1 &
+    IDLE_PID=$!
+    IDLE_KIB=$("$PY" - "$IDLE_PID" "$port" "$IDLE" "$tls" "$CERTS" <<'PYEOF'
+import os, resource, socket, ssl, sys, time
+pid, port, n, tls, certs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n + 100)), hard))
+ctx = None
+if tls:
+    ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(certs, "client.crt"), os.path.join(certs, "client.key"))
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if ctx:
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    s.sendall(b"*1\r\n$4\r\nPING\r\n")
+    got = b""
+    while not got.endswith(b"\r\n"):
+        chunk = s.recv(64)
+        if not chunk:
+            raise SystemExit("connection closed before PONG")
+        got += chunk
+    if got != b"+PONG\r\n":
+        raise SystemExit("unexpected reply %r" % got)
+    return s
+def rss_kib():
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+deadline = time.monotonic() + 20
+while True:
+    try:
+        connect().close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+time.sleep(0.2)
+before = rss_kib()
+conns = [connect() for _ in range(n)]
+time.sleep(0.2)
+after = rss_kib()
+print("%.1f" % ((after - before) / n if n else 0))
+for s in conns:
+    s.close()
+PYEOF
+) || die "idle connections failed (see $log)"
+    stop_pid "$IDLE_PID" idle
+    IDLE_PID=
+}
+if ((IDLE > 0)); then
+    note "memory of $IDLE idle connections, plain then TLS"
+    idle_rss 0
+    IDLE_PLAIN=$IDLE_KIB
+    idle_rss 1
+    IDLE_TLS=$IDLE_KIB
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
 row() {
     local label=$1 key=$2 base=$3 r c
@@ -194,5 +277,9 @@ row() {
         row "PING, TLS, -P $pipe" "ping_tls_$pipe" "ping_plain_$pipe"
     done
     echo "(CANMENU 1 __rand_int__ m:10 -r $BIG; TLS adds ${TLS_OPTS[*]//$CERTS\//})"
+    if ((IDLE > 0)); then
+        printf 'RSS per idle connection (%d open, after a PING): plain %s KiB, TLS %s KiB, TLS costs %s KiB more\n' \
+            "$IDLE" "$IDLE_PLAIN" "$IDLE_TLS" "$(awk -v a="$IDLE_TLS" -v b="$IDLE_PLAIN" 'BEGIN { printf "%.1f", a - b }')"
+    fi
     [[ -z $REF_BIN ]] || echo "(ref: $REF_BIN, plain port only)"
 } | tee "$LOGDIR/report.txt"
