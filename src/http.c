@@ -197,8 +197,9 @@ static bool http_init(void)
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(
         http.http, server.conf.http_bind, (ev_uint16_t)server.conf.http_port);
     if (!bound) {
-        log_warn("http: cannot listen on %s:%lld (http-bind, http-port)", server.conf.http_bind,
-                 server.conf.http_port);
+        int err = EVUTIL_SOCKET_ERROR();
+        log_warn("http: cannot listen on %s:%lld: %s (http-bind, http-port)", server.conf.http_bind,
+                 server.conf.http_port, evutil_socket_error_to_string(err));
         return false;
     }
     http.listener = evhttp_bound_socket_get_listener(bound);

@@ -425,7 +425,7 @@ class HttpListenerTest(unittest.TestCase):
                 srv.start()
             try:
                 self.assertEqual(srv.proc.wait(timeout=20), 1)
-                self.assertIn("http: cannot listen on 127.0.0.1:%d" % port,
+                self.assertIn("http: cannot listen on 127.0.0.1:%d: Address already in use" % port,
                               srv.log_text() + srv.stderr_text())
             finally:
                 srv._kill()
