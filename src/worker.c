@@ -18,6 +18,9 @@
  *      up --(connection lost, connect failed)--> down --(connected)--> up
  *           warning, unless one was logged          notice, if the loss was warned
  *           less than WORKER_DB_WARN_EVERY_US ago   about
+ *
+ * A pool's name (worker_pool_set_name) is set before its first job is submitted, so
+ * the workers that read it for the log see it through the queue's mutex.
  */
 #include "worker.h"
 #include "db.h"
@@ -26,8 +29,8 @@
 #include "util.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <event2/event.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -40,7 +43,6 @@
 #define WORKER_BACKOFF_MAX_US   5000000  /* retries never further apart than this */
 #define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
 #define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
-#define WORKER_NAME_MAX         32       /* a pool's name in the log */
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -65,11 +67,10 @@ typedef struct db_health {
 } db_health;
 
 struct worker_pool {
-    char name[WORKER_NAME_MAX]; /* in log lines: "sync lane", "workers", ... */
-    struct event_base *base;    /* loop that runs done callbacks */
-    struct event *ev_done;      /* fires when done_fd is written */
-    int done_fd;                /* eventfd: workers signal completions */
-    pthread_t *threads;         /* n threads */
+    struct event_base *base; /* loop that runs done callbacks */
+    struct event *ev_done;   /* fires when done_fd is written */
+    int done_fd;             /* eventfd: workers signal completions */
+    pthread_t *threads;      /* n threads */
     size_t nthreads;
     pthread_mutex_t lock;      /* guards todo, stopping, running */
     pthread_cond_t cond;       /* signalled when todo grows or stopping is set */
@@ -79,8 +80,13 @@ struct worker_pool {
     pthread_mutex_t done_lock; /* guards done */
     job_queue done;            /* finished, done callback not yet run */
     db_params db;              /* copy of the database settings */
-    db_health health;          /* whether its connections reach the database */
+    const char *name;          /* for reports (worker_pool_set_name), a string literal */
+    atomic_bool db_up;         /* the last database attempt of one of its threads worked */
+    struct worker_pool *next;  /* the list of running pools (loop thread) */
+    db_health health;          /* whether its connections reach the database, for the log */
 };
+
+static worker_pool *pools; /* running pools, newest first (loop thread only) */
 
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
@@ -182,14 +188,16 @@ static void on_done_event(evutil_socket_t fd, short what, void *arg)
     pool_drain_done(arg);
 }
 
-worker_pool *worker_pool_start(struct event_base *base, const char *name, size_t n,
-                               const db_params *db)
+worker_pool *worker_pool_start(struct event_base *base, size_t n, const db_params *db)
 {
     worker_pool *p = mem_calloc(1, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
     p->base = base;
     p->db = *db;
     p->done_fd = -1;
+    p->name = "workers";
+    atomic_init(&p->db_up, true);
+    p->next = pools;
+    pools = p;
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->health.lock, NULL);
@@ -235,6 +243,12 @@ void worker_pool_stop(worker_pool *p)
 {
     if (!p)
         return;
+    for (worker_pool **link = &pools; *link; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->cond);
@@ -264,6 +278,28 @@ size_t worker_pool_pending(const worker_pool *p)
     return n;
 }
 
+void worker_pool_set_name(worker_pool *p, const char *name)
+{
+    if (p)
+        p->name = name;
+}
+
+/* Oldest first: the list is newest first, so recurse to its end. */
+static void pool_each_from(worker_pool *p, void (*fn)(void *, const char *, bool, size_t),
+                           void *ctx)
+{
+    if (!p)
+        return;
+    pool_each_from(p->next, fn, ctx);
+    fn(ctx, p->name, atomic_load(&p->db_up), worker_pool_pending(p));
+}
+
+void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t pending),
+                      void *ctx)
+{
+    pool_each_from(pools, fn, ctx);
+}
+
 /* The pool of the calling worker lost its connection or could not make one. */
 static void health_down(worker_pool *p, const char *what, const char *err)
 {
@@ -277,10 +313,10 @@ static void health_down(worker_pool *p, const char *what, const char *err)
         if (h->warned) {
             h->last_warn_us = now;
             if (h->unlogged)
-                log_warn("%s: %s: %s (and %" PRIu64 " outages since the last warning)", p->name,
-                         what, err, h->unlogged);
+                log_warn("%s pool: %s: %s (and %" PRIu64 " outages since the last warning)",
+                         p->name, what, err, h->unlogged);
             else
-                log_warn("%s: %s: %s", p->name, what, err);
+                log_warn("%s pool: %s: %s", p->name, what, err);
             h->unlogged = 0;
         } else {
             h->unlogged++;
@@ -297,7 +333,7 @@ static void health_up(worker_pool *p)
     if (h->down) {
         h->down = false;
         if (h->warned)
-            log_notice("%s: database connection back after %lld ms", p->name,
+            log_notice("%s pool: database connection back after %lld ms", p->name,
                        (long long)((util_mono_us() - h->down_since_us) / 1000));
         h->warned = false;
     }
@@ -325,13 +361,14 @@ MYSQL *worker_db(char *err, size_t errlen)
         /* Restarted server, wait_timeout, killed connection: reconnect now rather than
          * fail the job that happens to come first. Routine for an idle connection, so
          * only a reconnect that fails is worth a warning. */
-        log_verbose("%s: database connection lost while idle (%s), reconnecting",
+        log_verbose("%s pool: database connection lost while idle (%s), reconnecting",
                     tl_pool ? tl_pool->name : "?", mysql_error(tl_db));
         mysql_close(tl_db);
         tl_db = NULL;
     }
     if (tl_db) {
         tl_db_used_us = now;
+        atomic_store(&tl_pool->db_up, true);
         return tl_db;
     }
     if (!tl_pool) {
@@ -344,6 +381,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         snprintf(last, sizeof last, "%s", db_last_error);
         pthread_mutex_unlock(&db_err_lock);
         snprintf(err, errlen, "database unavailable: %s", last);
+        atomic_store(&tl_pool->db_up, false);
         health_down(tl_pool, "database unreachable", last);
         return NULL;
     }
@@ -353,8 +391,10 @@ MYSQL *worker_db(char *err, size_t errlen)
         db_record_failure(cerr);
         health_down(tl_pool, "database unreachable", cerr);
         snprintf(err, errlen, "%s", cerr);
+        atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
+    atomic_store(&tl_pool->db_up, true);
     tl_db_used_us = util_mono_us();
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
@@ -370,7 +410,7 @@ void worker_db_failed(void)
     if (tl_db) {
         char err[256];
         snprintf(err, sizeof err, "%s (%u)", mysql_error(tl_db), mysql_errno(tl_db));
-        log_verbose("%s: database connection dropped after: %s", tl_pool ? tl_pool->name : "?",
+        log_verbose("%s pool: database connection dropped after: %s", tl_pool ? tl_pool->name : "?",
                     err);
         if (tl_pool)
             health_down(tl_pool, "database connection lost", err);

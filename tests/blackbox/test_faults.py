@@ -422,8 +422,8 @@ class MariaDBKilledTest(unittest.TestCase):
         with self.server(conf_lines=["sync-interval-ms 500"]) as srv:
             c = srv.raw_connection(timeout=30)
             self.addCleanup(c.close)
-            # Every pool has a connection: sync lane (polls), session lanes (CREATE),
-            # password checkers (LOGIN).
+            # Every pool has a connection: sync (polls), session (CREATE),
+            # session_hashers (LOGIN).
             self.assertIsInstance(c.call("SESSION", "CREATE", 1, 2), bytes)
             self.assertIsInstance(c.call("SESSION", "LOGIN", ADMIN_CODE, ADMIN_USER, ADMIN_PW),
                                   bytes)
@@ -455,9 +455,9 @@ class MariaDBKilledTest(unittest.TestCase):
                     writes += 1
                 time.sleep(0.1)
             wait_for(lambda: srv.info("sync")["db_up"] == 0, 10.0, what="INFO sync db_up:0")
-            pools = ("sync lane", "session lanes", "password checkers")
+            pools = ("sync", "session", "session_hashers")
             for pool in pools:
-                self.assertEqual(len(log_lines(srv, "#", r"^%s: database " % pool)), 1,
+                self.assertEqual(len(log_lines(srv, "#", r"^%s pool: database " % pool)), 1,
                                  "%s: one warning for the outage\n%s" % (pool, srv.log_text()))
 
             # ---- MariaDB back: changes made right away are applied, writes work ----
@@ -483,9 +483,10 @@ class MariaDBKilledTest(unittest.TestCase):
                                   bytes)
             wait_for(lambda: srv.info("sync")["db_up"] == 1, 10.0, what="INFO sync db_up:1")
             for pool in pools:
-                self.assertEqual(len(log_lines(srv, "#", r"^%s: database " % pool)), 1, pool)
-                self.assertEqual(len(log_lines(srv, "*", r"^%s: database connection back after "
-                                               r"\d+ ms$" % pool)), 1,
+                self.assertEqual(len(log_lines(srv, "#", r"^%s pool: database " % pool)), 1, pool)
+                back = log_lines(srv, "*", r"^%s pool: database connection back after \d+ ms$"
+                                 % pool)
+                self.assertEqual(len(back), 1,
                                  "%s: one notice when back\n%s" % (pool, srv.log_text()))
         sys.stderr.write("\nMariaDB killed while serving: %d reads answered from memory, %d "
                          "writes answered -DBERR (slowest %.0f ms); after the restart writes "
