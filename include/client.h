@@ -86,6 +86,9 @@ void client_free(client *c);
 /* At shutdown: one last attempt, without waiting, to send what c has pending (the reply
  * to SHUTDOWN, to QUIT), then client_free(c). */
 void client_free_flush(client *c);
+/* Frees the spare input buffer idle clients hand back (client.c), at exit, once every
+ * client is gone. */
+void client_free_spare_input(void);
 /* Finds a live client by id (NULL if it has gone). */
 client *client_by_id(uint64_t id);
 /* Writes what is in c->out now, or arms the write event. */

@@ -5,10 +5,12 @@
  * Reading: bytes are appended to c->in and parsed in place; c->in_pos marks what the
  * parsed requests used. Argument views (c->req.argv) point into c->in and are valid
  * only while the handler runs; a handler that hands work to a worker copies what it
- * needs. The input is compacted after each read batch, never while a request is live,
- * and released once every byte of it was used: an idle connection holds no input
- * buffer, only its struct and events (about 1 KiB; test_faults.py measures it). A busy
- * one pays a malloc and a free per read batch for that, next to two system calls.
+ * needs. The input is compacted after each read batch, never while a request is live.
+ * Once every byte of it was used, the buffer goes back to the loop's one spare input
+ * buffer (spare_in), which the next client to read borrows: an idle connection holds no
+ * input buffer, only its struct and events (about 1 KiB; test_faults.py measures it),
+ * and a busy one reads into the same warm buffer each time, with no malloc or free. A
+ * client left with half a request keeps the buffer it read into until it is used up.
  *
  * Writing: replies collect in c->out during a batch and go out with one write(2);
  * what the socket does not take waits for EV_WRITE.
@@ -47,7 +49,7 @@
 #include <unistd.h>
 
 #define CLIENT_READ_CHUNK         16384         /* bytes asked of read(2) at least */
-#define CLIENT_IDLE_BUF_KEEP      65536         /* idle output buffers above this are released */
+#define CLIENT_IDLE_BUF_KEEP      65536         /* idle buffers above this are released */
 #define CLIENT_PREAUTH_MAX_ARGS   16            /* before AUTH: HELLO 3 AUTH u p SETNAME n fits */
 #define CLIENT_PREAUTH_MAX_BULK   4096          /* before AUTH: enough for a name and password */
 #define CLIENT_PREAUTH_MAX_QUERY  16384         /* before AUTH: buffered input at most */
@@ -58,6 +60,38 @@
 #define TLS_RECORD_HANDSHAKE      0x16 /* first byte of a TLS ClientHello; no RESP request's */
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
+
+/* The spare input buffer (loop thread only): empty, lent to a client that reads with no
+ * input of its own, given back when that client's input is used up (see the top). */
+static buf spare_in;
+
+/* Before a read: a client holding no input borrows the spare buffer. */
+static void input_borrow(client *c)
+{
+    if (c->in.data == NULL && spare_in.data != NULL) {
+        c->in = spare_in;
+        buf_init(&spare_in);
+    }
+}
+
+/* After a batch: input used up goes back as the spare buffer (or is freed, when there
+ * is one already or it grew large). */
+static void input_give_back(client *c)
+{
+    if (c->in.len != 0 || c->in.data == NULL)
+        return;
+    if (spare_in.data == NULL && c->in.cap <= CLIENT_IDLE_BUF_KEEP) {
+        spare_in = c->in;
+        buf_init(&c->in);
+    } else {
+        buf_free(&c->in);
+    }
+}
+
+void client_free_spare_input(void)
+{
+    buf_free(&spare_in);
+}
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
 
 static void client_set_reading(client *c, bool on)
@@ -349,8 +383,7 @@ static enum input_stop client_process_input(client *c)
         buf_consume(&c->in, c->in_pos);
         c->in_pos = 0;
     }
-    if (c->in.len == 0)
-        buf_free(&c->in); /* an idle client holds no input buffer (see the top) */
+    input_give_back(c); /* an idle client holds no input buffer (see the top) */
     return why;
 }
 
@@ -414,15 +447,19 @@ static bool client_read_now(client *c)
     size_t want = CLIENT_READ_CHUNK;
     if (c->req.need > c->in.len && c->req.need - c->in.len > want)
         want = c->req.need - c->in.len;
+    input_borrow(c);
     buf_reserve(&c->in, want);
     char err[CLIENT_IO_ERR_MAX];
     ssize_t n =
         client_sock_read(c, c->in.data + c->in.len, c->in.cap - c->in.len - 1, err, sizeof err);
     if (c->tls && !c->tls_ready && n != TLS_IO_ERROR && tls_handshake_done(c->tls))
         client_tls_ready(c);
-    if (n == TLS_IO_WANT_READ)
+    if (n == TLS_IO_WANT_READ) {
+        input_give_back(c); /* nothing came: the borrowed buffer is not kept */
         return true;
+    }
     if (n == TLS_IO_WANT_WRITE) {
+        input_give_back(c);
         c->read_wants_write = true;
         event_add(c->ev_write, NULL);
         return true;

@@ -430,6 +430,7 @@ static void free_all_clients(void)
 {
     while (server.clients)
         client_free_flush(server.clients); /* last chance for replies (SHUTDOWN, QUIT) */
+    client_free_spare_input();
 }
 
 int server_main(void)

@@ -13,7 +13,8 @@
  * when its request is complete; a pipeline of thousands of requests; a client blocked
  * in WAITREV answering its pipeline in order; a client that does not read its replies
  * stops being read once its pending output passes client-output-limit, and resumes;
- * an idle client holds no input buffer, one with half a request does.
+ * an idle client holds no input buffer, one with half a request does, and the next
+ * client to read borrows the buffer the last one gave back.
  */
 #include "auth.h"
 #include "buf.h"
@@ -254,11 +255,27 @@ static void test_idle_client_holds_no_input_buffer(void)
     pump_until(&p, 7);
     CHECK(got_is(&p, "+PONG\r\n", 7));
     CHECK(p.c->in.data != NULL && p.c->in.len > 0); /* the half request is kept */
+    const char *first = p.c->in.data;
     buf_append_str(&p.to_send, "c\r\n");
     pump_until(&p, 7 + 9);
     CHECK(got_is(&p, "+PONG\r\n$3\r\nabc\r\n", 7 + 9));
     CHECK(p.c->in.data == NULL);
     CHECK_EQ_INT(p.c->in.cap, 0);
+    /* The next client to read borrows that same buffer (no malloc per read), and gives
+     * it back once its input is used up. */
+    peer q;
+    CHECK(peer_open(&q, 0));
+    if (q.c) {
+        buf_append_str(&q.to_send, "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI");
+        pump_until(&q, 7);
+        CHECK(got_is(&q, "+PONG\r\n", 7));
+        CHECK(q.c->in.data == first);
+        buf_append_str(&q.to_send, "NG\r\n");
+        pump_until(&q, 14);
+        CHECK(got_is(&q, "+PONG\r\n+PONG\r\n", 14));
+        CHECK(q.c->in.data == NULL);
+        peer_close(&q);
+    }
     peer_close(&p);
 }
 
