@@ -64,7 +64,8 @@ typedef struct client {
     int64_t last_ms;                /* wall clock of the last request (idle timeout, CLIENT LIST) */
     const struct command *last_cmd; /* last command run, for CLIENT LIST cmd= */
     uint64_t commands;              /* requests run on this connection */
-    struct client *prev, *next;     /* server.clients list */
+    struct tracking_client *tracking; /* CLIENT TRACKING / SUBSCRIBE state (tracking.c), or NULL */
+    struct client *prev, *next;       /* server.clients list */
 } client;
 
 /* Takes ownership of an accepted socket: sets it non-blocking, registers events.
@@ -76,6 +77,9 @@ void client_free(client *c);
 client *client_by_id(uint64_t id);
 /* Writes what is in c->out now, or arms the write event. */
 void client_flush(client *c);
+/* Has what was appended to c->out outside its own requests (an invalidation push)
+ * written from the loop soon, never from inside the caller: c is not freed here. */
+void client_flush_soon(client *c);
 /* Marks c for closing once its pending output is written. */
 void client_close_after_reply(client *c);
 /* Closes c without writing another byte: pending replies are dropped, nothing more is

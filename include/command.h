@@ -43,7 +43,13 @@ enum command_flags {
     CMD_FAST = 1 << 3,   /* O(1)/O(log n): shown in COMMAND INFO flags */
     CMD_WRITE = 1 << 4,  /* writes through to the database */
     CMD_SECRET = 1 << 5, /* arguments never shown (SLOWLOG, the debug log): passwords, tokens */
+    /* Client tracking (tracking.h): the keys a read registers for a tracking client. */
+    CMD_TRACK_USER = 1 << 6,         /* argv[1] tenant or domain, argv[2] user: rbac:<t>:<u> */
+    CMD_TRACK_DOMAINS = 1 << 7,      /* argv[1] user: rbac:*:<u> */
+    CMD_TRACK_SESSION = 1 << 8,      /* argv[2] token: sess:<id> */
+    CMD_TRACK_SESSION_USER = 1 << 9, /* ... and the session's user (mpbackend: domain argv[3]) */
 };
+#define CMD_TRACK_ANY (CMD_TRACK_USER | CMD_TRACK_DOMAINS | CMD_TRACK_SESSION)
 
 enum acl_category {
     ACL_CAT_CONNECTION = 0, /* any authenticated client (PING, HELLO, CLIENT, INFO...) */
@@ -152,5 +158,6 @@ bool command_parse_id(struct client *c, const resp_arg *a, uint64_t *out)
 
 /* The command tables exported by the command modules, terminated by COMMAND_END. */
 extern command cmd_server_table[];
+extern command cmd_tracking_table[]; /* SUBSCRIBE, UNSUBSCRIBE (tracking.c) */
 
 #endif

@@ -77,9 +77,11 @@ typedef struct rbacd_conf {
     long long slowlog_log_slower_than; /* microseconds, default 10000, -1 = off (runtime) */
     long long slowlog_max_len;         /* default 128 (runtime) */
     /* limits */
-    long long client_output_limit; /* bytes of pending replies before we stop reading a client
-                                      (runtime) */
-    long long proto_max_bulk_len;  /* longest argument, default 1mb */
+    long long client_output_limit;     /* bytes of pending replies before we stop reading a client
+                                          (runtime) */
+    long long proto_max_bulk_len;      /* longest argument, default 1mb */
+    long long tracking_table_max_keys; /* client tracking keys, 0 = no bound, default 1000000
+                                          (runtime) */
     /* bookkeeping */
     char *config_file;           /* absolute path of the loaded file, NULL if none */
     unsigned long long given;    /* bit i: key i of the table set by the file or command line */

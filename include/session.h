@@ -57,6 +57,10 @@ void session_user_changed(uint64_t tenant, uint64_t user);
 /* Drops the user's sessions from memory at once (no database access). */
 void session_forget_user(uint64_t tenant, uint64_t user);
 
+/* Whether the session with this 32-byte token hash is held in memory; its tenant and
+ * user then (client tracking: SESSION CANMENU/MENUS track the session's user). */
+bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user);
+
 /* SESSION command rows (listed in command.c). */
 extern command cmd_session_table[];
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "tracking.h"
 #include "util.h"
 #include "worker.h"
 
@@ -106,6 +107,7 @@ void client_free(client *c)
         c->next->prev = c->prev;
     server.nclients--;
     idmap_del(&server.clients_by_id, c->id);
+    tracking_client_gone(c);
     log_client(LOG_LVL_VERBOSE, c, "closed");
     event_free(c->ev_read);
     event_free(c->ev_write);
@@ -181,6 +183,12 @@ static bool client_write_now(client *c)
         return false;
     }
     return true;
+}
+
+void client_flush_soon(client *c)
+{
+    if (!event_pending(c->ev_write, EV_WRITE, NULL))
+        event_active(c->ev_write, EV_WRITE, 1);
 }
 
 void client_flush(client *c)

@@ -34,7 +34,7 @@ static void write_done(client *c, void *arg)
 {
     dal_write_job *j = arg;
     if (j->status == DAL_WRITE_OK) {
-        sync_write_applied(&j->batch, j->ids, j->nids);
+        sync_write_applied(&j->batch, j->ids, j->nids, c ? c->id : 0);
         if (j->forget_sessions)
             session_forget_user(j->tenant, j->target);
     }

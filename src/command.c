@@ -32,6 +32,7 @@
 #include "server.h"
 #include "session.h"
 #include "sync.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -50,7 +51,8 @@
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
-    cmd_server_table, cmd_rbac_table, cmd_domain_table, cmd_session_table, cmd_write_table,
+    cmd_server_table,  cmd_rbac_table,  cmd_domain_table,
+    cmd_session_table, cmd_write_table, cmd_tracking_table,
 };
 
 static command *command_slots[COMMAND_SLOTS]; /* lookup table */
@@ -425,6 +427,9 @@ void command_batch_begin(void)
 {
     server.now_ms = util_now_ms();
     batch_clock_us = util_mono_us();
+    /* A subscription that started or ended by now is pushed before any reply of this
+     * batch reflects it. */
+    tracking_time_check(server.now_ms);
 }
 
 void command_process(client *c)
@@ -491,6 +496,8 @@ void command_process(client *c)
     if (c->out.len > out_before && c->out.data[out_before] == '-') {
         run->stats.failed_calls++;
         server.stats.errors++;
+    } else if (c->tracking && (run->flags & CMD_TRACK_ANY)) {
+        tracking_note_read(c, run, argc, argv);
     }
     if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
         server_slowlog_record(c, argc, argv, dt, command_shown_words(run, argc));

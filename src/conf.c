@@ -35,6 +35,7 @@
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -203,6 +204,9 @@ static const conf_row conf_rows[] = {
               "pending reply bytes before a client is no longer read"),
     ROW_BYTES("proto-max-bulk-len", proto_max_bulk_len, 1 * KB, 512 * MB, "1mb", 0,
               "longest argument accepted"),
+    ROW_INT("tracking-table-max-keys", tracking_table_max_keys, 0, 1000000000LL, "1000000", RT,
+            "client tracking keys kept; past it the oldest are invalidated, 0 = no bound",
+            .apply = tracking_conf_changed),
 };
 #undef RT
 

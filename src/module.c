@@ -7,10 +7,12 @@
  *             Stopped after sync, whose lane may still finish a load.
  *   rbac      INFO rbac only (the model the loader keeps).
  *   sessions  its own lane and password checkers; answers read the model.
+ *   tracking  client tracking: before sync, so that it is still there while sync's
+ *             lane finishes (a change applied then pushes to nobody, harmlessly).
  *   sync      last: it follows the change log from the revision of a loaded model.
  *             Stopped first: its lane (writes, polls, loads) finishes before anything
  *             it applies to goes away.
- * INFO shows the sections in the same order: rbac, sessions, sync.
+ * INFO shows the sections in the same order: rbac, sessions, tracking, sync.
  */
 #include "module.h"
 #include "cmd_rbac.h"
@@ -18,11 +20,12 @@
 #include "log.h"
 #include "session.h"
 #include "sync.h"
+#include "tracking.h"
 
 #include <ctype.h>
 
 const module *const module_list[] = {
-    &loader_module, &cmd_rbac_module, &session_module, &sync_module, NULL,
+    &loader_module, &cmd_rbac_module, &session_module, &tracking_module, &sync_module, NULL,
 };
 
 bool module_init_all(const module *const *list, size_t *started)

@@ -25,6 +25,7 @@
  * the database every SESSION_PURGE_INTERVAL_MS.
  */
 #include "session.h"
+#include "tracking.h"
 #include "client.h"
 #include "conf.h"
 #include "db.h"
@@ -760,10 +761,27 @@ static size_t hasher_count(void)
 
 static void session_shutdown(void);
 
+/* A session leaves memory: clients that cached a read of it are told (tracking.h). */
+static void session_removed(const session *s)
+{
+    tracking_session_gone(s->hash);
+}
+
+bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user)
+{
+    const session *s = sess.enabled ? session_store_find(&sess.store, hash) : NULL;
+    if (!s)
+        return false;
+    *tenant = s->tenant;
+    *user = s->user;
+    return true;
+}
+
 static bool session_init(void)
 {
     sess.table = session_table_of(server.conf.profile);
     session_store_init(&sess.store);
+    sess.store.on_remove = session_removed;
     idmap_init(&sess.reread_queued);
     idmap_init(&sess.changed_at);
     idmap_init(&sess.busy_users);
