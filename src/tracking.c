@@ -881,7 +881,8 @@ void tracking_batch_end(const rbac_model *m)
         }
     }
     /* BCAST names of mpbackend users' domains, before and after, once each. */
-    qsort(ev.names, ev.nn, sizeof *ev.names, cmp_str);
+    if (ev.nn > 1)
+        qsort(ev.names, ev.nn, sizeof *ev.names, cmp_str);
     for (size_t i = 0; i < ev.nn; i++)
         if (i == 0 || strcmp(ev.names[i], ev.names[i - 1]))
             bcast(ev.names[i], strlen(ev.names[i]));
