@@ -641,7 +641,8 @@ void tracking_client_gone(client *c)
             continue;
         tc->broken = true;
         if (tc->c->proto >= 3) { /* as Redis: the client learns its pushes are lost */
-            buf_append_str(&tc->c->out, ">2\r\n$22\r\ntracking-redir-broken\r\n");
+            buf_append_str(&tc->c->out, ">2\r\n");
+            resp_bulk_str(&tc->c->out, "tracking-redir-broken");
             resp_int(&tc->c->out, (long long)c->id);
             client_flush_soon(tc->c);
         }
@@ -661,6 +662,7 @@ void tracking_client_gone(client *c)
 typedef struct tk_user_ev {
     uint64_t tenant; /* bitenant: its tenant */
     uint64_t user;   /* the user */
+    bool stores;     /* its own stores or its status changed: those who inherit them too */
 } tk_user_ev;
 
 /* What a batch touches, worked out before it is applied (tracking_batch_begin). */
@@ -683,10 +685,10 @@ static void ev_tenant(void *ctx, uint64_t t)
     ev.tenants[ev.nt++] = t;
 }
 
-static void ev_user(uint64_t t, uint64_t u)
+static void ev_user(uint64_t t, uint64_t u, bool stores)
 {
     mem_grow((void **)&ev.users, &ev.capu, ev.nu + 1, sizeof *ev.users);
-    ev.users[ev.nu++] = (tk_user_ev){t, u};
+    ev.users[ev.nu++] = (tk_user_ev){t, u, stores};
 }
 
 static void ev_str(char ***v, size_t *n, size_t *cap, const char *s)
@@ -725,7 +727,7 @@ static int tenant_slot(const dal_desc *d)
 /* A record of a user-scoped descriptor: the user id, its tenant from the model (or
  * the record, for a user new to it). */
 static void ev_user_rec(const dal_profile *p, const rbac_model *m, const dal_desc *d, uint64_t user,
-                        const dal_rec *r)
+                        const dal_rec *r, bool stores)
 {
     uint64_t t = 0;
     if (!rbac_user_tenant(m, user, &t) && r) {
@@ -733,7 +735,7 @@ static void ev_user_rec(const dal_profile *p, const rbac_model *m, const dal_des
         if (s >= 0)
             t = r->u[s];
     }
-    ev_user(t, user);
+    ev_user(t, user, stores);
     if (server.conf.profile == CONF_PROFILE_MPBACKEND)
         ev_user_domains(m, user);
 }
@@ -785,7 +787,7 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
         for (size_t k = 0; k < pt->nrows; k++) {
             const dal_rec *r = &pt->rows[k];
             if (d->scope == DAL_SCOPE_USER)
-                ev_user_rec(p, m, d, r->u[0], r);
+                ev_user_rec(p, m, d, r->u[0], r, true); /* status: delegation counts it */
             else if (role)
                 ev_role(m, d, r->u[0], r);
             else
@@ -796,7 +798,8 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
     for (size_t k = 0; k < pt->nlists + pt->nadded; k++) {
         uint64_t owner = k < pt->nlists ? pt->lists[k].owner : pt->added[k - pt->nlists].u[0];
         if (d->scope == DAL_SCOPE_USER)
-            ev_user_rec(p, m, &p->descs[d->owner], owner, NULL);
+            ev_user_rec(p, m, &p->descs[d->owner], owner, NULL,
+                        d->target_col && !strcmp(d->target_col, "store_id"));
         else if (role_list)
             ev_role(m, &p->descs[d->owner], owner, NULL);
         else
@@ -877,7 +880,8 @@ void tracking_batch_end(const rbac_model *m)
         } else {
             n = snprintf(name, sizeof name, "rbac:%" PRIu64 ":%" PRIu64, ev.users[i].tenant, u);
             bcast(name, (size_t)n);
-            invalidate_delegators(m, ev.users[i].tenant, u);
+            if (ev.users[i].stores)
+                invalidate_delegators(m, ev.users[i].tenant, u);
         }
     }
     /* BCAST names of mpbackend users' domains, before and after, once each. */
