@@ -47,3 +47,10 @@ if [[ -f $ROOT/tests/node/package-lock.json && ! -d $ROOT/tests/node/node_module
     echo "deps.sh: installing Node.js test clients"
     (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# The reference gateway cache's client (node-redis, RESP3) for its test and benchmark.
+GW=$ROOT/examples/gateway-cache
+if [[ -f $GW/package-lock.json && ! -d $GW/node_modules/redis ]]; then
+    echo "deps.sh: installing the gateway cache example's client"
+    (cd "$GW" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
