@@ -238,6 +238,8 @@ static void group_unlink(tk_key *k, int which)
         tk.bytes -= sizeof *g + g->h.len + 1;
         mem_free(g->h.name);
         mem_free(g);
+        if (tk.groups.n == 0)
+            table_free(&tk.groups); /* nothing tracked: give the buckets back */
     }
 }
 
@@ -266,6 +268,8 @@ static void key_free(tk_key *k)
     mem_free(k->ids);
     mem_free(k->h.name);
     mem_free(k);
+    if (tk.keys.n == 0)
+        table_free(&tk.keys);
 }
 
 /* ----------------------------------------------------------------- pushes ---- */
