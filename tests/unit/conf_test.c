@@ -996,6 +996,7 @@ static const char *const all_keys[] = {
     "slowlog-max-len",
     "client-output-limit",
     "proto-max-bulk-len",
+    "tracking-table-max-keys",
     "save",
     "appendonly",
     "databases",
