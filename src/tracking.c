@@ -681,6 +681,7 @@ static struct {
     char **names;      /* exact keys for BCAST (mpbackend users, domains before) */
     size_t nn, capn;   /* used, allocated */
     bool all_tenants;  /* a menu changed: every tenant */
+    bool subs;         /* subscriptions changed: the boundary timer is recomputed */
 } ev;
 
 static void ev_tenant(void *ctx, uint64_t t)
@@ -799,6 +800,8 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
         }
         return;
     }
+    if (d->key_is_tenant && (pt->nlists || pt->nadded))
+        ev.subs = true;
     for (size_t k = 0; k < pt->nlists + pt->nadded; k++) {
         uint64_t owner = k < pt->nlists ? pt->lists[k].owner : pt->added[k - pt->nlists].u[0];
         if (d->scope == DAL_SCOPE_USER)
@@ -899,7 +902,9 @@ void tracking_batch_end(const rbac_model *m)
     ev.nt = ev.nu = 0;
     ev.all_tenants = false;
     tk.origin = 0;
-    rearm_boundary(m);
+    if (ev.subs)
+        rearm_boundary(m);
+    ev.subs = false;
 }
 
 void tracking_session_gone(const uint8_t *hash)
