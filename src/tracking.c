@@ -119,6 +119,7 @@ static struct {
     uint64_t invalidated;      /* keys invalidated */
     uint64_t evicted;          /* keys invalidated early (the table bound) */
     uint64_t boundaries;       /* tenant pushes sent for subscription boundaries */
+    uint64_t closed_slow;      /* clients closed for not reading their pushes */
 } tk;
 
 static uint64_t tk_hash(const char *s, size_t len)
@@ -286,6 +287,8 @@ static void push_to(tracking_client *tc, const char *const *names, const size_t 
             return; /* tracking_client_gone() told c */
     }
     tracking_client *tt = to->tracking;
+    if (to->state == CLIENT_CLOSING)
+        return;
     if (to->proto >= 3) {
         buf_append_str(&to->out, ">2\r\n$10\r\ninvalidate\r\n");
     } else if (tc->redirect && tt && tt->subscribed) {
@@ -301,6 +304,17 @@ static void push_to(tracking_client *tc, const char *const *names, const size_t 
             resp_bulk(&to->out, names[i], lens[i]);
     }
     tk.messages++;
+    long long limit = server.conf.client_output_limit;
+    if (limit > 0 && to->out.len - to->out_pos > (size_t)limit) {
+        /* It does not read its pushes: closed, as Redis closes a pub/sub client past its
+         * output limit. Its gateway drops its cache with the connection, which is right:
+         * the pushes it would miss are exactly what it is behind on. */
+        log_client(LOG_LVL_WARNING, to,
+                   "closed: %zu bytes of invalidation pushes unread (client-output-limit)",
+                   to->out.len - to->out_pos);
+        tk.closed_slow++;
+        client_abort(to);
+    }
     client_flush_soon(to);
 }
 
@@ -1027,11 +1041,13 @@ static void tracking_info(buf *out)
                "tracking_table_max_keys:%lld\r\ntracking_memory_bytes:%zu\r\n"
                "tracking_memory_per_key:%zu\r\ntracking_invalidation_messages:%" PRIu64
                "\r\ntracking_invalidated_keys:%" PRIu64 "\r\ntracking_evicted_keys:%" PRIu64
-               "\r\ntracking_boundary_pushes:%" PRIu64 "\r\ntracking_next_boundary_ms:%lld\r\n",
+               "\r\ntracking_boundary_pushes:%" PRIu64 "\r\ntracking_next_boundary_ms:%lld\r\n"
+               "tracking_clients_closed_unread:%" PRIu64 "\r\n",
                tk.on_clients, tk.bcast_clients, tk.subscribers, keys, tk.items, tk.prefixes,
                server.conf.tracking_table_max_keys, tk.bytes, keys ? tk.bytes / keys : 0,
                tk.messages, tk.invalidated, tk.evicted, tk.boundaries,
-               tk.boundary_next_ms == INT64_MAX ? -1LL : (long long)tk.boundary_next_ms);
+               tk.boundary_next_ms == INT64_MAX ? -1LL : (long long)tk.boundary_next_ms,
+               tk.closed_slow);
 }
 
 const module tracking_module = {

@@ -26,6 +26,7 @@ Measured delays are printed (stderr) as "delay <what>: <ms>".
 import datetime
 import hashlib
 import os
+import socket
 import sys
 import time
 import unittest
@@ -438,6 +439,37 @@ class TrackingBitenantTest(harness.ServerTestCase):
         # In RESP3 the (UN)SUBSCRIBE replies are pushes, as in Redis.
         a.c.send(encode_command("UNSUBSCRIBE"))
         self.assertEqual(a.wait_push(1.0)[2], Push([b"unsubscribe", None, 0]))
+
+
+class TrackingSlowReaderTest(harness.ServerTestCase):
+    """A tracking connection that never reads its pushes is closed past
+    client-output-limit (as Redis closes a pub/sub client past its limit), so that
+    pushes cannot pile up without bound; its gateway then drops its cache."""
+
+    CONF_LINES = ["sync-interval-ms 50", "client-output-limit 64kb"]
+
+    def test_client_that_never_reads_its_pushes_is_closed(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.srv.port))
+        try:
+            s.sendall(encode_command("HELLO", "3") +
+                      encode_command("CLIENT", "TRACKING", "ON", "BCAST"))
+            buf = b""
+            while buf.count(b"+OK\r\n") < 1:
+                buf += s.recv(65536)
+            # 20,000 users appear by SQL: one push each to the BCAST client, unread.
+            self.db.sql("INSERT INTO tenant_user (tenant_id, username) "
+                        "SELECT 1, CONCAT('bulk', seq) FROM seq_1_to_20000")
+            harness.wait_for(
+                lambda: self.srv.info("tracking")["tracking_clients_closed_unread"] == 1,
+                20.0, what="the unread tracking client closed")
+            self.assertEqual(self.srv.info("tracking")["tracking_clients"], 0)
+            self.assertTrue(self.r.ping())
+            self.assertIn("closed: ", self.srv.log_text())
+        finally:
+            s.close()
 
 
 class TrackingMpbackendTest(harness.ServerTestCase):
