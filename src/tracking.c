@@ -329,8 +329,19 @@ static bool has_prefix(const char *s, size_t len, const char *p)
     return pl <= len && memcmp(s, p, pl) == 0;
 }
 
-/* BCAST clients whose prefixes match name get it. */
-static void bcast(const char *name, size_t len)
+/* Whether a BCAST prefix p wants the invalidation name: name starts with p, or name is
+ * a tenant (domain) scope rbac:<t> and p lies inside it (rbac:<t>:...), since the scope
+ * covers every key below it: PREFIX rbac:7: gets rbac:7 (SPEC §5). */
+static bool prefix_wants(const char *name, size_t len, bool scope, const char *p)
+{
+    if (has_prefix(name, len, p))
+        return true;
+    size_t pl = strlen(p);
+    return scope && pl > len && memcmp(p, name, len) == 0 && p[len] == ':';
+}
+
+/* BCAST clients whose prefixes match name get it; scope: name is rbac:<t>. */
+static void bcast_as(const char *name, size_t len, bool scope)
 {
     if (tk.bcast_clients == 0)
         return;
@@ -339,10 +350,15 @@ static void bcast(const char *name, size_t len)
             continue;
         bool hit = tc->nprefixes == 0;
         for (size_t i = 0; !hit && i < tc->nprefixes; i++)
-            hit = has_prefix(name, len, tc->prefixes[i]);
+            hit = prefix_wants(name, len, scope, tc->prefixes[i]);
         if (hit)
             push_one(tc, name, len);
     }
+}
+
+static void bcast(const char *name, size_t len)
+{
+    bcast_as(name, len, false);
 }
 
 /* The tracking state of the live client id, if it tracks (not BCAST) and did not
@@ -401,7 +417,7 @@ static void invalidate_scope(const char *name, size_t len)
         }
         mem_free(ids);
     }
-    bcast(name, len);
+    bcast_as(name, len, true);
 }
 
 /* One exact key: its readers, and BCAST by prefix. */
