@@ -12,9 +12,12 @@
                          revoked and expired, TRACKING OFF silence, OPTIN, NOLOOP, the
                          table bound (oldest invalidated early, freed on disconnect), the
                          null push after RELOAD, and every bad input's error reply
+  TrackingSlowReaderTest a tracking connection that never reads its pushes is closed
+                         past client-output-limit
   TrackingMpbackendTest  keys rbac:<domain>:<user> (CAN, PERMS), rbac:*:<user>
                          (DOMAINS); BIND and a binding changed by SQL push that user's
-                         keys, a role changed by SQL pushes rbac:<domain>
+                         keys (and no other user's), a role changed by SQL pushes
+                         rbac:<domain> for each domain it is bound in
 
 A small raw RESP3 reader (harness.RawConnection) sees pushes exactly as they arrive:
 each is timestamped on receipt, and replies are matched to requests in order, so "the
@@ -498,7 +501,26 @@ class TrackingMpbackendTest(harness.ServerTestCase):
         finally:
             self.r.execute_command("UNBIND", "admin", 3, 1)
 
-    def test_sql_binding_and_role_changes(self):
+    def test_sql_binding_change_pushes_the_users_keys(self):
+        a = self.a
+        self.assertEqual(len(a.call("PERMS", "developer:10", 2)[0]), 4)
+        a.call("DOMAINS", 2)
+        a.call("CAN", "developer:10", 3, "app:read")  # another user: not pushed
+        t0 = time.monotonic()
+        self.db.sql("UPDATE mpbackend_developer_user_role_binding SET disabled = 1 WHERE id = 1")
+        try:
+            got = set()
+            while got != {"rbac:developer:10:2", "rbac:*:2"}:
+                _, mono, p = a.wait_push(EXTERNAL_S)
+                got.update(inval(p))
+            report("SQL binding change (mpbackend)", (mono - t0) * 1000)
+            self.assertEqual(a.call("PERMS", "developer:10", 2), ([], []))
+        finally:
+            self.db.sql("UPDATE mpbackend_developer_user_role_binding SET disabled = 0 "
+                        "WHERE id = 1")
+            a.wait_push(EXTERNAL_S + 1)
+
+    def test_sql_role_change_pushes_its_domains(self):
         a = self.a
         self.assertEqual(a.call("PERMS", "developer:10", 2)[0],
                          [b"app:create", b"app:publish", b"app:read", b"member:manage"])
