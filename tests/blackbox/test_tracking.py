@@ -296,14 +296,16 @@ class TrackingBitenantTest(harness.ServerTestCase):
             finally:
                 w.execute_command("USER", "DELROLE", 1, 3, 1)
 
-    def test_subscription_start_pushed_at_its_time(self):
-        # tenant 3 holds trial; an enterprise subscription starts 1.5 s from now.
+    def test_subscription_start_and_end_pushed_at_their_time(self):
+        # tenant 3 holds trial; an enterprise subscription starts 1.5 s from now and
+        # ends 1 s later.
         a = self.tracker()
         before = len(a.call("MENUS", 3, 21)[0])
         start = int(time.time() * 1000) + 1500
+        end = start + 1000
         self.db.sql("INSERT INTO tenant_subscription (tenant_id, package_id, start_time, "
                     "end_time, status, price, duration_days) VALUES (3, 3, %s, %s, 1, 0, 1)",
-                    (dt(start), dt(start + 86400000)))
+                    (dt(start), dt(end)))
         try:
             # The insert itself is a change to the tenant (pushed when applied) ...
             self.assertEqual(inval(a.wait_push(EXTERNAL_S)[2]), ["rbac:3"])
@@ -315,6 +317,13 @@ class TrackingBitenantTest(harness.ServerTestCase):
             self.assertEqual(inval(p), ["rbac:3"])
             self.assertLess(abs(delta), BOUNDARY_MS)
             self.assertGreater(len(a.call("MENUS", 3, 21)[0]), before)
+            # Its end, 1 s later, is one more: trial is back.
+            wall, _, p = a.wait_push(3.0)
+            delta = wall * 1000 - end
+            report("subscription end (push - end_time)", delta)
+            self.assertEqual(inval(p), ["rbac:3"])
+            self.assertLess(abs(delta), BOUNDARY_MS)
+            self.assertEqual(len(a.call("MENUS", 3, 21)[0]), before)
         finally:
             self.db.sql("DELETE FROM tenant_subscription WHERE tenant_id = 3 AND package_id = 3")
 
