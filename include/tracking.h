@@ -57,6 +57,9 @@ void tracking_client_getredir_cmd(struct client *c, size_t argc, const struct re
 void tracking_note_read(struct client *c, const struct command *run, size_t argc,
                         const struct resp_arg *argv);
 
+/* RESET: tracking off and the invalidation channel unsubscribed, as in Redis. */
+void tracking_client_reset(struct client *c);
+
 /* client_free(): drops c's entries and state; RESP3 clients redirecting to c get a
  * tracking-redir-broken push. Cheap when c never tracked. */
 void tracking_client_gone(struct client *c);

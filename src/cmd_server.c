@@ -81,6 +81,7 @@ static void resetCommand(client *c, size_t argc, const resp_arg *argv)
     c->proto = 2;
     mem_free(c->name);
     c->name = NULL;
+    tracking_client_reset(c); /* as Redis: tracking off, unsubscribed */
     auth_reset_client(c);
     resp_simple(&c->out, "RESET");
 }

@@ -668,6 +668,18 @@ static void state_release(client *c)
     c->tracking = NULL;
 }
 
+void tracking_client_reset(client *c)
+{
+    tracking_client *tc = c->tracking;
+    if (!tc)
+        return;
+    tracking_off(tc);
+    if (tc->subscribed)
+        tk.subscribers--;
+    tc->subscribed = false;
+    state_release(c);
+}
+
 void tracking_client_gone(client *c)
 {
     for (tracking_client *tc = tk.all; tc; tc = tc->next) {
@@ -681,14 +693,7 @@ void tracking_client_gone(client *c)
             client_flush_soon(tc->c);
         }
     }
-    tracking_client *tc = c->tracking;
-    if (!tc)
-        return;
-    tracking_off(tc);
-    if (tc->subscribed)
-        tk.subscribers--;
-    tc->subscribed = false;
-    state_release(c);
+    tracking_client_reset(c);
 }
 
 /* ---------------------------------------------------------- engine events ---- */
@@ -869,6 +874,29 @@ static void strs_free(char **v, size_t *n)
 
 static void rearm_boundary(const rbac_model *m);
 
+static int cmp_user_ev(const void *a, const void *b)
+{
+    const tk_user_ev *x = a, *y = b;
+    if (x->user != y->user)
+        return (x->user > y->user) - (x->user < y->user);
+    return (x->tenant > y->tenant) - (x->tenant < y->tenant);
+}
+
+/* One event per (user, tenant); stores if any of its records said so. */
+static void users_unique(void)
+{
+    if (ev.nu > 1)
+        qsort(ev.users, ev.nu, sizeof *ev.users, cmp_user_ev);
+    size_t w = 0;
+    for (size_t i = 0; i < ev.nu; i++) {
+        if (w && cmp_user_ev(&ev.users[w - 1], &ev.users[i]) == 0)
+            ev.users[w - 1].stores |= ev.users[i].stores;
+        else
+            ev.users[w++] = ev.users[i];
+    }
+    ev.nu = w;
+}
+
 /* The users who inherit the stores of user u (bitenant): their tracked keys in u's
  * tenant. */
 static void invalidate_delegators(const rbac_model *m, uint64_t tenant, uint64_t u)
@@ -901,6 +929,7 @@ void tracking_batch_end(const rbac_model *m)
     if (ev.all_tenants)
         rbac_each_tenant(m, 0, ev_tenant, NULL);
     ev.nt = util_sort_unique(ev.tenants, ev.nt, sizeof *ev.tenants, cmp_u64);
+    users_unique();
     for (size_t i = 0; i < ev.nt; i++)
         tenant_invalidate(ev.tenants[i]);
     for (size_t i = 0; i < ev.ns; i++)

@@ -229,6 +229,17 @@ class TrackingBitenantTest(harness.ServerTestCase):
             self.r.execute_command("USER", "ADDSTORE", 1, 3, 1003)
         self.assertEqual(a.call("CLIENT", "GETREDIR")[0], -1)
 
+    def test_reset_turns_tracking_off(self):
+        a = self.tracker()
+        a.call("CANMENU", 1, 5, 511)
+        self.assertEqual(a.call("SUBSCRIBE", "__redis__:invalidate")[1][0][0], b"subscribe")
+        self.assertEqual(a.call("RESET")[0], "RESET")
+        info = self.info()
+        self.assertEqual((info["tracking_clients"], info["tracking_total_keys"],
+                          info["tracking_invalidate_subscribers"]), (0, 0, 0))
+        self.assertEqual(a.call("CLIENT", "TRACKINGINFO")[0],
+                         [b"flags", [b"off"], b"redirect", -1, b"prefixes", []])
+
     def test_delegation_reaches_the_user_who_inherits(self):
         # bob (3) inherits alice's (2) stores: a change to alice's stores changes bob's.
         a = self.tracker()
