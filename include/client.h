@@ -77,8 +77,14 @@ void client_free(client *c);
 client *client_by_id(uint64_t id);
 /* Writes what is in c->out now, or arms the write event. */
 void client_flush(client *c);
-/* Has what was appended to c->out outside its own requests (an invalidation push)
- * written from the loop soon, never from inside the caller: c is not freed here. */
+/* Writes what was appended to c->out outside its own requests (an invalidation push)
+ * now, as far as the socket takes it; the rest goes out with the write event. Never
+ * frees c, so it is safe while the caller walks its own lists, or while c's own
+ * request runs: the bytes already in c->out keep their offsets. A write error is left
+ * to the I/O path, which then frees c. */
+void client_write_now_safe(client *c);
+/* Has the I/O path look at c soon, whether or not its socket is writable (it frees a
+ * client marked for closing). */
 void client_flush_soon(client *c);
 /* Marks c for closing once its pending output is written. */
 void client_close_after_reply(client *c);

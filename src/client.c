@@ -185,10 +185,32 @@ static bool client_write_now(client *c)
     return true;
 }
 
+void client_write_now_safe(client *c)
+{
+    if (event_pending(c->ev_write, EV_WRITE, NULL))
+        return; /* the socket is full or a write is due: the write event goes on */
+    while (c->out_pos < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos);
+        if (n > 0) {
+            c->out_pos += (size_t)n; /* not compacted: offsets into c->out stay valid */
+            server.stats.net_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            event_add(c->ev_write, NULL);
+        else
+            event_active(c->ev_write, EV_WRITE, 1); /* client_on_write sees it and frees c */
+        return;
+    }
+}
+
 void client_flush_soon(client *c)
 {
-    if (!event_pending(c->ev_write, EV_WRITE, NULL))
-        event_active(c->ev_write, EV_WRITE, 1);
+    /* Active now even while waiting for a writable socket: a client marked for closing
+     * that never reads is freed without waiting for that. */
+    event_active(c->ev_write, EV_WRITE, 1);
 }
 
 void client_flush(client *c)

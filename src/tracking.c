@@ -15,8 +15,9 @@
  * read) and the keys of the users who inherit its stores. BCAST clients track nothing:
  * every invalidation name is matched against their prefixes.
  *
- * Every push goes to the client's output buffer at once and the client is flushed from
- * the loop (client_flush_soon), never from inside this file, so that no client is freed
+ * Every push is appended to the receiving client's output and written to its socket at
+ * once (client_write_now_safe), before the change's writer gets its reply; that write
+ * never frees a client (a write error is left to the I/O path), so no client goes away
  * while the table is being walked.
  */
 #include "tracking.h"
@@ -314,8 +315,12 @@ static void push_to(tracking_client *tc, const char *const *names, const size_t 
                    to->out.len - to->out_pos);
         tk.closed_slow++;
         client_abort(to);
+        client_flush_soon(to);
+        return;
     }
-    client_flush_soon(to);
+    /* Written at once: before the writer's own reply (appended after this returns) and
+     * before any later reply of this instance, on any connection. */
+    client_write_now_safe(to);
 }
 
 static void push_one(tracking_client *tc, const char *name, size_t len)
@@ -690,7 +695,7 @@ void tracking_client_gone(client *c)
             buf_append_str(&tc->c->out, ">2\r\n");
             resp_bulk_str(&tc->c->out, "tracking-redir-broken");
             resp_int(&tc->c->out, (long long)c->id);
-            client_flush_soon(tc->c);
+            client_write_now_safe(tc->c);
         }
     }
     tracking_client_reset(c);
