@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "resp.h"
 #include "server.h"
 #include "session.h"
@@ -1100,8 +1101,34 @@ static void tracking_info(buf *out)
                tk.closed_slow);
 }
 
+/* The same numbers as INFO tracking, as Prometheus families. */
+static void tracking_metrics(buf *out)
+{
+    size_t keys = tk.keys.n;
+    metrics_gauge(out, "rbacd_tracking_clients", "Connections with CLIENT TRACKING on.",
+                  (double)tk.on_clients);
+    metrics_gauge(out, "rbacd_tracking_keys", "Keys in the tracking table.", (double)keys);
+    metrics_gauge(out, "rbacd_tracking_items", "Key and connection pairs in the tracking table.",
+                  (double)tk.items);
+    metrics_gauge(out, "rbacd_tracking_memory_bytes",
+                  "Memory of the tracking table: keys, client ids, groups, hash buckets.",
+                  (double)tk.bytes);
+    metrics_gauge(out, "rbacd_tracking_memory_per_key_bytes",
+                  "Memory of the tracking table divided by its keys (0 with none).",
+                  keys ? (double)(tk.bytes / keys) : 0);
+    metrics_counter(out, "rbacd_tracking_invalidation_messages_total",
+                    "Invalidation pushes sent to tracking connections.", tk.messages);
+    metrics_counter(out, "rbacd_tracking_invalidated_keys_total", "Tracked keys invalidated.",
+                    tk.invalidated);
+    metrics_counter(out, "rbacd_tracking_evicted_keys_total",
+                    "Keys invalidated early for tracking-table-max-keys.", tk.evicted);
+    metrics_counter(out, "rbacd_tracking_boundary_pushes_total",
+                    "Pushes sent when a subscription started or ended.", tk.boundaries);
+}
+
 const module tracking_module = {
     .name = "tracking",
+    .metrics = tracking_metrics,
     .init = tracking_init,
     .shutdown = tracking_shutdown,
     .model_loaded = tracking_model_loaded,
