@@ -57,6 +57,12 @@ void tracking_client_getredir_cmd(struct client *c, size_t argc, const struct re
 void tracking_note_read(struct client *c, const struct command *run, size_t argc,
                         const struct resp_arg *argv);
 
+/* CLIENT LIST / CLIENT INFO: the flags tracking adds to c's ("P" subscribed, "t"
+ * tracking, "B" BCAST, "R" redirect broken) into flags (8 bytes, '\0'-terminated), and
+ * what redir= shows (-1 tracking off, 0 no redirect, else the client id). Returns
+ * whether c is subscribed to the invalidation channel (sub=1). */
+bool tracking_client_describe(const struct client *c, char flags[8], long long *redir);
+
 /* RESET: tracking off and the invalidation channel unsubscribed, as in Redis. */
 void tracking_client_reset(struct client *c);
 

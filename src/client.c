@@ -549,19 +549,22 @@ void client_describe(const client *c, buf *out)
         events[ne++] = 'r';
     if (c->out_pos < c->out.len)
         events[ne++] = 'w';
+    char tflags[8], flags[16];
+    long long redir;
+    int sub = tracking_client_describe(c, tflags, &redir) ? 1 : 0;
+    const char *state = c->state == CLIENT_BLOCKED ? "b" : c->state == CLIENT_CLOSING ? "A" : "";
+    snprintf(flags, sizeof flags, "%s%s", state, tflags);
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=%d "
                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 obl=0 "
-               "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1 resp=%d "
+               "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
                "lib-name=%s lib-ver=%s",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-               c->state == CLIENT_BLOCKED   ? "b"
-               : c->state == CLIENT_CLOSING ? "A"
-                                            : "N",
-               c->in.len, c->in.cap > c->in.len ? c->in.cap - c->in.len : 0,
-               c->out.len - c->out_pos, sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user,
-               c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+               flags[0] ? flags : "N", sub, c->in.len,
+               c->in.cap > c->in.len ? c->in.cap - c->in.len : 0, c->out.len - c->out_pos,
+               sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user, redir, c->proto,
+               c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 /* ---- waiting for an answer ---- */

@@ -674,6 +674,23 @@ static void state_release(client *c)
     c->tracking = NULL;
 }
 
+bool tracking_client_describe(const client *c, char flags[8], long long *redir)
+{
+    const tracking_client *tc = c->tracking;
+    size_t n = 0;
+    *redir = tc && tc->on ? (long long)tc->redirect : -1;
+    if (tc && tc->subscribed)
+        flags[n++] = 'P';
+    if (tc && tc->on)
+        flags[n++] = 't';
+    if (tc && tc->on && tc->bcast)
+        flags[n++] = 'B';
+    if (tc && tc->on && tc->broken)
+        flags[n++] = 'R';
+    flags[n] = '\0';
+    return tc && tc->subscribed;
+}
+
 void tracking_client_reset(client *c)
 {
     tracking_client *tc = c->tracking;

@@ -388,6 +388,10 @@ class TrackingBitenantTest(harness.ServerTestCase):
                          [b"subscribe", b"__redis__:invalidate", 1])
         t = self.tracker("REDIRECT", sub.id, proto=2)
         self.assertEqual(t.call("CLIENT", "GETREDIR")[0], sub.id)
+        # CLIENT INFO shows it as Redis does: t (tracking) and redir=, P and sub=1.
+        self.assertRegex(t.call("CLIENT", "INFO")[0].decode(),
+                         r" flags=t .* redir=%d " % sub.id)
+        self.assertRegex(sub.call("CLIENT", "INFO")[0].decode(), r" flags=P db=0 sub=1 .* redir=-1 ")
         self.assertEqual(t.call("CANMENU", 1, 2, 511), (1, []))
         try:
             self.r.execute_command("USER", "ADDSTORE", 1, 2, 1555)
