@@ -34,6 +34,16 @@
 
 static void pingCommand(client *c, size_t argc, const resp_arg *argv)
 {
+    char flags[8];
+    long long redir;
+    if (c->proto == 2 && tracking_client_describe(c, flags, &redir)) {
+        /* A RESP2 connection subscribed to the invalidation channel: Redis's pub/sub
+         * shape, which subscriber-mode clients expect. */
+        resp_array(&c->out, 2);
+        resp_bulk_str(&c->out, "pong");
+        resp_bulk(&c->out, argc == 2 ? argv[1].ptr : "", argc == 2 ? argv[1].len : 0);
+        return;
+    }
     if (argc == 2)
         resp_bulk(&c->out, argv[1].ptr, argv[1].len);
     else

@@ -392,6 +392,8 @@ class TrackingBitenantTest(harness.ServerTestCase):
         self.assertRegex(t.call("CLIENT", "INFO")[0].decode(),
                          r" flags=t .* redir=%d " % sub.id)
         self.assertRegex(sub.call("CLIENT", "INFO")[0].decode(), r" flags=P db=0 sub=1 .* redir=-1 ")
+        # PING on a subscribed RESP2 connection answers in pub/sub shape, as Redis does.
+        self.assertEqual(sub.call("PING")[0], [b"pong", b""])
         self.assertEqual(t.call("CANMENU", 1, 2, 511), (1, []))
         try:
             self.r.execute_command("USER", "ADDSTORE", 1, 2, 1555)
