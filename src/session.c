@@ -778,6 +778,23 @@ bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user)
     return true;
 }
 
+void session_each_held(uint64_t tenant, uint64_t user, void (*fn)(void *ctx, const uint8_t *hash),
+                       void *ctx)
+{
+    if (!sess.enabled)
+        return;
+    if (user) {
+        session_user *u = session_store_user(&sess.store, user);
+        for (session *s = u ? u->head : NULL; s; s = s->next)
+            if (s->tenant == tenant)
+                fn(ctx, s->hash);
+        return;
+    }
+    for (size_t i = 0; i < sess.store.heap_len; i++)
+        if (sess.store.heap[i]->tenant == tenant)
+            fn(ctx, sess.store.heap[i]->hash);
+}
+
 static bool session_init(void)
 {
     sess.table = session_table_of(server.conf.profile);

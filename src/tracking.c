@@ -725,21 +725,24 @@ typedef struct tk_user_ev {
     uint64_t tenant; /* bitenant: its tenant */
     uint64_t user;   /* the user */
     bool stores;     /* its own stores or its status changed: those who inherit them too */
+    bool status;     /* its row changed: its sessions' answers too */
 } tk_user_ev;
 
 /* What a batch touches, worked out before it is applied (tracking_batch_begin). */
 static struct {
-    bool open;         /* between begin and end */
-    uint64_t *tenants; /* tenant ids (bitenant) */
-    size_t nt, capt;   /* used, allocated */
-    tk_user_ev *users; /* users */
-    size_t nu, capu;   /* used, allocated */
-    char **scopes;     /* mpbackend: group names "rbac:<domain>" (roles) */
-    size_t ns, caps;   /* used, allocated */
-    char **names;      /* exact keys for BCAST (mpbackend users, domains before) */
-    size_t nn, capn;   /* used, allocated */
-    bool all_tenants;  /* a menu changed: every tenant */
-    bool subs;         /* subscriptions changed: the boundary timer is recomputed */
+    bool open;             /* between begin and end */
+    uint64_t *tenants;     /* tenant ids (bitenant) */
+    size_t nt, capt;       /* used, allocated */
+    tk_user_ev *users;     /* users */
+    size_t nu, capu;       /* used, allocated */
+    char **scopes;         /* mpbackend: group names "rbac:<domain>" (roles) */
+    size_t ns, caps;       /* used, allocated */
+    char **names;          /* exact keys for BCAST (mpbackend users, domains before) */
+    size_t nn, capn;       /* used, allocated */
+    bool all_tenants;      /* a menu changed: every tenant */
+    bool subs;             /* subscriptions changed: the boundary timer is recomputed */
+    uint64_t *tenant_rows; /* tenants whose own row changed (their sessions) */
+    size_t ntr, captr;     /* used, allocated */
 } ev;
 
 static void ev_tenant(void *ctx, uint64_t t)
@@ -748,10 +751,18 @@ static void ev_tenant(void *ctx, uint64_t t)
     ev.tenants[ev.nt++] = t;
 }
 
-static void ev_user(uint64_t t, uint64_t u, bool stores)
+/* The tenant row itself changed (status, deletion): its sessions' answers too. */
+static void ev_tenant_row(uint64_t t)
+{
+    ev_tenant(NULL, t);
+    mem_grow((void **)&ev.tenant_rows, &ev.captr, ev.ntr + 1, sizeof *ev.tenant_rows);
+    ev.tenant_rows[ev.ntr++] = t;
+}
+
+static void ev_user(uint64_t t, uint64_t u, bool stores, bool status)
 {
     mem_grow((void **)&ev.users, &ev.capu, ev.nu + 1, sizeof *ev.users);
-    ev.users[ev.nu++] = (tk_user_ev){t, u, stores};
+    ev.users[ev.nu++] = (tk_user_ev){t, u, stores, status};
 }
 
 static void ev_str(char ***v, size_t *n, size_t *cap, const char *s)
@@ -790,7 +801,7 @@ static int tenant_slot(const dal_desc *d)
 /* A record of a user-scoped descriptor: the user id, its tenant from the model (or
  * the record, for a user new to it). */
 static void ev_user_rec(const dal_profile *p, const rbac_model *m, const dal_desc *d, uint64_t user,
-                        const dal_rec *r, bool stores)
+                        const dal_rec *r, bool stores, bool status)
 {
     uint64_t t = 0;
     if (!rbac_user_tenant(m, user, &t) && r) {
@@ -798,7 +809,7 @@ static void ev_user_rec(const dal_profile *p, const rbac_model *m, const dal_des
         if (s >= 0)
             t = r->u[s];
     }
-    ev_user(t, user, stores);
+    ev_user(t, user, stores, status);
     if (server.conf.profile == CONF_PROFILE_MPBACKEND)
         ev_user_domains(m, user);
 }
@@ -850,11 +861,11 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
         for (size_t k = 0; k < pt->nrows; k++) {
             const dal_rec *r = &pt->rows[k];
             if (d->scope == DAL_SCOPE_USER)
-                ev_user_rec(p, m, d, r->u[0], r, true); /* status: delegation counts it */
+                ev_user_rec(p, m, d, r->u[0], r, true, true); /* status: delegation too */
             else if (role)
                 ev_role(m, d, r->u[0], r);
             else
-                ev_tenant(NULL, r->u[0]); /* the tenant row itself */
+                ev_tenant_row(r->u[0]); /* the tenant row itself: its sessions too */
         }
         return;
     }
@@ -864,7 +875,7 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
         uint64_t owner = k < pt->nlists ? pt->lists[k].owner : pt->added[k - pt->nlists].u[0];
         if (d->scope == DAL_SCOPE_USER)
             ev_user_rec(p, m, &p->descs[d->owner], owner, NULL,
-                        d->target_col && !strcmp(d->target_col, "store_id"));
+                        d->target_col && !strcmp(d->target_col, "store_id"), false);
         else if (role_list)
             ev_role(m, &p->descs[d->owner], owner, NULL);
         else
@@ -912,9 +923,10 @@ static void users_unique(void)
         qsort(ev.users, ev.nu, sizeof *ev.users, cmp_user_ev);
     size_t w = 0;
     for (size_t i = 0; i < ev.nu; i++) {
-        if (w && cmp_user_ev(&ev.users[w - 1], &ev.users[i]) == 0)
+        if (w && cmp_user_ev(&ev.users[w - 1], &ev.users[i]) == 0) {
             ev.users[w - 1].stores |= ev.users[i].stores;
-        else
+            ev.users[w - 1].status |= ev.users[i].status;
+        } else
             ev.users[w++] = ev.users[i];
     }
     ev.nu = w;
@@ -942,6 +954,8 @@ static void invalidate_delegators(const rbac_model *m, uint64_t tenant, uint64_t
         k = next;
     }
 }
+
+static void session_cb(void *ctx, const uint8_t *hash);
 
 void tracking_batch_end(const rbac_model *m)
 {
@@ -973,6 +987,13 @@ void tracking_batch_end(const rbac_model *m)
                 invalidate_delegators(m, ev.users[i].tenant, u);
         }
     }
+    /* A user's or a tenant's status decides whether its sessions are valid at all. */
+    for (size_t i = 0; i < ev.nu; i++)
+        if (ev.users[i].status)
+            session_each_held(ev.users[i].tenant, ev.users[i].user, session_cb, NULL);
+    for (size_t i = 0; i < ev.ntr; i++)
+        session_each_held(ev.tenant_rows[i], 0, session_cb, NULL);
+    ev.ntr = 0;
     /* BCAST names of mpbackend users' domains, before and after, once each. */
     if (ev.nn > 1)
         qsort(ev.names, ev.nn, sizeof *ev.names, cmp_str);
@@ -995,6 +1016,11 @@ void tracking_session_gone(const uint8_t *hash)
     session_hash_hex(hash, SESSION_ID_BYTES, hex);
     int n = snprintf(name, sizeof name, "sess:%s", hex);
     invalidate_key(name, (size_t)n);
+}
+
+static void session_cb(void *ctx, const uint8_t *hash)
+{
+    tracking_session_gone(hash);
 }
 
 /* ------------------------------------------------------- time as a change ---- */
@@ -1076,6 +1102,9 @@ static void tracking_shutdown(void)
     mem_free(ev.users);
     mem_free(ev.scopes);
     mem_free(ev.names);
+    mem_free(ev.tenant_rows);
+    ev.tenant_rows = NULL;
+    ev.ntr = ev.captr = 0;
     ev.tenants = NULL;
     ev.users = NULL;
     ev.scopes = ev.names = NULL;

@@ -429,6 +429,17 @@ class TrackingBitenantTest(harness.ServerTestCase):
         _, _, p = a.wait_push(3.0)
         self.assertEqual(inval(p), ["sess:" + short_id])
         self.assertIsNone(a.call("SESSION", "GET", short)[0])
+        # Its user disabled by SQL: the session no longer counts (SESSION GET is nil).
+        tok6 = self.r.execute_command("SESSION", "CREATE", 1, 6)
+        self.assertEqual(a.call("SESSION", "GET", tok6)[0][:2], [1, 6])
+        self.db.sql("UPDATE tenant_user SET status = 0 WHERE id = 6")
+        try:
+            got = set()
+            while "sess:" + list_id(tok6) not in got:
+                got.update(inval(a.wait_push(EXTERNAL_S)[2]))
+            self.assertIsNone(a.call("SESSION", "GET", tok6)[0])
+        finally:
+            self.db.sql("UPDATE tenant_user SET status = 1 WHERE id = 6")
 
     # ---- the bound, reload, and memory ----
 
