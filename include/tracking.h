@@ -21,8 +21,9 @@
  * answer that reflects a change before the push about it.
  *
  * The table holds client ids, never pointers: a client that has gone is skipped, and
- * client_free() drops its entries. Past tracking-table-max-keys the oldest keys are
- * invalidated early. Loop thread only (worker.h).
+ * its entries are swept a few thousand keys per cron tick after client_free(). Past
+ * tracking-table-max-keys the oldest keys are invalidated early. Loop thread only
+ * (worker.h).
  */
 #ifndef RBACD_TRACKING_H
 #define RBACD_TRACKING_H
@@ -41,7 +42,8 @@ struct rbac_model;
 struct dal_profile;
 struct dal_batch;
 
-/* The module's hooks: init arms the subscription-boundary timer; model_loaded sends
+/* The module's hooks: init arms the subscription-boundary timer; cron sweeps the
+ * entries of connections that stopped tracking; model_loaded sends
  * the null invalidation after a reload (not after the first load) and re-arms the
  * timer; shutdown frees the table; INFO section "tracking". */
 extern const struct module tracking_module;
@@ -66,8 +68,8 @@ bool tracking_client_describe(const struct client *c, char flags[8], long long *
 /* RESET: tracking off and the invalidation channel unsubscribed, as in Redis. */
 void tracking_client_reset(struct client *c);
 
-/* client_free(): drops c's entries and state; RESP3 clients redirecting to c get a
- * tracking-redir-broken push. Cheap when c never tracked. */
+/* client_free(): drops c's state (its entries are swept later); RESP3 clients redirecting to c get
+ * a tracking-redir-broken push. Cheap when c never tracked. */
 void tracking_client_gone(struct client *c);
 
 /* sync.c, around dal_apply() of a batch (writes and change-log polls alike): begin

@@ -122,6 +122,15 @@ static struct {
     uint64_t evicted;          /* keys invalidated early (the table bound) */
     uint64_t boundaries;       /* tenant pushes sent for subscription boundaries */
     uint64_t closed_slow;      /* clients closed for not reading their pushes */
+    /* Connections that stopped tracking, whose ids are still in keys: removed a few
+     * thousand keys per cron tick (a gateway with a million keys must not stall the
+     * loop when it reconnects). An id left in a key meanwhile is harmless: it names no
+     * tracking connection, so no push goes to it. */
+    uint64_t *gone; /* ids the running pass removes, ascending */
+    size_t ngone, capgone;
+    uint64_t *gone_next; /* ids that stopped during the pass: the next pass's */
+    size_t nnext, capnext;
+    tk_key *sweep; /* the next key of the running pass, NULL = no pass */
 } tk;
 
 static uint64_t tk_hash(const char *s, size_t len)
@@ -255,6 +264,8 @@ static size_t key_bytes(const tk_key *k)
 
 static void key_free(tk_key *k)
 {
+    if (k == tk.sweep)
+        tk.sweep = k->newer;
     table_del(&tk.keys, &k->h);
     for (int w = 0; w < TK_NGROUPS; w++)
         group_unlink(k, w);
@@ -271,8 +282,10 @@ static void key_free(tk_key *k)
     mem_free(k->ids);
     mem_free(k->h.name);
     mem_free(k);
-    if (tk.keys.n == 0)
+    if (tk.keys.n == 0) {
         table_free(&tk.keys);
+        tk.ngone = tk.nnext = 0; /* no key holds any id */
+    }
 }
 
 /* ----------------------------------------------------------------- pushes ---- */
@@ -625,21 +638,111 @@ static void prefixes_free(tracking_client *tc)
     tc->nprefixes = 0;
 }
 
-/* Removes id from every key (freeing keys nobody else read). O(keys): runs when a
- * tracking client turns tracking off or goes away. */
-static void forget_client(uint64_t id)
+#define TK_SWEEP_PER_TICK 20000 /* keys a cron tick sweeps of ids that stopped tracking */
+
+static bool ids_has(const uint64_t *v, size_t n, uint64_t id)
 {
-    for (tk_key *k = tk.oldest, *next; k; k = next) {
-        next = k->newer;
-        for (size_t i = 0; i < k->nids; i++) {
-            if (k->ids[i] != id)
-                continue;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == id)
+            return true;
+        if (v[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Inserts id into the ascending list v (no duplicates). */
+static void ids_add(uint64_t **v, size_t *n, size_t *cap, uint64_t id)
+{
+    if (ids_has(*v, *n, id))
+        return;
+    mem_grow((void **)v, cap, *n + 1, sizeof **v);
+    size_t i = *n;
+    while (i > 0 && (*v)[i - 1] > id) {
+        (*v)[i] = (*v)[i - 1];
+        i--;
+    }
+    (*v)[i] = id;
+    (*n)++;
+}
+
+static bool ids_del(uint64_t *v, size_t *n, uint64_t id)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (v[i] != id)
+            continue;
+        memmove(v + i, v + i + 1, (*n - i - 1) * sizeof *v);
+        (*n)--;
+        return true;
+    }
+    return false;
+}
+
+/* Removes from k the ids of set (v, n); frees k when nobody is left. */
+static void key_drop_ids(tk_key *k, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < k->nids;) {
+        if (ids_has(v, n, k->ids[i])) {
             k->ids[i] = k->ids[--k->nids];
             tk.items--;
-            break;
+        } else {
+            i++;
         }
-        if (k->nids == 0)
-            key_free(k);
+    }
+    if (k->nids == 0)
+        key_free(k);
+}
+
+/* Up to budget keys of the running pass; a finished pass starts the next one. */
+static void sweep_step(size_t budget)
+{
+    if (!tk.sweep && tk.ngone) /* the pass ended (every key it had to see is gone) */
+        tk.ngone = 0;
+    if (!tk.sweep && tk.ngone == 0 && tk.nnext) {
+        uint64_t *v = tk.gone;
+        size_t cap = tk.capgone;
+        tk.gone = tk.gone_next;
+        tk.capgone = tk.capnext;
+        tk.ngone = tk.nnext;
+        tk.gone_next = v;
+        tk.capnext = cap;
+        tk.nnext = 0;
+        tk.sweep = tk.oldest;
+    }
+    while (tk.sweep && budget--) {
+        tk_key *k = tk.sweep;
+        tk.sweep = k->newer;
+        key_drop_ids(k, tk.gone, tk.ngone);
+    }
+    if (!tk.sweep)
+        tk.ngone = 0;
+}
+
+/* id stopped tracking: its entries go in the next sweep pass. */
+static void forget_client_later(uint64_t id)
+{
+    if (tk.keys.n == 0)
+        return;
+    ids_add(&tk.gone_next, &tk.nnext, &tk.capnext, id);
+    if (!tk.sweep)
+        sweep_step(0); /* starts the pass, sweeps nothing yet */
+}
+
+/* Removes id from every key now (a connection turning tracking on again before the
+ * sweep reached its old entries: they must not take its new reads with them). */
+static void forget_client_now(uint64_t id)
+{
+    bool pending = ids_del(tk.gone, &tk.ngone, id) | ids_del(tk.gone_next, &tk.nnext, id);
+    if (!pending)
+        return;
+    uint64_t one[1] = {id};
+    for (tk_key *k = tk.oldest, *next; k; k = next) {
+        next = k->newer;
+        key_drop_ids(k, one, 1);
     }
 }
 
@@ -648,7 +751,7 @@ static void tracking_off(tracking_client *tc)
     if (!tc->on)
         return;
     if (!tc->bcast)
-        forget_client(tc->c->id);
+        forget_client_later(tc->c->id);
     tk.on_clients--;
     if (tc->bcast)
         tk.bcast_clients--;
@@ -1098,6 +1201,11 @@ static void tracking_shutdown(void)
     }
     table_free(&tk.keys);
     table_free(&tk.groups);
+    mem_free(tk.gone);
+    mem_free(tk.gone_next);
+    tk.gone = tk.gone_next = NULL;
+    tk.ngone = tk.nnext = tk.capgone = tk.capnext = 0;
+    tk.sweep = NULL;
     mem_free(ev.tenants);
     mem_free(ev.users);
     mem_free(ev.scopes);
@@ -1112,6 +1220,11 @@ static void tracking_shutdown(void)
     if (tk.boundary_ev)
         event_free(tk.boundary_ev);
     tk.boundary_ev = NULL;
+}
+
+static void tracking_cron(int64_t now_ms)
+{
+    sweep_step(TK_SWEEP_PER_TICK);
 }
 
 static void tracking_model_loaded(void)
@@ -1139,12 +1252,13 @@ static void tracking_info(buf *out)
                "tracking_memory_per_key:%zu\r\ntracking_invalidation_messages:%" PRIu64
                "\r\ntracking_invalidated_keys:%" PRIu64 "\r\ntracking_evicted_keys:%" PRIu64
                "\r\ntracking_boundary_pushes:%" PRIu64 "\r\ntracking_next_boundary_ms:%lld\r\n"
-               "tracking_clients_closed_unread:%" PRIu64 "\r\n",
+               "tracking_clients_closed_unread:%" PRIu64 "\r\n"
+               "tracking_sweep_pending_clients:%zu\r\n",
                tk.on_clients, tk.bcast_clients, tk.subscribers, keys, tk.items, tk.prefixes,
                server.conf.tracking_table_max_keys, tk.bytes, keys ? tk.bytes / keys : 0,
                tk.messages, tk.invalidated, tk.evicted, tk.boundaries,
                tk.boundary_next_ms == INT64_MAX ? -1LL : (long long)tk.boundary_next_ms,
-               tk.closed_slow);
+               tk.closed_slow, tk.ngone + tk.nnext);
 }
 
 /* The same numbers as INFO tracking, as Prometheus families. */
@@ -1177,6 +1291,7 @@ const module tracking_module = {
     .metrics = tracking_metrics,
     .init = tracking_init,
     .shutdown = tracking_shutdown,
+    .cron = tracking_cron,
     .model_loaded = tracking_model_loaded,
     .info_section = "tracking",
     .info = tracking_info,
@@ -1274,6 +1389,7 @@ void tracking_client_tracking_cmd(client *c, size_t argc, const resp_arg *argv)
     }
     tc = state_of(c);
     if (!tc->on) {
+        forget_client_now(c->id);
         tk.on_clients++;
         tk.bcast_clients += bcast;
     }
