@@ -48,12 +48,6 @@ struct dal_batch;
  * timer; shutdown frees the table; INFO section "tracking". */
 extern const struct module tracking_module;
 
-/* CLIENT TRACKING / CACHING / TRACKINGINFO / GETREDIR handlers (rows in cmd_server.c). */
-void tracking_client_tracking_cmd(struct client *c, size_t argc, const struct resp_arg *argv);
-void tracking_client_caching_cmd(struct client *c, size_t argc, const struct resp_arg *argv);
-void tracking_client_trackinginfo_cmd(struct client *c, size_t argc, const struct resp_arg *argv);
-void tracking_client_getredir_cmd(struct client *c, size_t argc, const struct resp_arg *argv);
-
 /* command.c, after a row flagged CMD_TRACK_* ran without an error reply for c (whose
  * c->tracking is set): registers the keys the read answered about. */
 void tracking_note_read(struct client *c, const struct command *run, size_t argc,

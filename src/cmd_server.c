@@ -6,6 +6,7 @@
  */
 #include "auth.h"
 #include "client.h"
+#include "cmd_tracking.h"
 #include "tracking.h"
 #include "cmd_rbac.h"
 #include "command.h"
@@ -442,20 +443,20 @@ static command client_subcommands[] = {
     COMMAND_ROW("no-touch", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
                 clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
     COMMAND_ROW("tracking", 3, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL,
-                tracking_client_tracking_cmd,
+                cmd_tracking_client_tracking,
                 "Enables or disables invalidation pushes for the keys this connection reads.",
                 "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] "
                 "[OPTIN] [OPTOUT] [NOLOOP]",
                 NULL),
     COMMAND_ROW("caching", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
-                tracking_client_caching_cmd,
+                cmd_tracking_client_caching,
                 "Tracks (OPTIN) or skips (OPTOUT) the keys of the next command.", "YES|NO", NULL),
     COMMAND_ROW("trackinginfo", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL,
-                tracking_client_trackinginfo_cmd,
+                cmd_tracking_client_trackinginfo,
                 "Returns information about server-assisted client-side caching for the connection.",
                 "", NULL),
     COMMAND_ROW("getredir", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
-                tracking_client_getredir_cmd,
+                cmd_tracking_client_getredir,
                 "Returns the client ID to which the connection's tracking pushes are redirected.",
                 "", NULL),
     COMMAND_HELP_ROW,

@@ -21,6 +21,7 @@
  * while the table is being walked.
  */
 #include "tracking.h"
+#include "tracking_internal.h"
 #include "client.h"
 #include "command.h"
 #include "dal.h"
@@ -44,9 +45,6 @@
 
 #define TK_KEY_MAX       (RBAC_DOMAIN_MAX + 48) /* "rbac:" domain ":" user id */
 #define TK_MIN_BUCKETS   64                     /* smallest hash table */
-#define TK_CHANNEL       "__redis__:invalidate" /* the one channel rbacd publishes */
-#define TK_MAX_PREFIXES  64                     /* PREFIX arguments of one CLIENT TRACKING */
-#define TK_PREFIX_MAX    TK_KEY_MAX             /* longest prefix */
 #define TK_USER_GROUP    "u:"                   /* group names of users (never a key) */
 #define TK_DOMAINS_SCOPE "*"                    /* DOMAINS reads: rbac:*:<user> */
 
@@ -83,22 +81,6 @@ typedef struct tk_key {
     uint64_t *ids;                                        /* client ids that read it */
     size_t nids, capids;                                  /* used, allocated */
 } tk_key;
-
-/* One client's tracking state (client.tracking); exists while tracking is on or the
- * client is subscribed to the invalidation channel. */
-typedef struct tracking_client {
-    client *c;                           /* its client (freed together) */
-    bool on;                             /* CLIENT TRACKING ON */
-    bool bcast, optin, optout, noloop;   /* modes */
-    bool subscribed;                     /* SUBSCRIBE __redis__:invalidate */
-    bool broken;                         /* the redirect client went away */
-    uint64_t redirect;                   /* client id receiving the pushes, 0 = itself */
-    char **prefixes;                     /* BCAST prefixes, owned; none = every key */
-    size_t nprefixes;                    /* entries */
-    bool caching_yes, caching_no;        /* CLIENT CACHING given ... */
-    uint64_t caching_at;                 /* ... as this command of the client (c->commands) */
-    struct tracking_client *prev, *next; /* every tracking_client */
-} tracking_client;
 
 static struct {
     tk_table keys;                                 /* key name -> tk_key */
@@ -307,7 +289,7 @@ static void push_to(tracking_client *tc, const char *const *names, const size_t 
     if (to->proto >= 3) {
         buf_append_str(&to->out, ">2\r\n$10\r\ninvalidate\r\n");
     } else if (tc->redirect && tt && tt->subscribed) {
-        buf_append_str(&to->out, "*3\r\n$7\r\nmessage\r\n$20\r\n" TK_CHANNEL "\r\n");
+        buf_append_str(&to->out, "*3\r\n$7\r\nmessage\r\n$20\r\n" TRACKING_CHANNEL "\r\n");
     } else {
         return; /* RESP2 without a redirect: nowhere to send it (as in Redis) */
     }
@@ -822,6 +804,62 @@ void tracking_client_gone(client *c)
     tracking_client_reset(c);
 }
 
+/* ---------------------------------------------------- modes (cmd_tracking.c) ---- */
+
+tracking_client *tracking_state(client *c)
+{
+    return state_of(c);
+}
+
+void tracking_enable(client *c, const tracking_mode *m)
+{
+    tracking_client *tc = state_of(c);
+    if (!tc->on) {
+        forget_client_now(c->id);
+        tk.on_clients++;
+        tk.bcast_clients += m->bcast;
+    }
+    tc->on = true;
+    tc->bcast = m->bcast;
+    tc->optin = m->optin;
+    tc->optout = m->optout;
+    tc->noloop = m->noloop;
+    tc->redirect = m->redirect == c->id ? 0 : m->redirect;
+    tc->broken = false;
+    for (size_t i = 0; i < m->nprefixes; i++) { /* prefixes add up, as in Redis */
+        tc->prefixes = mem_realloc(tc->prefixes, (tc->nprefixes + 1) * sizeof *tc->prefixes);
+        tc->prefixes[tc->nprefixes++] = mem_strndup(m->prefixes[i]->ptr, m->prefixes[i]->len);
+        tk.prefixes++;
+    }
+}
+
+void tracking_disable(client *c)
+{
+    if (!c->tracking)
+        return;
+    tracking_off(c->tracking);
+    state_release(c);
+}
+
+void tracking_subscribe(client *c)
+{
+    tracking_client *tc = state_of(c);
+    if (!tc->subscribed)
+        tk.subscribers++;
+    tc->subscribed = true;
+}
+
+bool tracking_unsubscribe(client *c)
+{
+    tracking_client *tc = c->tracking;
+    if (!tc || !tc->subscribed)
+        return false;
+    tc->subscribed = false;
+    tk.subscribers--;
+    state_release(c);
+    return true;
+}
+
 /* ---------------------------------------------------------- engine events ---- */
 
 typedef struct tk_user_ev {
@@ -1295,250 +1333,4 @@ const module tracking_module = {
     .model_loaded = tracking_model_loaded,
     .info_section = "tracking",
     .info = tracking_info,
-};
-
-/* --------------------------------------------------------------- commands ---- */
-
-static bool word_is(const resp_arg *a, const char *w)
-{
-    return util_eq_nocase(a->ptr, a->len, w);
-}
-
-/* CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP] */
-void tracking_client_tracking_cmd(client *c, size_t argc, const resp_arg *argv)
-{
-    bool on;
-    if (word_is(&argv[2], "on"))
-        on = true;
-    else if (word_is(&argv[2], "off"))
-        on = false;
-    else {
-        command_reply_syntax(c);
-        return;
-    }
-    bool bcast = false, optin = false, optout = false, noloop = false;
-    uint64_t redirect = 0;
-    size_t nprefix = 0;
-    const resp_arg *prefixes[TK_MAX_PREFIXES];
-    for (size_t i = 3; i < argc; i++) {
-        bool more = i + 1 < argc;
-        if (word_is(&argv[i], "redirect") && more) {
-            long long v;
-            i++;
-            if (!util_parse_ll(argv[i].ptr, argv[i].len, &v) || v < 0) {
-                resp_error(&c->out, "ERR value is not an integer or out of range");
-                return;
-            }
-            redirect = (uint64_t)v;
-        } else if (word_is(&argv[i], "bcast")) {
-            bcast = true;
-        } else if (word_is(&argv[i], "optin")) {
-            optin = true;
-        } else if (word_is(&argv[i], "optout")) {
-            optout = true;
-        } else if (word_is(&argv[i], "noloop")) {
-            noloop = true;
-        } else if (word_is(&argv[i], "prefix") && more) {
-            i++;
-            if (nprefix == TK_MAX_PREFIXES || argv[i].len > TK_PREFIX_MAX ||
-                memchr(argv[i].ptr, '\0', argv[i].len)) {
-                resp_error(&c->out, "ERR at most %d prefixes of at most %d bytes each",
-                           TK_MAX_PREFIXES, TK_PREFIX_MAX);
-                return;
-            }
-            prefixes[nprefix++] = &argv[i];
-        } else {
-            command_reply_syntax(c);
-            return;
-        }
-    }
-    tracking_client *tc = c->tracking;
-    if (!on) {
-        if (tc) {
-            tracking_off(tc);
-            state_release(c);
-        }
-        resp_simple(&c->out, "OK");
-        return;
-    }
-    if (optin && optout) {
-        resp_error(&c->out, "ERR You can't use OPTIN and OPTOUT at the same time");
-        return;
-    }
-    if (bcast && (optin || optout)) {
-        resp_error(&c->out, "ERR OPTIN and OPTOUT are not compatible with BCAST mode");
-        return;
-    }
-    if (nprefix && !bcast) {
-        resp_error(&c->out, "ERR PREFIX option requires BCAST mode to be enabled");
-        return;
-    }
-    if (tc && tc->on && tc->bcast != bcast) {
-        resp_error(&c->out, "ERR You can't switch BCAST mode on/off before disabling tracking "
-                            "for this client, and then re-enabling it with a different mode.");
-        return;
-    }
-    if (tc && tc->on && (tc->optin != optin || tc->optout != optout)) {
-        resp_error(&c->out, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
-                            "for this client, and then re-enabling it with a different mode.");
-        return;
-    }
-    if (redirect && redirect != c->id && !client_by_id(redirect)) {
-        resp_error(&c->out, "ERR The client ID you want redirect to does not exist");
-        return;
-    }
-    tc = state_of(c);
-    if (!tc->on) {
-        forget_client_now(c->id);
-        tk.on_clients++;
-        tk.bcast_clients += bcast;
-    }
-    tc->on = true;
-    tc->bcast = bcast;
-    tc->optin = optin;
-    tc->optout = optout;
-    tc->noloop = noloop;
-    tc->redirect = redirect == c->id ? 0 : redirect;
-    tc->broken = false;
-    for (size_t i = 0; i < nprefix; i++) { /* prefixes add up, as in Redis */
-        tc->prefixes = mem_realloc(tc->prefixes, (tc->nprefixes + 1) * sizeof *tc->prefixes);
-        tc->prefixes[tc->nprefixes++] = mem_strndup(prefixes[i]->ptr, prefixes[i]->len);
-        tk.prefixes++;
-    }
-    resp_simple(&c->out, "OK");
-}
-
-void tracking_client_caching_cmd(client *c, size_t argc, const resp_arg *argv)
-{
-    tracking_client *tc = c->tracking;
-    bool yes = word_is(&argv[2], "yes");
-    if (!yes && !word_is(&argv[2], "no")) {
-        command_reply_syntax(c);
-        return;
-    }
-    if (!tc || !tc->on || !(tc->optin || tc->optout)) {
-        resp_error(&c->out, "ERR CLIENT CACHING can be called only when the client is in "
-                            "tracking mode with OPTIN or OPTOUT mode enabled");
-        return;
-    }
-    if (yes && !tc->optin) {
-        resp_error(&c->out,
-                   "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
-        return;
-    }
-    if (!yes && !tc->optout) {
-        resp_error(&c->out,
-                   "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
-        return;
-    }
-    tc->caching_yes = yes;
-    tc->caching_no = !yes;
-    tc->caching_at = c->commands;
-    resp_simple(&c->out, "OK");
-}
-
-void tracking_client_trackinginfo_cmd(client *c, size_t argc, const resp_arg *argv)
-{
-    const tracking_client *tc = c->tracking;
-    bool on = tc && tc->on;
-    resp_map(&c->out, c->proto, 3);
-    resp_bulk_str(&c->out, "flags");
-    const char *flags[8];
-    size_t n = 0;
-    flags[n++] = on ? "on" : "off";
-    if (on && tc->bcast)
-        flags[n++] = "bcast";
-    if (on && tc->optin)
-        flags[n++] = "optin";
-    if (on && tc->optout)
-        flags[n++] = "optout";
-    if (on && tc->caching_yes && tc->caching_at + 1 == c->commands)
-        flags[n++] = "caching-yes";
-    if (on && tc->caching_no && tc->caching_at + 1 == c->commands)
-        flags[n++] = "caching-no";
-    if (on && tc->noloop)
-        flags[n++] = "noloop";
-    if (on && tc->broken)
-        flags[n++] = "broken_redirect";
-    resp_set(&c->out, c->proto, n);
-    for (size_t i = 0; i < n; i++)
-        resp_bulk_str(&c->out, flags[i]);
-    resp_bulk_str(&c->out, "redirect");
-    resp_int(&c->out, on ? (long long)tc->redirect : -1);
-    resp_bulk_str(&c->out, "prefixes");
-    resp_array(&c->out, on ? tc->nprefixes : 0);
-    for (size_t i = 0; on && i < tc->nprefixes; i++)
-        resp_bulk_str(&c->out, tc->prefixes[i]);
-}
-
-void tracking_client_getredir_cmd(client *c, size_t argc, const resp_arg *argv)
-{
-    const tracking_client *tc = c->tracking;
-    resp_int(&c->out, tc && tc->on ? (long long)tc->redirect : -1);
-}
-
-/* The reply to (UN)SUBSCRIBE for one channel: RESP3 a push, RESP2 an array. */
-static void reply_subscription(client *c, const char *kind, bool named, size_t count)
-{
-    if (c->proto >= 3)
-        buf_append_str(&c->out, ">3\r\n");
-    else
-        resp_array(&c->out, 3);
-    resp_bulk_str(&c->out, kind);
-    if (named)
-        resp_bulk_str(&c->out, TK_CHANNEL);
-    else
-        resp_null(&c->out, c->proto);
-    resp_int(&c->out, (long long)count);
-}
-
-static void subscribeCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    for (size_t i = 1; i < argc; i++) {
-        if (!util_eq_nocase(argv[i].ptr, argv[i].len, TK_CHANNEL) ||
-            argv[i].len != strlen(TK_CHANNEL)) {
-            resp_error(&c->out, "ERR rbacd publishes only the " TK_CHANNEL
-                                " channel (client tracking); nothing was subscribed");
-            return;
-        }
-    }
-    tracking_client *tc = state_of(c);
-    if (!tc->subscribed)
-        tk.subscribers++;
-    tc->subscribed = true;
-    for (size_t i = 1; i < argc; i++)
-        reply_subscription(c, "subscribe", true, 1);
-}
-
-static void unsubscribeCommand(client *c, size_t argc, const resp_arg *argv)
-{
-    for (size_t i = 1; i < argc; i++) {
-        if (!util_eq_nocase(argv[i].ptr, argv[i].len, TK_CHANNEL) ||
-            argv[i].len != strlen(TK_CHANNEL)) {
-            resp_error(&c->out, "ERR rbacd publishes only the " TK_CHANNEL " channel");
-            return;
-        }
-    }
-    tracking_client *tc = c->tracking;
-    bool was = tc && tc->subscribed;
-    if (was) {
-        tc->subscribed = false;
-        tk.subscribers--;
-        state_release(c);
-    }
-    if (argc == 1 && !was)
-        reply_subscription(c, "unsubscribe", false, 0);
-    else if (argc == 1)
-        reply_subscription(c, "unsubscribe", true, 0);
-    for (size_t i = 1; i < argc; i++)
-        reply_subscription(c, "unsubscribe", true, 0);
-}
-
-command cmd_tracking_table[] = {
-    COMMAND_ROW("subscribe", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, subscribeCommand,
-                "Receives client-tracking invalidations (the __redis__:invalidate channel only).",
-                "channel [channel ...]", NULL),
-    COMMAND_ROW("unsubscribe", 1, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, unsubscribeCommand,
-                "Stops receiving client-tracking invalidations.", "[channel [channel ...]]", NULL),
-    COMMAND_END,
 };
