@@ -20,6 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Longest login-failure-window (s): a lockout row older than this no longer bounds any
+ * count, and the purge deletes it. */
+#define CONF_LOGIN_WINDOW_MAX_S 86400
+
 enum conf_role {
     CONF_ROLE_CHECK = 0, /* reads and sessions, except SESSION CREATE */
     CONF_ROLE_ADMIN = 1, /* everything */
@@ -67,7 +71,14 @@ typedef struct rbacd_conf {
     long long change_retention;     /* seconds to keep rbac_change rows, default 86400 (runtime) */
     long long session_ttl;          /* seconds, default 7200 (runtime) */
     long long session_max_per_user; /* default 20 (runtime) */
-    long long worker_threads;       /* default 4 */
+    long long login_max_failures;   /* failed LOGINs of one (tenant, username) before a
+                                       lockout, default 5, 0 = no limit (runtime) */
+    long long login_max_failures_per_ip; /* failed LOGINs from one IP before a lockout,
+                                            default 20, 0 = no limit (runtime) */
+    long long login_failure_window;      /* seconds the failures are counted over, default
+                                            300 (runtime) */
+    long long login_lockout;             /* seconds a lockout lasts, default 900 (runtime) */
+    long long worker_threads;            /* default 4 */
     /* observability */
     long long http_port;               /* 0 = off; not served yet */
     char *http_bind;                   /* default "127.0.0.1"; not served yet */

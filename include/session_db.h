@@ -69,6 +69,8 @@ enum session_op_kind {
     SESSION_OP_USER = 6,         /* re-read every live session of a user (LIST, sync) */
     SESSION_OP_LOAD = 7,         /* every live session (start-up) */
     SESSION_OP_PURGE = 8,        /* delete rows that expired */
+    SESSION_OP_LOGIN_CHECK = 9,  /* a LOGIN before its password check: the user row and
+                                    its lockouts (session_login_check) */
 };
 
 typedef struct session_row {
@@ -87,15 +89,97 @@ typedef struct session_rows {
     size_t cap;     /* rows allocated */
 } session_rows;
 
-/* A login attempt to record in tenant_login_log (and, when ok, last_login_at). */
+/* The tenant_user row a LOGIN names. */
+typedef struct session_login_user {
+    bool found;                     /* a live user row matched the exact name */
+    uint64_t id;                    /* tenant_user.id */
+    int status;                     /* tenant_user.status */
+    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
+} session_login_user;
+
+/* A login attempt to record in tenant_login_log (and, when ok, last_login_at), and the
+ * lockouts it starts in tenant_login_lockout. */
 typedef struct session_login_log {
-    uint64_t tenant;     /* 0 when no live tenant has the code */
-    uint64_t user;       /* 0 when no such user */
-    char *username;      /* as presented, made valid UTF-8 and cut to the column; owned */
-    int64_t time_ms;     /* when the attempt was decided */
-    bool ok;             /* result column */
-    const char *message; /* static text: "ok", "wrong password", ... */
+    uint64_t tenant;      /* 0 when no live tenant has the code */
+    uint64_t user;        /* 0 when no such user */
+    char *username;       /* as presented, made valid UTF-8 and cut to the column; owned */
+    int64_t time_ms;      /* when the attempt was decided */
+    bool ok;              /* result column */
+    const char *message;  /* static text: "ok", "wrong password", ... */
+    int refused;          /* enum session_lockout: refused unchecked, by which lockout */
+    int64_t lock_user_ms; /* > 0: (tenant, username) is locked out until then */
+    int64_t lock_ip_ms;   /* > 0: the op's ip is locked out until then */
 } session_login_log;
+
+/* ---- SESSION LOGIN's abuse limits ----
+ *
+ * Every failed attempt (a WRONGPASS reply, whatever its reason, a lockout's own
+ * included) is a tenant_login_log row, and the counts are read from there: the failures
+ * of one (tenant, username as logged) since its latest successful login, and the
+ * failures from one IP, within the window, and after the key's last lockout ended.
+ * A failure that brings a count to its limit starts a lockout of the key: a
+ * tenant_login_lockout row saying until when. Meanwhile every attempt naming the key is
+ * refused before any password check, with the same reply. Each count is read with a
+ * LIMIT of the key's limit, so a check reads a bounded number of index entries however
+ * long an attack goes on. */
+
+/* The limits as configured when the attempt was checked (login-* keys). */
+typedef struct session_login_limits {
+    uint32_t max_user;  /* failures of one (tenant, username) before a lockout, 0 = none */
+    uint32_t max_ip;    /* failures from one IP before a lockout, 0 = none */
+    int64_t window_ms;  /* failures are counted over this long */
+    int64_t lockout_ms; /* a lockout lasts this long */
+} session_login_limits;
+
+/* Which lockout refused an attempt; also tenant_login_lockout.scope. */
+enum session_lockout {
+    SESSION_LOCKOUT_NONE = 0,
+    SESSION_LOCKOUT_USER = 1, /* the (tenant, username) */
+    SESSION_LOCKOUT_IP = 2,   /* the client IP */
+};
+
+/* What the database says about an attempt's two keys (session_login_decide's input). */
+typedef struct session_login_facts {
+    int64_t user_until_ms;       /* lockout of (tenant, username) ends, 0 = none recorded */
+    int64_t ip_until_ms;         /* lockout of the IP ends, 0 = none recorded */
+    int64_t last_ok_ms;          /* latest successful login of (tenant, username), 0 = none */
+    const int64_t *user_fail_ms; /* newest failures of (tenant, username) in the window */
+    size_t nuser_fail;           /* ... at most max_user of them */
+    const int64_t *ip_fail_ms;   /* newest failures from the IP in the window */
+    size_t nip_fail;             /* ... at most max_ip of them */
+} session_login_facts;
+
+/* A LOGIN before its password is checked (SESSION_OP_LOGIN_CHECK). The loop fills the
+ * question; the lane reads the user row and the facts and decides. The strings belong
+ * to the caller and outlive the op. */
+typedef struct session_login_check {
+    /* asked */
+    uint64_t tenant;          /* tenant id by code, 0 when no live tenant has it */
+    const char *username;     /* the exact name to look up, NULL when not worth a lookup */
+    const char *name;         /* the name as logged: the key of the user limit */
+    const char *ip;           /* the IP as logged; NULL or "" = none, no IP limit */
+    session_login_limits lim; /* what applies */
+    /* read (lane) */
+    session_login_user user; /* the tenant_user row the name matches exactly */
+    /* decided (session_login_decide) */
+    int refused;            /* enum session_lockout: refused before any password check */
+    bool user_locked;       /* a lockout of (tenant, username) was in force */
+    bool ip_locked;         /* a lockout of the IP was in force */
+    uint32_t user_failures; /* failures of (tenant, username) that count, at most max_user */
+    uint32_t ip_failures;   /* failures from the IP that count, at most max_ip */
+} session_login_check;
+
+/* Decides c from what the database says (f) at now_ms: counts the failures that count
+ * (in the window, after the key's lockout ended and, for the user, after its latest
+ * success) and sets c->refused when a lockout is in force or a count already reached
+ * its limit (other instances' failures, or a burst). Pure; never fails. */
+void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms);
+
+/* The lockouts an answered attempt starts: when it failed (a refusal included) and
+ * brings a key's count to its limit, that key is locked out until at_ms + lockout
+ * (*user_ms, *ip_ms; 0 = none). A key already locked out is left as it is. */
+void session_login_lockouts(const session_login_check *c, bool failed, int64_t at_ms,
+                            int64_t *user_ms, int64_t *ip_ms);
 
 typedef struct session_op {
     int kind;                          /* enum session_op_kind */
@@ -112,6 +196,9 @@ typedef struct session_op {
     char *ip;                          /* create: tenant_session.ip (owned, may be NULL) */
     char *ua;                          /* create: tenant_session.user_agent (same) */
     session_login_log *login;          /* a login to log (owned), or NULL */
+    session_login_check *check;        /* login check: what to read and decide (not owned) */
+    void *ctx;                         /* the caller's state riding on the op (login check) */
+    void (*ctx_free)(void *ctx);       /* frees ctx if the op is freed still holding it */
     size_t max_live;                   /* create: session-max-per-user when it was asked */
     char token[SESSION_TOKEN_LEN + 1]; /* create: the reply; wiped when freed */
     char *arg;                         /* lookup: menu argument to answer with (owned) */
@@ -178,18 +265,5 @@ void session_db_run(session_batch *b);
  * says which; the caller classifies it). */
 bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long *revoked)
     __attribute__((warn_unused_result));
-
-/* The tenant_user row a LOGIN names. */
-typedef struct session_login_user {
-    bool found;                     /* a live user row matched the exact name */
-    uint64_t id;                    /* tenant_user.id */
-    int status;                     /* tenant_user.status */
-    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
-} session_login_user;
-
-/* Reads the live user username of tenant into *u (u->found false when none). False with
- * err set when the database failed (a lost connection is dropped for reconnecting). */
-bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
-                           char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

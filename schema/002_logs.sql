@@ -11,17 +11,27 @@
 --
 -- A partitioned table's unique keys must contain the partitioning column, hence the
 -- primary key (log_id, time); log_id alone is still unique (AUTO_INCREMENT).
--- Written by rbacd (SESSION LOGIN, every write-through command), never read by it.
+-- Written by rbacd (SESSION LOGIN, every write-through command). rbacd reads one thing
+-- back: SESSION LOGIN counts recent failed logins of a user name and of an IP in
+-- tenant_login_log (its abuse limits, see tenant_login_lockout in 001_tables.sql).
 
 -- ---------------------------------------------------------------------------------
 -- tenant_login_log: one row per login attempt, successful or not. tenant_id and
--- user_id are 0 when the attempt named no existing tenant or user.
+-- user_id are 0 when the attempt named no existing tenant or user. An attempt refused
+-- by a lockout has result 0 and message 'locked out (user)' or 'locked out (ip)'.
+--
+-- SESSION LOGIN reads the newest rows of one key before each password check, within
+-- login-failure-window and at most login-max-failures(-per-ip) rows of them:
+--   idx_ll_name_result_time   (tenant_id, username, result, login_time): the failures
+--                             (result 0) and the latest success (result 1) of a name
+--   idx_ll_ip_result_time     (ip, result, login_time): the failures from an IP
+-- username is compared byte for byte (utf8mb4_bin), as tenant_user.username is.
 -- ---------------------------------------------------------------------------------
 CREATE TABLE tenant_login_log (
     log_id          BIGINT UNSIGNED  NOT NULL AUTO_INCREMENT,
     tenant_id       BIGINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT '0 if unknown',
     user_id         BIGINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT '0 if unknown',
-    username        VARCHAR(64)      NOT NULL DEFAULT '' COMMENT 'as presented',
+    username        VARCHAR(64)      COLLATE utf8mb4_bin NOT NULL DEFAULT '' COMMENT 'as presented',
     login_time      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     ip              VARCHAR(64)      NOT NULL DEFAULT '',
     user_agent      VARCHAR(512)     NOT NULL DEFAULT '',
@@ -31,7 +41,9 @@ CREATE TABLE tenant_login_log (
     updated_at      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (log_id, login_time),
     KEY idx_ll_tenant_time (tenant_id, login_time),
-    KEY idx_ll_tenant_user_time (tenant_id, user_id, login_time)
+    KEY idx_ll_tenant_user_time (tenant_id, user_id, login_time),
+    KEY idx_ll_name_result_time (tenant_id, username, result, login_time),
+    KEY idx_ll_ip_result_time (ip, result, login_time)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
   COMMENT='login attempts, partitioned by month'
 PARTITION BY RANGE COLUMNS (login_time) (

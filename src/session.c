@@ -476,6 +476,8 @@ static void apply_load(session_op *op, int64_t now_ms)
 
 static void apply_op(session_op *op, int64_t now_ms)
 {
+    if (op->login && op->ctx)
+        session_login_committed(op); /* the login's row is in (or failed): not in flight */
     switch (op->kind) {
     case SESSION_OP_REVOKEALL:
         apply_revokeall(op);
@@ -503,16 +505,21 @@ static void apply_op(session_op *op, int64_t now_ms)
         if (op->ok && op->count >= SESSION_PURGE_LIMIT)
             sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
         break;
-    default: /* SESSION_OP_LOGIN_FAILED: its row is all there is */
+    case SESSION_OP_LOGIN_FAILED:
+        if (op->ok && op->login) /* its row, and the lockouts it started */
+            sess.stats.login_lockouts +=
+                (op->login->lock_user_ms > 0) + (op->login->lock_ip_ms > 0);
+        break;
+    default: /* SESSION_OP_LOGIN_CHECK: cmd_session.c takes it from here */
         break;
     }
 }
 
 /* The order session_db_run() acts in; applying in it keeps memory in step. */
 static const int apply_order[] = {
-    SESSION_OP_REVOKEALL, SESSION_OP_CREATE,       SESSION_OP_TOUCH,
-    SESSION_OP_REVOKE,    SESSION_OP_LOGIN_FAILED, SESSION_OP_LOOKUP,
-    SESSION_OP_USER,      SESSION_OP_LOAD,         SESSION_OP_PURGE,
+    SESSION_OP_REVOKEALL,    SESSION_OP_CREATE,      SESSION_OP_TOUCH, SESSION_OP_REVOKE,
+    SESSION_OP_LOGIN_FAILED, SESSION_OP_LOOKUP,      SESSION_OP_USER,  SESSION_OP_LOAD,
+    SESSION_OP_PURGE,        SESSION_OP_LOGIN_CHECK,
 };
 
 /* ---- replies ---- */
@@ -624,8 +631,10 @@ static void reply_op(client *c, void *arg)
         sess.stats.logins_ok += op->login != NULL;
         break;
     case SESSION_REPLY_WRONGPASS:
+        /* The same reply whatever the reason, a lockout included. */
         resp_error(&c->out, "WRONGPASS invalid credentials");
         sess.stats.logins_failed++;
+        sess.stats.logins_locked_out += op->login && op->login->refused;
         break;
     case SESSION_REPLY_TOUCH:
         if (op->found)
@@ -728,6 +737,10 @@ static void batch_done(void *arg)
     for (session_op *op = b->head; op; op = op->next) {
         if (!op->client_id)
             continue; /* nobody waits */
+        if (op->kind == SESSION_OP_LOGIN_CHECK) {
+            session_login_checked(op); /* the wait goes on: password check, or the log row */
+            continue;
+        }
         if (touch_after_lookup(op))
             continue; /* the wait goes on until the touch commits */
         client_resume(op->client_id, reply_op, op);
@@ -802,6 +815,7 @@ static void session_shutdown(void)
     if (sess.lane)
         worker_pool_stop(sess.lane);
     sess.hashers = sess.lane = NULL;
+    session_login_drain();
     while (sess.queue_head) {
         session_op *op = sess.queue_head;
         sess.queue_head = op->next;
@@ -844,7 +858,8 @@ static void session_info(buf *out)
     const session_stats *st = &sess.stats;
     buf_printf(out,
                "sessions_live:%zu\r\nsession_users:%zu\r\nsessions_loaded:%d\r\n"
-               "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_in_progress:%zu\r\n"
+               "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_locked_out:%llu\r\n"
+               "login_lockouts:%llu\r\nlogins_in_progress:%zu\r\nlogins_waiting:%zu\r\n"
                "sessions_created:%llu\r\nsessions_touched:%llu\r\nsessions_revoked:%llu\r\n"
                "sessions_expired:%llu\r\nsessions_purged:%llu\r\n"
                "session_read_throughs:%llu\r\nsession_read_through_hits:%llu\r\n"
@@ -854,7 +869,8 @@ static void session_info(buf *out)
                "session_hash_threads:%zu\r\nsession_memory_bytes:%zu\r\n",
                session_store_count(&sess.store), session_store_users(&sess.store),
                sess.loaded ? 1 : 0, (unsigned long long)st->logins_ok,
-               (unsigned long long)st->logins_failed, sess.logins_running,
+               (unsigned long long)st->logins_failed, (unsigned long long)st->logins_locked_out,
+               (unsigned long long)st->login_lockouts, sess.logins_running, sess.logins_waiting,
                (unsigned long long)st->created, (unsigned long long)st->touched,
                (unsigned long long)st->revoked, (unsigned long long)st->expired,
                (unsigned long long)st->purged, (unsigned long long)st->read_throughs,

@@ -89,6 +89,8 @@ void session_op_free(session_op *op)
         mem_free(op->raw);
     }
     mem_free(op->rows.v);
+    if (op->ctx && op->ctx_free)
+        op->ctx_free(op->ctx);
     sodium_memzero(op, sizeof *op);
     mem_free(op);
 }
@@ -192,6 +194,7 @@ struct session_table {
     bool hashed;             /* key column: the 32-byte hash; else "h1:" + hex of it, or a
                                 raw token its legacy owner wrote */
     bool meta;               /* tenant_id, ip and user_agent columns on insert */
+    const char *lockouts;    /* LOGIN's lockout table, NULL where there is no LOGIN */
     int64_t unit_ms;         /* time resolution of its columns */
     int64_t max_ms;          /* the latest time its expiry column holds */
 };
@@ -215,6 +218,7 @@ static const session_table tables[] = {
          .user_live = "status = 1 AND deleted_at = 0",
          .hashed = true,
          .meta = true,
+         .lockouts = "tenant_login_lockout",
          .unit_ms = 1,
          .max_ms = 253402300799999LL}, /* DATETIME(3): 9999-12-31 23:59:59.999 */
     [CONF_PROFILE_MPBACKEND] =
@@ -835,6 +839,44 @@ static bool phase_logins(MYSQL *m, session_batch *b, session_op **w, size_t n)
     return ok;
 }
 
+/* The lockouts the batch's failed logins start: one upsert. A key another instance
+ * locked meanwhile keeps the later end (and the start that goes with it). */
+static bool phase_lockouts(MYSQL *m, session_batch *b, session_op **w, size_t n)
+{
+    bool ok = true;
+    size_t rows = 0;
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "INSERT INTO tenant_login_lockout (scope, tenant_id, subject, locked_at, "
+                       "locked_until) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        const session_login_log *l = w[i]->login;
+        if (!l || (!l->lock_user_ms && !l->lock_ip_ms))
+            continue;
+        for (int scope = SESSION_LOCKOUT_USER; scope <= SESSION_LOCKOUT_IP; scope++) {
+            int64_t until = scope == SESSION_LOCKOUT_USER ? l->lock_user_ms : l->lock_ip_ms;
+            if (!until)
+                continue;
+            buf_printf(&q, "%s(%d, %llu, ", rows++ ? ", " : "", scope,
+                       (unsigned long long)(scope == SESSION_LOCKOUT_USER ? l->tenant : 0));
+            sql_str(m, &q, scope == SESSION_LOCKOUT_USER ? l->username : w[i]->ip);
+            buf_append_str(&q, ", ");
+            sql_time(&q, l->time_ms);
+            buf_append_str(&q, ", ");
+            sql_time(&q, until);
+            buf_append_str(&q, ")");
+        }
+    }
+    /* locked_at is assigned first, while locked_until is still the stored one. */
+    buf_append_str(&q, " ON DUPLICATE KEY UPDATE locked_at = IF(VALUES(locked_until) > "
+                       "locked_until, VALUES(locked_at), locked_at), locked_until = "
+                       "GREATEST(locked_until, VALUES(locked_until))");
+    if (rows)
+        ok = run_stmt(m, b, &q, "insert login lockouts", NULL);
+    buf_free(&q);
+    return ok;
+}
+
 /* After the commit: last_login_at of the logins that got a session. Rows another
  * transaction holds are skipped rather than waited for (the next login sets it); a
  * failure is logged and changes no reply. */
@@ -953,7 +995,8 @@ static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
               run_text(m, b, "START TRANSACTION", "start transaction") && phase_users(m, b, w, n) &&
               change_mark(m, b, &m0) && phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
               phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
-              change_ids(m, b, m0, &kept) && run_text(m, b, "COMMIT", "commit");
+              phase_lockouts(m, b, w, n) && change_ids(m, b, m0, &kept) &&
+              run_text(m, b, "COMMIT", "commit");
     if (!ok)
         b->nchange_ids = kept; /* what a failed attempt read is not this batch's */
     if (ok) {
@@ -1082,8 +1125,287 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
     sql_time(&q, b->now_ms);
     buf_printf(&q, "%s LIMIT %d", t->purgeable, SESSION_PURGE_LIMIT);
     op->ok = run_stmt(m, b, &q, "purge sessions", &op->count);
+    if (op->ok && t->lockouts) {
+        /* A lockout that ended before any window can reach back bounds no count. */
+        buf_clear(&q);
+        buf_printf(&q, "DELETE FROM %s WHERE locked_until < ", t->lockouts);
+        sql_time(&q, b->now_ms - (int64_t)CONF_LOGIN_WINDOW_MAX_S * 1000);
+        buf_printf(&q, " LIMIT %d", SESSION_PURGE_LIMIT);
+        op->ok = run_stmt(m, b, &q, "purge login lockouts", NULL);
+    }
     buf_free(&q);
     return op->ok;
+}
+
+/* ---- LOGIN checks (reads) ----
+ *
+ * Every LOGIN of the batch in two statements: the user rows, then one UNION ALL of
+ * the facts about each attempt's keys, each part an index range cut by a LIMIT:
+ *
+ *   lockout rows     tenant_login_lockout primary key (scope, tenant_id, subject)
+ *   latest success   tenant_login_log (tenant_id, username, result, login_time), LIMIT 1
+ *   user failures    the same index, result 0, LIMIT login-max-failures
+ *   IP failures      tenant_login_log (ip, result, login_time), LIMIT ...-per-ip
+ *
+ * all within the window (login_time > now - window: one or two partitions).
+ */
+
+enum login_fact {
+    FACT_USER_LOCK = SESSION_LOCKOUT_USER, /* tenant_login_lockout, scope 1 */
+    FACT_IP_LOCK = SESSION_LOCKOUT_IP,     /* tenant_login_lockout, scope 2 */
+    FACT_LAST_OK = 3,                      /* latest success of the user name */
+    FACT_USER_FAIL = 4,                    /* a failure of the user name */
+    FACT_IP_FAIL = 5,                      /* a failure from the IP */
+};
+
+static bool check_has_ip(const session_login_check *c)
+{
+    return c->ip && c->ip[0];
+}
+
+/* How many of the times t[0..n) are after since, at most max. */
+static uint32_t count_after(const int64_t *t, size_t n, int64_t since, uint32_t max)
+{
+    uint32_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++)
+        k += t[i] > since;
+    return k;
+}
+
+static int64_t max2(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms)
+{
+    const session_login_limits *lim = &c->lim;
+    int64_t from = now_ms - lim->window_ms;
+    c->refused = SESSION_LOCKOUT_NONE;
+    c->user_locked = c->ip_locked = false;
+    c->user_failures = c->ip_failures = 0;
+    if (lim->max_user) {
+        c->user_locked = f->user_until_ms > now_ms;
+        int64_t since = max2(max2(from, f->user_until_ms), f->last_ok_ms);
+        c->user_failures = count_after(f->user_fail_ms, f->nuser_fail, since, lim->max_user);
+        if (c->user_locked || c->user_failures >= lim->max_user)
+            c->refused = SESSION_LOCKOUT_USER;
+    }
+    if (lim->max_ip && check_has_ip(c)) {
+        c->ip_locked = f->ip_until_ms > now_ms;
+        int64_t since = max2(from, f->ip_until_ms);
+        c->ip_failures = count_after(f->ip_fail_ms, f->nip_fail, since, lim->max_ip);
+        if (!c->refused && (c->ip_locked || c->ip_failures >= lim->max_ip))
+            c->refused = SESSION_LOCKOUT_IP;
+    }
+}
+
+void session_login_lockouts(const session_login_check *c, bool failed, int64_t at_ms,
+                            int64_t *user_ms, int64_t *ip_ms)
+{
+    const session_login_limits *lim = &c->lim;
+    *user_ms = *ip_ms = 0;
+    if (!failed)
+        return;
+    if (lim->max_user && !c->user_locked && c->user_failures + 1 >= lim->max_user)
+        *user_ms = at_ms + lim->lockout_ms;
+    if (lim->max_ip && check_has_ip(c) && !c->ip_locked && c->ip_failures + 1 >= lim->max_ip)
+        *ip_ms = at_ms + lim->lockout_ms;
+}
+
+/* The user rows every check of the batch names (exact name, live, in its tenant). */
+static bool read_login_users(MYSQL *m, session_batch *b)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SELECT tenant_id, id, status, password, username FROM tenant_user "
+                       "WHERE deleted_at = 0 AND (");
+    size_t k = 0;
+    for (session_op *op = b->head; op; op = op->next) {
+        const session_login_check *c = op->check;
+        if (op->kind != SESSION_OP_LOGIN_CHECK || !c->username || !c->tenant)
+            continue;
+        buf_printf(&q, "%s(tenant_id = %llu AND username = ", k++ ? " OR " : "",
+                   (unsigned long long)c->tenant);
+        sql_str(m, &q, c->username);
+        buf_append_str(&q, ")");
+    }
+    buf_append_str(&q, ")");
+    MYSQL_RES *res = NULL;
+    bool ok = k == 0 ||
+              (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
+    buf_free(&q);
+    if (!ok)
+        return note_error(b, m, "read login users");
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        uint64_t tenant, id;
+        if (!r[4] || !dal_col_u64(r[0], len[0], &tenant) || !dal_col_u64(r[1], len[1], &id))
+            continue;
+        for (session_op *op = b->head; op; op = op->next) {
+            session_login_check *c = op->check;
+            /* The column's collation pads spaces: "admin " equals "admin". Only the
+             * exact name counts. */
+            if (op->kind != SESSION_OP_LOGIN_CHECK || !c->username || c->tenant != tenant ||
+                strcmp(r[4], c->username) != 0 || c->user.found)
+                continue;
+            c->user.found = true;
+            c->user.id = id;
+            c->user.status = dal_col_int(r[2], len[2]);
+            if (r[3] && len[3] <= PASSWD_HASH_MAX)
+                memcpy(c->user.hash, r[3], len[3] + 1);
+        }
+    }
+    if (res)
+        mysql_free_result(res);
+    return true;
+}
+
+/* One part of the facts statement: (SELECT i, fact, time FROM ... ) */
+static void fact_part(buf *q, size_t *parts, size_t i, int fact, const char *time_col,
+                      const char *from_where)
+{
+    buf_printf(q, "%s(SELECT %zu, %d, %s FROM %s", (*parts)++ ? " UNION ALL " : "", i, fact,
+               time_col, from_where);
+}
+
+/* "... login_time > from ORDER BY login_time DESC LIMIT n)" */
+static void fact_recent(buf *q, int64_t from, uint32_t n)
+{
+    buf_append_str(q, " AND login_time > ");
+    sql_time(q, from);
+    buf_printf(q, " ORDER BY login_time DESC LIMIT %u)", n);
+}
+
+/* The parts of check i (the i-th LOGIN check of the batch). */
+static void fact_parts(MYSQL *m, buf *q, size_t *parts, size_t i, const session_login_check *c,
+                       int64_t from)
+{
+    if (c->lim.max_user) {
+        fact_part(q, parts, i, FACT_USER_LOCK, "locked_until", "tenant_login_lockout WHERE ");
+        buf_printf(q, "scope = %d AND tenant_id = %llu AND subject = ", SESSION_LOCKOUT_USER,
+                   (unsigned long long)c->tenant);
+        sql_str(m, q, c->name);
+        buf_append_str(q, ")");
+        for (int ok = 1; ok >= 0; ok--) {
+            fact_part(q, parts, i, ok ? FACT_LAST_OK : FACT_USER_FAIL, "login_time",
+                      "tenant_login_log WHERE ");
+            buf_printf(q, "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
+            sql_str(m, q, c->name);
+            buf_printf(q, " AND result = %d", ok);
+            fact_recent(q, from, ok ? 1 : c->lim.max_user);
+        }
+    }
+    if (c->lim.max_ip && check_has_ip(c)) {
+        fact_part(q, parts, i, FACT_IP_LOCK, "locked_until", "tenant_login_lockout WHERE ");
+        buf_printf(q, "scope = %d AND tenant_id = 0 AND subject = ", SESSION_LOCKOUT_IP);
+        sql_str(m, q, c->ip);
+        buf_append_str(q, ")");
+        fact_part(q, parts, i, FACT_IP_FAIL, "login_time", "tenant_login_log WHERE ip = ");
+        sql_str(m, q, c->ip);
+        buf_append_str(q, " AND result = 0");
+        fact_recent(q, from, c->lim.max_ip);
+    }
+}
+
+/* The facts of one check while the rows come in. */
+typedef struct fact_acc {
+    session_login_facts f;  /* the lockouts and the latest success */
+    int64_t *user_fail;     /* failure times of the user name (owned) */
+    size_t nuser, capuser;  /* used, allocated */
+    int64_t *ip_fail;       /* failure times from the IP (owned) */
+    size_t nip, capip;      /* used, allocated */
+    session_login_check *c; /* whose */
+} fact_acc;
+
+static void fact_push(int64_t **v, size_t *n, size_t *cap, int64_t t)
+{
+    mem_grow((void **)v, cap, *n + 1, sizeof **v);
+    (*v)[(*n)++] = t;
+}
+
+static void fact_add(fact_acc *a, int fact, int64_t t)
+{
+    switch (fact) {
+    case FACT_USER_LOCK:
+        a->f.user_until_ms = t;
+        break;
+    case FACT_IP_LOCK:
+        a->f.ip_until_ms = t;
+        break;
+    case FACT_LAST_OK:
+        a->f.last_ok_ms = t;
+        break;
+    case FACT_USER_FAIL:
+        fact_push(&a->user_fail, &a->nuser, &a->capuser, t);
+        break;
+    case FACT_IP_FAIL:
+        fact_push(&a->ip_fail, &a->nip, &a->capip, t);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads the facts of every check of the batch (n of them, in acc) and decides each. */
+static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n)
+{
+    int64_t now = b->now_ms;
+    buf q;
+    buf_init(&q);
+    size_t parts = 0;
+    for (size_t i = 0; i < n; i++)
+        fact_parts(m, &q, &parts, i, acc[i].c, now - acc[i].c->lim.window_ms);
+    MYSQL_RES *res = NULL;
+    bool ok = parts == 0 ||
+              (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
+    buf_free(&q);
+    if (!ok)
+        return note_error(b, m, "read login failures");
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        uint64_t i, fact;
+        int64_t t;
+        if (dal_col_u64(r[0], len[0], &i) && i < n && dal_col_u64(r[1], len[1], &fact) && r[2] &&
+            db_parse_datetime_ms(r[2], &t))
+            fact_add(&acc[i], (int)fact, t);
+    }
+    if (res)
+        mysql_free_result(res);
+    for (size_t i = 0; i < n; i++) {
+        acc[i].f.user_fail_ms = acc[i].user_fail;
+        acc[i].f.nuser_fail = acc[i].nuser;
+        acc[i].f.ip_fail_ms = acc[i].ip_fail;
+        acc[i].f.nip_fail = acc[i].nip;
+        session_login_decide(acc[i].c, &acc[i].f, now);
+    }
+    return true;
+}
+
+static bool read_logins(MYSQL *m, session_batch *b)
+{
+    size_t n = 0;
+    for (session_op *op = b->head; op; op = op->next)
+        n += op->kind == SESSION_OP_LOGIN_CHECK;
+    if (n == 0)
+        return true;
+    fact_acc *acc = mem_calloc(n, sizeof *acc);
+    size_t i = 0;
+    for (session_op *op = b->head; op; op = op->next)
+        if (op->kind == SESSION_OP_LOGIN_CHECK)
+            acc[i++].c = op->check;
+    bool ok = read_login_users(m, b) && read_login_facts(m, b, acc, n);
+    for (session_op *op = b->head; op; op = op->next)
+        if (op->kind == SESSION_OP_LOGIN_CHECK)
+            op->ok = ok;
+    for (i = 0; i < n; i++) {
+        mem_free(acc[i].user_fail);
+        mem_free(acc[i].ip_fail);
+    }
+    mem_free(acc);
+    return ok;
 }
 
 static bool run_read(MYSQL *m, session_batch *b, session_op *op)
@@ -1114,6 +1436,10 @@ void session_db_run(session_batch *b)
         worker_db_failed();
         m = NULL;
     }
+    if (m && !read_logins(m, b) && db_error_is_connection(m)) {
+        worker_db_failed();
+        m = NULL;
+    }
     for (session_op *op = b->head; m && op; op = op->next) {
         if (!run_read(m, b, op) && db_error_is_connection(m)) {
             worker_db_failed();
@@ -1136,43 +1462,5 @@ bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long 
     if (mysql_real_query(m, sql, (unsigned long)n) != 0)
         return false;
     *revoked = (long long)mysql_affected_rows(m);
-    return true;
-}
-
-bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
-                           char *err, size_t errlen)
-{
-    memset(u, 0, sizeof *u);
-    buf q;
-    buf_init(&q);
-    buf_printf(&q,
-               "SELECT id, status, password, username FROM tenant_user WHERE tenant_id = %llu "
-               "AND username = ",
-               (unsigned long long)tenant);
-    db_quote(m, &q, username, strlen(username));
-    buf_append_str(&q, " AND deleted_at = 0");
-    bool ok = mysql_real_query(m, q.data, q.len) == 0;
-    buf_free(&q);
-    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
-    if (!res) {
-        snprintf(err, errlen, "%s", mysql_error(m));
-        if (db_error_is_connection(m))
-            worker_db_failed();
-        return false;
-    }
-    MYSQL_ROW r;
-    while ((r = mysql_fetch_row(res))) {
-        const unsigned long *len = mysql_fetch_lengths(res);
-        /* The column's collation pads spaces: "admin " equals "admin". Only the exact
-         * name counts. */
-        if (!r[3] || strcmp(r[3], username) != 0 || !dal_col_u64(r[0], len[0], &u->id))
-            continue;
-        u->found = true;
-        u->status = dal_col_int(r[1], len[1]);
-        if (r[2] && len[2] <= PASSWD_HASH_MAX)
-            memcpy(u->hash, r[2], len[2] + 1);
-        break;
-    }
-    mysql_free_result(res);
     return true;
 }

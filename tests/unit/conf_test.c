@@ -174,6 +174,10 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.change_retention, 86400);
     CHECK_EQ_INT(c.session_ttl, 7200);
     CHECK_EQ_INT(c.session_max_per_user, 20);
+    CHECK_EQ_INT(c.login_max_failures, 5);
+    CHECK_EQ_INT(c.login_max_failures_per_ip, 20);
+    CHECK_EQ_INT(c.login_failure_window, 300);
+    CHECK_EQ_INT(c.login_lockout, 900);
     CHECK_EQ_INT(c.worker_threads, 4);
     CHECK_EQ_INT(c.http_port, 0);
     CHECK_EQ_STR(c.http_bind, "127.0.0.1");
@@ -413,6 +417,12 @@ static void test_file_errors_values(void)
                    "worker-threads: '65' is not an integer between 1 and 64");
     CHECK_FILE_ERR("session-ttl 0\n", 1,
                    "session-ttl: '0' is not an integer between 1 and 31536000");
+    CHECK_FILE_ERR("login-max-failures -1\n", 1,
+                   "login-max-failures: '-1' is not an integer between 0 and 100000");
+    CHECK_FILE_ERR("login-failure-window 0\n", 1,
+                   "login-failure-window: '0' is not an integer between 1 and 86400");
+    CHECK_FILE_ERR("login-lockout 0\n", 1,
+                   "login-lockout: '0' is not an integer between 1 and 31536000");
     CHECK_FILE_ERR("sync-interval-ms 9\n", 1,
                    "sync-interval-ms: '9' is not an integer between 10 and 60000");
     CHECK_FILE_ERR("slowlog-log-slower-than -2\n", 1,
@@ -839,6 +849,10 @@ static void test_set_runtime(void)
         {"change-retention", "600", "600"},
         {"session-ttl", "30", "30"},
         {"session-max-per-user", "2", "2"},
+        {"login-max-failures", "0", "0"},
+        {"login-max-failures-per-ip", "3", "3"},
+        {"login-failure-window", "2", "2"},
+        {"login-lockout", "2", "2"},
         {"loglevel", "debug", "debug"},
         {"slowlog-log-slower-than", "0", "0"},
         {"slowlog-max-len", "5", "5"},
@@ -986,6 +1000,10 @@ static const char *const all_keys[] = {
     "change-retention",
     "session-ttl",
     "session-max-per-user",
+    "login-max-failures",
+    "login-max-failures-per-ip",
+    "login-failure-window",
+    "login-lockout",
     "worker-threads",
     "http-port",
     "http-bind",

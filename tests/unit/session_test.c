@@ -2,8 +2,9 @@
  * Session store tests: tokens (form, randomness, base64url, the BLAKE2b-256 hash
  * against known vectors), the store's three indexes kept in step (hash table with
  * 8-byte-prefix collisions, per-user lists in creation order, the expiry heap under a
- * long seeded run of adds, touches and removals checked against a reference), and the
- * text cleaning every VARCHAR value goes through before it reaches the database.
+ * long seeded run of adds, touches and removals checked against a reference), the
+ * text cleaning every VARCHAR value goes through before it reaches the database, and
+ * LOGIN's lockout decision from what the database says.
  */
 #include "mem.h"
 #include "session_db.h"
@@ -276,6 +277,98 @@ static void test_text_ok(void)
     CHECK(!session_text_ok(long_name, 65, 64));
 }
 
+/* ---- login limits: the decision before a password check ---- */
+
+#define T0 1800000000000LL /* a wall clock in ms */
+
+static session_login_check lcheck(uint32_t max_user, uint32_t max_ip, const char *ip)
+{
+    session_login_check c;
+    memset(&c, 0, sizeof c);
+    c.tenant = 1;
+    c.name = "bob";
+    c.ip = ip;
+    c.lim.max_user = max_user;
+    c.lim.max_ip = max_ip;
+    c.lim.window_ms = 300000;
+    c.lim.lockout_ms = 900000;
+    return c;
+}
+
+static void test_login_decide_counts(void)
+{
+    /* Four failures in the window (and one before it): not refused; the fifth failure
+     * starts a lockout of the name. */
+    int64_t fails[] = {T0 - 1000, T0 - 2000, T0 - 3000, T0 - 4000, T0 - 400000};
+    session_login_facts f = {.user_fail_ms = fails, .nuser_fail = 5};
+    session_login_check c = lcheck(5, 0, NULL);
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 4);
+    int64_t u, i;
+    session_login_lockouts(&c, true, T0 + 5, &u, &i);
+    CHECK_EQ_INT(u, T0 + 5 + 900000);
+    CHECK_EQ_INT(i, 0);
+    session_login_lockouts(&c, false, T0 + 5, &u, &i); /* a success starts nothing */
+    CHECK_EQ_INT(u, 0);
+    /* A success after the second failure: only the two after it count. */
+    f.last_ok_ms = T0 - 2500;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.user_failures, 2);
+    /* Five failures, no lockout row (parallel attempts reached the limit together):
+     * refused, and this refusal starts the lockout. */
+    int64_t five[] = {T0 - 1, T0 - 2, T0 - 3, T0 - 4, T0 - 5};
+    session_login_facts g = {.user_fail_ms = five, .nuser_fail = 5};
+    session_login_decide(&c, &g, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_USER);
+    CHECK(!c.user_locked);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u, T0 + 900000);
+    /* Limit off: nothing counted, nothing refused, nothing started. */
+    c = lcheck(0, 0, "10.0.0.1");
+    session_login_decide(&c, &g, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u + i, 0);
+}
+
+static void test_login_decide_lockouts(void)
+{
+    int64_t fails[] = {T0 - 1000, T0 - 2000};
+    session_login_facts f = {.user_fail_ms = fails, .nuser_fail = 2, .user_until_ms = T0 + 1};
+    session_login_check c = lcheck(5, 20, "10.0.0.1");
+    /* In force: refused, and the name's lockout is not started again. */
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_USER);
+    CHECK(c.user_locked);
+    CHECK_EQ_INT(c.user_failures, 0);
+    int64_t u, i;
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u, 0);
+    /* Ended: the failures before its end do not count any more. */
+    f.user_until_ms = T0 - 1500;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 1);
+    /* The IP: its own lockout, and its count (no success resets it). */
+    int64_t ipf[] = {T0 - 10, T0 - 20, T0 - 30};
+    session_login_facts h = {.ip_fail_ms = ipf, .nip_fail = 3, .last_ok_ms = T0 - 5};
+    c = lcheck(5, 4, "10.0.0.1");
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.ip_failures, 3);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u, 0);
+    CHECK_EQ_INT(i, T0 + 900000);
+    h.ip_until_ms = T0 + 10;
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_IP);
+    /* No IP given: no IP limit. */
+    c = lcheck(5, 1, "");
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -290,5 +383,7 @@ int main(void)
     TEST_RUN(test_expiry_heap_seeded);
     TEST_RUN(test_text_clean);
     TEST_RUN(test_text_ok);
+    TEST_RUN(test_login_decide_counts);
+    TEST_RUN(test_login_decide_lockouts);
     return TEST_DONE();
 }
