@@ -228,6 +228,7 @@ typedef struct session_batch {
     size_t n;                   /* how many */
     int64_t now_ms;             /* the clock the batch compares expiries with */
     uint64_t start_seq;         /* loop side: the change sequence when it started */
+    uint64_t lane_seq;          /* loop side: its number among the batches started (1, 2..) */
     /* results */
     uint64_t writes;                   /* write ops committed */
     uint64_t *change_ids;              /* rbac_change ids the committed writes made (owned) */

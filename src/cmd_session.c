@@ -360,7 +360,8 @@ typedef struct login_job {
     uint64_t held[2];          /* the keys it counts in flight for (login_key ids) */
     uint32_t held_limit[2];    /* their limits */
     size_t nheld;              /* how many */
-    struct login_job *next;    /* waiting on a key */
+    struct login_job *next;    /* waiting on a key, or settling (sess.logins_settling) */
+    uint64_t settle_seq;       /* settling: counted until no batch up to this is in flight */
     /* results (checker thread) */
     bool cancelled;      /* the check was skipped: the server is stopping */
     bool matched;        /* right password of an enabled user */
@@ -700,14 +701,44 @@ void session_login_committed(session_op *op)
 {
     login_job *j = op->ctx;
     op->ctx = NULL;
-    login_end(j);
-    login_job_free(j);
+    if (sess.batches_in_flight <= 1 || !j->nheld) {
+        login_end(j); /* every later check reads its row */
+        login_job_free(j);
+        return;
+    }
+    /* The other batch in flight may have read j's keys before this commit: j counts for
+     * them until it is done (session_login_settle), lest a check there miss it both in
+     * the database and in flight. */
+    sess.logins_running--;
+    j->settle_seq = sess.batches_started;
+    j->next = sess.logins_settling;
+    sess.logins_settling = j;
+}
+
+void session_login_settle(void)
+{
+    uint64_t oldest = UINT64_MAX; /* lane_seq of the oldest batch in flight */
+    for (size_t i = 0; i < sess.batches_in_flight; i++)
+        if (sess.in_flight[i]->lane_seq < oldest)
+            oldest = sess.in_flight[i]->lane_seq;
+    for (login_job **link = &sess.logins_settling; *link;) {
+        login_job *j = *link;
+        if (j->settle_seq >= oldest) {
+            link = &j->next;
+            continue;
+        }
+        *link = j->next;
+        j->next = NULL;
+        keys_release(j);
+        login_job_free(j);
+    }
 }
 
 /* The password was checked (loop thread). */
 static void login_job_done(void *arg)
 {
     login_job *j = arg;
+    sess.stats.password_checks += !j->cancelled;
     if (sess.stopping || j->cancelled) {
         login_dberr(j);
         return;
@@ -761,6 +792,11 @@ void session_login_drain(void)
     }
     idmap_free(&sess.login_keys);
     idmap_init(&sess.login_keys);
+    while (sess.logins_settling) {
+        login_job *j = sess.logins_settling;
+        sess.logins_settling = j->next;
+        login_job_free(j);
+    }
 }
 
 /* Reads the LOGIN options from argv[5] on into j; replies the error itself. */

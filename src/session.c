@@ -255,6 +255,7 @@ static void start_batch(void)
         b->now_ms = session_clock_ms();
         b->table = sess.table;
         b->start_seq = sess.change_seq;
+        b->lane_seq = ++sess.batches_started;
         idmap mine_users, mine_hashes; /* this batch's own counts in the busy maps */
         idmap_init(&mine_users);
         idmap_init(&mine_hashes);
@@ -752,6 +753,7 @@ static void batch_done(void *arg)
     }
     mem_free(b->change_ids);
     mem_free(b);
+    session_login_settle();
     start_batch();
 }
 
@@ -859,7 +861,8 @@ static void session_info(buf *out)
     buf_printf(out,
                "sessions_live:%zu\r\nsession_users:%zu\r\nsessions_loaded:%d\r\n"
                "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_locked_out:%llu\r\n"
-               "login_lockouts:%llu\r\nlogins_in_progress:%zu\r\nlogins_waiting:%zu\r\n"
+               "login_lockouts:%llu\r\nlogin_password_checks:%llu\r\n"
+               "logins_in_progress:%zu\r\nlogins_waiting:%zu\r\n"
                "sessions_created:%llu\r\nsessions_touched:%llu\r\nsessions_revoked:%llu\r\n"
                "sessions_expired:%llu\r\nsessions_purged:%llu\r\n"
                "session_read_throughs:%llu\r\nsession_read_through_hits:%llu\r\n"
@@ -870,12 +873,12 @@ static void session_info(buf *out)
                session_store_count(&sess.store), session_store_users(&sess.store),
                sess.loaded ? 1 : 0, (unsigned long long)st->logins_ok,
                (unsigned long long)st->logins_failed, (unsigned long long)st->logins_locked_out,
-               (unsigned long long)st->login_lockouts, sess.logins_running, sess.logins_waiting,
-               (unsigned long long)st->created, (unsigned long long)st->touched,
-               (unsigned long long)st->revoked, (unsigned long long)st->expired,
-               (unsigned long long)st->purged, (unsigned long long)st->read_throughs,
-               (unsigned long long)st->read_through_hits, (unsigned long long)st->writes,
-               (unsigned long long)st->commits,
+               (unsigned long long)st->login_lockouts, (unsigned long long)st->password_checks,
+               sess.logins_running, sess.logins_waiting, (unsigned long long)st->created,
+               (unsigned long long)st->touched, (unsigned long long)st->revoked,
+               (unsigned long long)st->expired, (unsigned long long)st->purged,
+               (unsigned long long)st->read_throughs, (unsigned long long)st->read_through_hits,
+               (unsigned long long)st->writes, (unsigned long long)st->commits,
                st->commits ? (double)st->writes / (double)st->commits : 0.0,
                (unsigned long long)st->batches, (unsigned long long)st->overlapped,
                (unsigned long long)st->db_errors, sess.queued, sess.hasher_threads,

@@ -16,8 +16,11 @@ small values they need through CONFIG SET, restoring the class defaults afterwar
 """
 
 import os
+import subprocess
 import sys
+import tempfile
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,7 +32,8 @@ WRONGPASS = "WRONGPASS invalid credentials"
 SLOW_PW = "slow-pass-456"  # user 'slow': bcrypt cost 12, about 300 ms a check
 # Users of tenant demo (1) made here, one or two per test, each with password
 # '<name>-pw' as a cost-4 bcrypt hash (a check takes about a millisecond).
-USERS = ["lifty", "sqly", "clearly", "ipuser", "offy", "bursty", "multi", "twoinst"]
+USERS = ["lifty", "sqly", "clearly", "ipuser", "offy", "bursty", "multi", "twoinst",
+         "windowy"]
 
 # The class's configuration: the default limits, a window and a lockout long enough
 # that a loaded machine's slow password checks never let a count age out mid-test.
@@ -106,6 +110,8 @@ class LoginAbuseTest(LoginAbuseBase):
         self.assertEqual(after["logins_locked_out"] - before["logins_locked_out"], 1)
         self.assertEqual(after["login_lockouts"] - before["login_lockouts"], 1)
         self.assertEqual(after["logins_failed"] - before["logins_failed"], 6)
+        # Five password checks for the five failures, none for the refusal.
+        self.assertEqual(after["login_password_checks"] - before["login_password_checks"], 5)
         # A cost-12 check takes ~300 ms; the refusal is two trips through the session
         # lane and no hash at all.
         report = "wrong passwords %s s, refused %.3f s" % (
@@ -155,6 +161,38 @@ class LoginAbuseTest(LoginAbuseBase):
         # Counting starts again after it: four failures lock nothing.
         self.fail_times("demo", "lifty", 4)
         self.assertToken(self.login("demo", "lifty", "lifty-pw"))
+
+    def test_failures_age_out_of_the_window(self):
+        self.r.config_set("login-failure-window", "2")
+        self.r.config_set("login-lockout", "3")
+        mark = self.log_mark()
+        self.fail_times("demo", "windowy", 4)
+
+        def in_window():
+            return self.db.sql(
+                "SELECT COUNT(*) FROM tenant_login_log WHERE username = 'windowy' AND "
+                "log_id > %s AND login_time > UTC_TIMESTAMP(3) - INTERVAL 2 SECOND",
+                (mark,))[0][0]
+        wait_for(lambda: in_window() == 0, 20, interval=0.1, what="failures out of the window")
+        # Those four no longer count: four more and the right password get in (counted
+        # with them, the first of the four would have started a lockout).
+        self.fail_times("demo", "windowy", 4)
+        self.assertToken(self.login("demo", "windowy", "windowy-pw"), "old failures aged out")
+        # Five in the window lock it for three seconds, then it lifts.
+        self.fail_times("demo", "windowy", 5)
+        locked_at = time.monotonic()
+        self.assertWrongpass(self.login("demo", "windowy", "windowy-pw"), "locked")
+
+        def attempt():
+            r = self.login("demo", "windowy", "windowy-pw")
+            return r if isinstance(r, bytes) else None
+        self.assertToken(wait_for(attempt, 20, interval=0.2, what="the lockout lifted"))
+        self.assertGreater(time.monotonic() - locked_at, 2.5)
+        messages = [m for _, m in self.log_rows("windowy", mark)]
+        self.assertEqual(messages[:14], ["wrong password"] * 8 + ["ok"] + ["wrong password"] * 5)
+        self.assertEqual(messages[-1], "ok")
+        self.assertGreaterEqual(len(messages), 16, messages)
+        self.assertEqual(set(messages[14:-1]), {"locked out (user)"}, messages)
 
     def test_sql_can_lift_a_lockout(self):
         self.fail_times("demo", "sqly", 5)
@@ -236,6 +274,33 @@ class LoginAbuseTest(LoginAbuseBase):
         self.assertEqual(self.info()["logins_waiting"], 0)
 
 
+class LoginAbuseConfigFileTest(unittest.TestCase):
+    """Bad values of the login-* keys stop the start, naming the file, line and key."""
+
+    def test_bad_values_stop_the_start(self):
+        cases = [("login-max-failures", "-1", "0 and 100000"),
+                 ("login-max-failures", "five", "0 and 100000"),
+                 ("login-max-failures-per-ip", "-20", "0 and 100000"),
+                 ("login-max-failures-per-ip", "1e3", "0 and 100000"),
+                 ("login-failure-window", "0", "1 and 86400"),
+                 ("login-failure-window", "5m", "1 and 86400"),
+                 ("login-lockout", "-900", "1 and 31536000"),
+                 ("login-lockout", "forever", "1 and 31536000")]
+        with tempfile.TemporaryDirectory(prefix="rbacd-login-") as tmp:
+            path = os.path.join(tmp, "bad.conf")
+            for key, value, bounds in cases:
+                with self.subTest(key=key, value=value):
+                    with open(path, "w") as f:
+                        f.write("# login limits\nport 0\n%s %s\n" % (key, value))
+                    p = subprocess.run([harness.rbacd_bin(), path], capture_output=True,
+                                       text=True, timeout=30, env=harness.sanitizer_env(),
+                                       stdin=subprocess.DEVNULL)
+                    harness.check_sanitizer_output(p.stdout + p.stderr, key)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("%s:3: %s: '%s' is not an integer between %s"
+                                  % (path, key, value, bounds), p.stderr)
+
+
 class LoginAbuseInstancesTest(LoginAbuseBase):
     """The counts and lockouts are in the database: other instances and restarts see them."""
 
@@ -245,9 +310,13 @@ class LoginAbuseInstancesTest(LoginAbuseBase):
         for attempt in ("on B", "on B restarted"):
             with RbacdServer(db=self.db, conf_lines=self.CONF_LINES) as b:
                 with b.raw_connection(timeout=60) as c:
-                    before = self.info(b)["logins_locked_out"]
+                    before = self.info(b)
                     self.assertWrongpass(self.login("demo", "multi", "multi-pw", conn=c), attempt)
-                    self.assertEqual(self.info(b)["logins_locked_out"], before + 1, attempt)
+                    after = self.info(b)
+                    self.assertEqual(after["logins_locked_out"], before["logins_locked_out"] + 1,
+                                     attempt)
+                    self.assertEqual(after["login_password_checks"],
+                                     before["login_password_checks"], attempt)
 
     def test_failures_on_two_instances_add_up(self):
         with RbacdServer(db=self.db, conf_lines=self.CONF_LINES) as b:
