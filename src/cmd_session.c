@@ -341,6 +341,7 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
 typedef struct login_key {
     uint64_t id;                 /* its SipHash */
     uint32_t inflight;           /* logins between their check and their row's commit */
+    int64_t locked_until_ms;     /* a lockout of the key this instance started ends then */
     struct login_job *wait_head; /* logins waiting for those, in arrival order */
     struct login_job *wait_tail; /* its last */
 } login_key;
@@ -572,6 +573,20 @@ static void keys_hold_always(login_job *j)
     j->nheld = n;
 }
 
+/* The lockout j's failure starts for its key held[i] (until_ms, 0 = none), unless one
+ * this instance started for the key is still on: the attempts of a burst that reached
+ * the limit together start one lockout, not one each. */
+static int64_t key_lock_once(const login_job *j, size_t i, int64_t until_ms, int64_t now_ms)
+{
+    login_key *k = until_ms && i < j->nheld ? key_find(j->held[i]) : NULL;
+    if (!k)
+        return until_ms;
+    if (k->locked_until_ms > now_ms)
+        return 0;
+    k->locked_until_ms = until_ms;
+    return until_ms;
+}
+
 /* ---- the steps ---- */
 
 /* j is done: releases its keys and its count. */
@@ -685,6 +700,9 @@ static void login_finish(login_job *j, bool ok, const char *message)
     l->message = message;
     l->refused = j->check.refused;
     session_login_lockouts(&j->check, !ok, l->time_ms, &l->lock_user_ms, &l->lock_ip_ms);
+    /* held[]: the user name's key first when its limit is on, then the IP's. */
+    l->lock_user_ms = key_lock_once(j, 0, l->lock_user_ms, l->time_ms);
+    l->lock_ip_ms = key_lock_once(j, j->check.lim.max_user ? 1 : 0, l->lock_ip_ms, l->time_ms);
     j->check.name = j->check.ip = NULL; /* moved to the op */
     log_debug("session login: tenant %llu user %llu: %s", (unsigned long long)l->tenant,
               (unsigned long long)l->user, message);

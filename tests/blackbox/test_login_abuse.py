@@ -255,9 +255,11 @@ class LoginAbuseTest(LoginAbuseBase):
         self.assertEqual(self.r.config_get("login-lockout"), {"login-lockout": "900"})
 
     def test_parallel_burst_gets_no_more_checks_than_the_limit(self):
-        # Twelve attempts at once on one name: five password checks, seven refusals.
+        # Thirty attempts at once on one name (enough for both session lanes to run
+        # batches side by side): five password checks, 25 refusals, one lockout.
         mark = self.log_mark()
-        conns = [self.srv.raw_connection(timeout=60) for _ in range(12)]
+        before = self.info()
+        conns = [self.srv.raw_connection(timeout=60) for _ in range(30)]
         try:
             for c in conns:
                 c.send(encode_command("SESSION", "LOGIN", "demo", "bursty", "guess"))
@@ -268,10 +270,15 @@ class LoginAbuseTest(LoginAbuseBase):
         for r in replies:
             self.assertWrongpass(r)
         self.assertEqual(sorted(self.log_rows("bursty", mark)),
-                         [(0, "locked out (user)")] * 7 + [(0, "wrong password")] * 5)
+                         [(0, "locked out (user)")] * 25 + [(0, "wrong password")] * 5)
         self.assertWrongpass(self.login("demo", "bursty", "bursty-pw"), "locked out")
         wait_for(lambda: self.info()["logins_in_progress"] == 0, 10, what="logins done")
-        self.assertEqual(self.info()["logins_waiting"], 0)
+        after = self.info()
+        self.assertEqual(after["logins_waiting"], 0)
+        self.assertEqual(after["login_password_checks"] - before["login_password_checks"], 5)
+        self.assertEqual(after["login_lockouts"] - before["login_lockouts"], 1)
+        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM tenant_login_lockout "
+                                     "WHERE subject = 'bursty'")[0][0], 1)
 
 
 class LoginAbuseConfigFileTest(unittest.TestCase):
