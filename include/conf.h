@@ -20,10 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest login-failure-window (s): a lockout row older than this no longer bounds any
- * count, and the purge deletes it. */
-#define CONF_LOGIN_WINDOW_MAX_S 86400
-
 enum conf_role {
     CONF_ROLE_CHECK = 0, /* reads and sessions, except SESSION CREATE */
     CONF_ROLE_ADMIN = 1, /* everything */

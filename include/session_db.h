@@ -97,56 +97,68 @@ typedef struct session_login_user {
     char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
 } session_login_user;
 
-/* A login attempt to record in tenant_login_log (and, when ok, last_login_at), and the
- * lockouts it starts in tenant_login_lockout. */
+/* A login attempt to record in tenant_login_log (and, when ok, last_login_at). */
 typedef struct session_login_log {
     uint64_t tenant;      /* 0 when no live tenant has the code */
     uint64_t user;        /* 0 when no such user */
     char *username;       /* as presented, made valid UTF-8 and cut to the column; owned */
     int64_t time_ms;      /* when the attempt was decided */
     bool ok;              /* result column */
-    const char *message;  /* static text: "ok", "wrong password", ... */
+    const char *message;  /* static text: "ok", SESSION_LOGIN_MSG_*, ... */
     int refused;          /* enum session_lockout: refused unchecked, by which lockout */
-    int64_t lock_user_ms; /* > 0: (tenant, username) is locked out until then */
-    int64_t lock_ip_ms;   /* > 0: the op's ip is locked out until then */
+    int64_t lock_user_ms; /* > 0: this failure locks (tenant, username) out until then */
+    int64_t lock_ip_ms;   /* > 0: this failure locks the op's ip out until then */
 } session_login_log;
 
 /* ---- SESSION LOGIN's abuse limits ----
  *
- * Every failed attempt (a WRONGPASS reply, whatever its reason, a lockout's own
- * included) is a tenant_login_log row, and the counts are read from there: the failures
- * of one (tenant, username as logged) since its latest successful login, and the
- * failures from one IP, within the window, and after the key's last lockout ended.
- * A failure that brings a count to its limit starts a lockout of the key: a
- * tenant_login_lockout row saying until when. Meanwhile every attempt naming the key is
- * refused before any password check, with the same reply. Each count is read with a
- * LIMIT of the key's limit, so a check reads a bounded number of index entries however
- * long an attack goes on. */
+ * The state is tenant_login_log itself, so every instance on the database sees the same
+ * and a restart forgets nothing; there is no table of its own. A key is a (tenant,
+ * username as logged) or an IP. Its failures that count are the rows of the messages
+ * below (a password was checked and failed, or there was nothing to check it against);
+ * for a user name only those after its latest success. The key is locked out while
+ * some max failures that count, all within window of each other, have the newest of
+ * them less than lockout ago. Attempts refused meanwhile are logged ("locked out (user)",
+ * "locked out (ip)") but count for no key, so hammering a locked key does not prolong
+ * its lockout. Each part is read by message from an index (key, message, login_time)
+ * with a LIMIT of max, so a check reads a bounded number of index entries however long
+ * an attack goes on. */
+
+/* The tenant_login_log messages of failures that count. */
+#define SESSION_LOGIN_MSG_UNKNOWN_TENANT "unknown tenant"
+#define SESSION_LOGIN_MSG_UNKNOWN_USER   "unknown user"
+#define SESSION_LOGIN_MSG_WRONG_PASSWORD "wrong password"
+#define SESSION_LOGIN_MSG_NO_HASH        "no usable password hash"
+#define SESSION_LOGIN_MSG_USER_DISABLED  "user disabled"
+#define SESSION_LOGIN_MSG_DISABLED       "user or tenant disabled"
+/* ... and of failures that do not: refusals, and a client gone before its reply. */
+#define SESSION_LOGIN_MSG_LOCKED_USER "locked out (user)"
+#define SESSION_LOGIN_MSG_LOCKED_IP   "locked out (ip)"
+#define SESSION_LOGIN_MSG_GONE        "client gone before the reply"
 
 /* The limits as configured when the attempt was checked (login-* keys). */
 typedef struct session_login_limits {
     uint32_t max_user;  /* failures of one (tenant, username) before a lockout, 0 = none */
     uint32_t max_ip;    /* failures from one IP before a lockout, 0 = none */
-    int64_t window_ms;  /* failures are counted over this long */
-    int64_t lockout_ms; /* a lockout lasts this long */
+    int64_t window_ms;  /* the failures of a lockout fall within this long */
+    int64_t lockout_ms; /* a lockout lasts this long after the newest of them */
 } session_login_limits;
 
-/* Which lockout refused an attempt; also tenant_login_lockout.scope. */
+/* Which lockout refused an attempt. */
 enum session_lockout {
     SESSION_LOCKOUT_NONE = 0,
     SESSION_LOCKOUT_USER = 1, /* the (tenant, username) */
     SESSION_LOCKOUT_IP = 2,   /* the client IP */
 };
 
-/* What the database says about an attempt's two keys (session_login_decide's input). */
+/* What the database says about an attempt's two keys (session_login_decide's input):
+ * the failure times that count, newest first, since window + lockout ago. */
 typedef struct session_login_facts {
-    int64_t user_until_ms;       /* lockout of (tenant, username) ends, 0 = none recorded */
-    int64_t ip_until_ms;         /* lockout of the IP ends, 0 = none recorded */
     int64_t last_ok_ms;          /* latest successful login of (tenant, username), 0 = none */
-    const int64_t *user_fail_ms; /* newest failures of (tenant, username) in the window */
-    size_t nuser_fail;           /* ... at most max_user of them */
-    const int64_t *ip_fail_ms;   /* newest failures from the IP in the window */
-    size_t nip_fail;             /* ... at most max_ip of them */
+    const int64_t *user_fail_ms; /* failures of (tenant, username), newest first */
+    size_t nuser_fail;           /* how many */
+    const int64_t *ip_fail_ms;   /* failures from the IP, newest first */
+    size_t nip_fail;             /* how many */
 } session_login_facts;
 
 /* A LOGIN before its password is checked (SESSION_OP_LOGIN_CHECK). The loop fills the
@@ -163,21 +175,24 @@ typedef struct session_login_check {
     session_login_user user; /* the tenant_user row the name matches exactly */
     /* decided (session_login_decide) */
     int refused;            /* enum session_lockout: refused before any password check */
-    bool user_locked;       /* a lockout of (tenant, username) was in force */
-    bool ip_locked;         /* a lockout of the IP was in force */
-    uint32_t user_failures; /* failures of (tenant, username) that count, at most max_user */
-    uint32_t ip_failures;   /* failures from the IP that count, at most max_ip */
+    bool user_locked;       /* (tenant, username) is locked out */
+    bool ip_locked;         /* the IP is locked out */
+    int64_t user_until_ms;  /* ... until then (0 when not) */
+    int64_t ip_until_ms;    /* ... until then (0 when not) */
+    uint32_t user_failures; /* failures of (tenant, username) within the window, at most
+                               max_user */
+    uint32_t ip_failures;   /* failures from the IP within the window, at most max_ip */
 } session_login_check;
 
-/* Decides c from what the database says (f) at now_ms: counts the failures that count
- * (in the window, after the key's lockout ended and, for the user, after its latest
- * success) and sets c->refused when a lockout is in force or a count already reached
- * its limit (other instances' failures, or a burst). Pure; never fails. */
+/* Decides c from what the database says (f) at now_ms: whether each key is locked out
+ * (c->refused names the first that is) and how many of its failures fall within the
+ * window. Pure; never fails. */
 void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms);
 
-/* The lockouts an answered attempt starts: when it failed (a refusal included) and
- * brings a key's count to its limit, that key is locked out until at_ms + lockout
- * (*user_ms, *ip_ms; 0 = none). A key already locked out is left as it is. */
+/* The lockouts a checked attempt's failure starts: when it brings a key's failures
+ * within the window to its limit, that key is locked out until at_ms + lockout
+ * (*user_ms, *ip_ms; 0 = none). A refusal, a success and a key already locked out
+ * start nothing. */
 void session_login_lockouts(const session_login_check *c, bool failed, int64_t at_ms,
                             int64_t *user_ms, int64_t *ip_ms);
 

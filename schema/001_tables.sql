@@ -1,6 +1,5 @@
 -- 001_tables.sql — the bi-tenant model: tenants, packages, menus, organisations,
--- users, roles, their bindings, sessions, login lockouts and the change log rbacd
--- follows.
+-- users, roles, their bindings, sessions and the change log rbacd follows.
 --
 -- Conventions, shared by every table:
 --   * ids are BIGINT UNSIGNED; entity tables number them with AUTO_INCREMENT;
@@ -316,29 +315,6 @@ CREATE TABLE tenant_session (
     KEY idx_session_expires (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
   COMMENT='login sessions, keyed by token hash';
-
--- ---------------------------------------------------------------------------------
--- tenant_login_lockout: SESSION LOGIN's lockouts, one row per key that reached its
--- limit of failed logins: scope 1 a user name of a tenant (subject = the username as
--- presented, tenant_id 0 when the tenant code named no tenant), scope 2 a client IP
--- (subject = the IP, tenant_id 0). Until locked_until every attempt naming the key is
--- refused without a password check. The failures themselves are counted in
--- tenant_login_log; counting starts again after locked_until, so setting
--- locked_until = UTC_TIMESTAMP(3) lifts a lockout and forgets the failures before it.
--- Rows that ended more than a day ago (the longest window) are purged by rbacd.
--- ---------------------------------------------------------------------------------
-CREATE TABLE tenant_login_lockout (
-    scope           TINYINT          NOT NULL COMMENT '1 user name, 2 client ip',
-    tenant_id       BIGINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT '0 for an ip or an unknown tenant',
-    subject         VARCHAR(64)      COLLATE utf8mb4_bin NOT NULL COMMENT 'username as presented, or ip',
-    locked_at       DATETIME(3)      NOT NULL COMMENT 'UTC: the failure that reached the limit',
-    locked_until    DATETIME(3)      NOT NULL COMMENT 'UTC, exclusive',
-    created_at      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    updated_at      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
-    PRIMARY KEY (scope, tenant_id, subject),
-    KEY idx_lockout_until (locked_until)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
-  COMMENT='login lockouts: user names and IPs refused until locked_until';
 
 -- ---------------------------------------------------------------------------------
 -- rbac_change: one row per insert, update or delete on a table rbacd caches, written

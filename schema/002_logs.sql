@@ -12,19 +12,21 @@
 -- A partitioned table's unique keys must contain the partitioning column, hence the
 -- primary key (log_id, time); log_id alone is still unique (AUTO_INCREMENT).
 -- Written by rbacd (SESSION LOGIN, every write-through command). rbacd reads one thing
--- back: SESSION LOGIN counts recent failed logins of a user name and of an IP in
--- tenant_login_log (its abuse limits, see tenant_login_lockout in 001_tables.sql).
+-- back: SESSION LOGIN's abuse limits count the recent failed logins of a user name and
+-- of an IP in tenant_login_log (README "Login abuse"); the lockouts are nowhere else.
 
 -- ---------------------------------------------------------------------------------
 -- tenant_login_log: one row per login attempt, successful or not. tenant_id and
 -- user_id are 0 when the attempt named no existing tenant or user. An attempt refused
 -- by a lockout has result 0 and message 'locked out (user)' or 'locked out (ip)'.
 --
--- SESSION LOGIN reads the newest rows of one key before each password check, within
--- login-failure-window and at most login-max-failures(-per-ip) rows of them:
---   idx_ll_name_result_time   (tenant_id, username, result, login_time): the failures
---                             (result 0) and the latest success (result 1) of a name
---   idx_ll_ip_result_time     (ip, result, login_time): the failures from an IP
+-- Before each password check SESSION LOGIN reads, per message of a failure that
+-- counts ('wrong password', 'unknown user', ...), the newest rows of the attempt's
+-- user name and IP since login-failure-window + login-lockout ago, at most
+-- login-max-failures(-per-ip) of them, and the name's latest 'ok':
+--   idx_ll_name_msg_time   (tenant_id, username, message, login_time)
+--   idx_ll_ip_msg_time     (ip, message, login_time)
+-- With the message in the key, the refusals of a lockout (however many) are never read.
 -- username is compared byte for byte (utf8mb4_bin), as tenant_user.username is.
 -- ---------------------------------------------------------------------------------
 CREATE TABLE tenant_login_log (
@@ -42,8 +44,8 @@ CREATE TABLE tenant_login_log (
     PRIMARY KEY (log_id, login_time),
     KEY idx_ll_tenant_time (tenant_id, login_time),
     KEY idx_ll_tenant_user_time (tenant_id, user_id, login_time),
-    KEY idx_ll_name_result_time (tenant_id, username, result, login_time),
-    KEY idx_ll_ip_result_time (ip, result, login_time)
+    KEY idx_ll_name_msg_time (tenant_id, username, message, login_time),
+    KEY idx_ll_ip_msg_time (ip, message, login_time)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
   COMMENT='login attempts, partitioned by month'
 PARTITION BY RANGE COLUMNS (login_time) (

@@ -318,8 +318,8 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
  *   command    tenant by code, copies of the arguments
  *   lane       SESSION_OP_LOGIN_CHECK: the user row and the lockout facts, batched with
  *              the other logins (session_db.c), decided there
- *   refused    a lockout is in force: no password check; the failed-login row (and the
- *              lockouts it starts) through the lane, then WRONGPASS
+ *   refused    a lockout is in force: no password check; the failed-login row through
+ *              the lane, then WRONGPASS (the row counts for no key)
  *   waiting    the key's failures plus its logins in flight reach its limit: the login
  *              waits for those, then is checked again
  *   hashing    the password check (or the dummy one) on a checker thread, which never
@@ -330,7 +330,9 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
  * In flight: from its check until its row is committed, a login counts for its keys
  * (the user name and the IP, where their limits are on) in sess.login_keys. A check
  * that sees failures + in flight reach a key's limit waits (the ones in flight may
- * all fail); a check in a batch after that commit reads the row instead. So on one
+ * all fail); a check in a batch that started after that commit reads the row instead
+ * (a commit while the other lane's batch runs is held until that one is done:
+ * session_login_committed). So on one
  * instance a burst of parallel attempts never gets more password checks than the limit
  * allows, while parallel logins of one account (which succeed) go through up to the
  * limit at once. Several instances do not see each other's logins in flight: a burst
@@ -342,6 +344,8 @@ typedef struct login_key {
     uint64_t id;                 /* its SipHash */
     uint32_t inflight;           /* logins between their check and their row's commit */
     int64_t locked_until_ms;     /* a lockout of the key this instance started ends then */
+    uint32_t failed;             /* failures of its logins answered since it was made */
+    uint32_t unsettled;          /* ... of which still held (rows a check may not see) */
     struct login_job *wait_head; /* logins waiting for those, in arrival order */
     struct login_job *wait_tail; /* its last */
 } login_key;
@@ -360,6 +364,8 @@ typedef struct login_job {
     session_login_check check; /* the lane's read and decision */
     uint64_t held[2];          /* the keys it counts in flight for (login_key ids) */
     uint32_t held_limit[2];    /* their limits */
+    uint32_t fail_mark[2];     /* their failed - unsettled when it began to count */
+    bool failed;               /* answered with a failure that counts */
     size_t nheld;              /* how many */
     struct login_job *next;    /* waiting on a key, or settling (sess.logins_settling) */
     uint64_t settle_seq;       /* settling: counted until no batch up to this is in flight */
@@ -508,14 +514,15 @@ static void keys_release(login_job *j)
         if (!k)
             continue; /* shutdown emptied the table */
         k->inflight--;
+        k->unsettled -= j->failed;
         key_wake(k, j->held_limit[i]);
         key_drop_if_idle(k);
     }
     j->nheld = 0;
 }
 
-/* j ends without having been counted in flight (its check failed): logins it was woken
- * ahead of must not wait for a release that will not come. */
+/* j ends without having been counted in flight (its check failed, or a lockout refused
+ * it): logins it was woken ahead of must not wait for a release that will not come. */
 static void keys_kick(login_job *j)
 {
     uint64_t ids[2];
@@ -530,9 +537,11 @@ static void keys_kick(login_job *j)
     }
 }
 
-/* After j's check (not refused): counts j in flight for its keys, or, when a key's
- * failures plus its logins in flight already reach its limit, puts j in that key's
- * line and returns false. */
+/* After j's check (not refused): counts j in flight for its keys, or, when a key has
+ * logins in flight and its failures plus those reach its limit, puts j in that key's
+ * line and returns false. (With none in flight j goes on whatever the count: a key
+ * whose lockout ended while its failures are still within the window gets one check
+ * at a time.) */
 static bool keys_hold(login_job *j)
 {
     uint64_t ids[2];
@@ -540,9 +549,9 @@ static bool keys_hold(login_job *j)
     size_t n = check_keys(j, ids, limits, counts);
     for (size_t i = 0; i < n; i++) {
         login_key *k = key_find(ids[i]);
-        if (!k || counts[i] + k->inflight < limits[i])
+        if (!k || !k->inflight || counts[i] + k->inflight < limits[i])
             continue;
-        if (k->wait_tail) /* k->inflight > 0: a release will come */
+        if (k->wait_tail) /* a release will come */
             k->wait_tail->next = j;
         else
             k->wait_head = j;
@@ -551,26 +560,14 @@ static bool keys_hold(login_job *j)
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        key_get(ids[i])->inflight++;
+        login_key *k = key_get(ids[i]);
+        k->inflight++;
         j->held[i] = ids[i];
         j->held_limit[i] = limits[i];
+        j->fail_mark[i] = k->failed - k->unsettled;
     }
     j->nheld = n;
     return true;
-}
-
-/* A refused login counts in flight too (its row is a failure of its other key). */
-static void keys_hold_always(login_job *j)
-{
-    uint64_t ids[2];
-    uint32_t limits[2], counts[2];
-    size_t n = check_keys(j, ids, limits, counts);
-    for (size_t i = 0; i < n; i++) {
-        key_get(ids[i])->inflight++;
-        j->held[i] = ids[i];
-        j->held_limit[i] = limits[i];
-    }
-    j->nheld = n;
 }
 
 /* The lockout j's failure starts for its key held[i] (until_ms, 0 = none), unless one
@@ -636,13 +633,13 @@ static void login_job_run(void *arg)
     session_login_user *u = &j->check.user;
     if (!u->found) {
         passwd_verify_dummy(j->password, j->pwlen);
-        j->message = j->tenant ? "unknown user" : "unknown tenant";
+        j->message = j->tenant ? SESSION_LOGIN_MSG_UNKNOWN_USER : SESSION_LOGIN_MSG_UNKNOWN_TENANT;
     } else {
         int r = passwd_verify(u->hash, j->password, j->pwlen);
         j->matched = r == PASSWD_MATCH && u->status == 1;
-        j->message = r == PASSWD_UNSUPPORTED ? "no usable password hash"
-                     : r == PASSWD_MISMATCH  ? "wrong password"
-                     : u->status != 1        ? "user disabled"
+        j->message = r == PASSWD_UNSUPPORTED ? SESSION_LOGIN_MSG_NO_HASH
+                     : r == PASSWD_MISMATCH  ? SESSION_LOGIN_MSG_WRONG_PASSWORD
+                     : u->status != 1        ? SESSION_LOGIN_MSG_USER_DISABLED
                                              : "ok";
     }
     sodium_memzero(u->hash, sizeof u->hash);
@@ -668,6 +665,30 @@ static void login_dberr(login_job *j)
     client_resume(j->ticket, login_dberr_reply, j);
 }
 
+/* The lockouts j's answer starts (l->lock_*_ms), when it is a failure that counts:
+ * one that brings a key's failures to its limit, counting those its check read and
+ * those of the key's logins answered here that it could not read (still held when it
+ * was checked, or answered since: a burst checked together reaches the limit with its
+ * last failure), and only one per lockout this instance started. INFO counts them. */
+static void login_lockouts(login_job *j, bool counts, session_login_log *l)
+{
+    session_login_check *c = &j->check;
+    bool user_key = c->lim.max_user != 0; /* held[0] is the user name's key */
+    for (size_t i = 0; counts && i < j->nheld; i++) {
+        login_key *k = key_find(j->held[i]);
+        if (!k)
+            continue;
+        uint32_t *n = user_key && i == 0 ? &c->user_failures : &c->ip_failures;
+        *n += k->failed - j->fail_mark[i];
+        k->failed++;
+        k->unsettled++;
+        j->failed = true;
+    }
+    session_login_lockouts(c, counts, l->time_ms, &l->lock_user_ms, &l->lock_ip_ms);
+    l->lock_user_ms = key_lock_once(j, 0, l->lock_user_ms, l->time_ms);
+    l->lock_ip_ms = key_lock_once(j, user_key ? 1 : 0, l->lock_ip_ms, l->time_ms);
+}
+
 /* Queues the op that answers j (loop thread): a create when ok, else the failed-login
  * row, with the lockouts a failure starts. The wait goes on: the client's reply comes
  * from session.c once that op is committed, and j rides on the op until then
@@ -675,9 +696,10 @@ static void login_dberr(login_job *j)
 static void login_finish(login_job *j, bool ok, const char *message)
 {
     bool waiting = client_waiting(j->ticket);
-    if (ok && !waiting) {
+    bool gone = ok && !waiting; /* the password was right: a failure that does not count */
+    if (gone) {
         ok = false;
-        message = "client gone before the reply";
+        message = SESSION_LOGIN_MSG_GONE;
     }
     session_op *op;
     if (ok) {
@@ -699,10 +721,7 @@ static void login_finish(login_job *j, bool ok, const char *message)
     l->ok = ok;
     l->message = message;
     l->refused = j->check.refused;
-    session_login_lockouts(&j->check, !ok, l->time_ms, &l->lock_user_ms, &l->lock_ip_ms);
-    /* held[]: the user name's key first when its limit is on, then the IP's. */
-    l->lock_user_ms = key_lock_once(j, 0, l->lock_user_ms, l->time_ms);
-    l->lock_ip_ms = key_lock_once(j, j->check.lim.max_user ? 1 : 0, l->lock_ip_ms, l->time_ms);
+    login_lockouts(j, !ok && !gone, l);
     j->check.name = j->check.ip = NULL; /* moved to the op */
     log_debug("session login: tenant %llu user %llu: %s", (unsigned long long)l->tenant,
               (unsigned long long)l->user, message);
@@ -765,7 +784,7 @@ static void login_job_done(void *arg)
     const char *message = j->message;
     if (ok && !session_user_active(j->tenant, j->check.user.id)) {
         ok = false;
-        message = "user or tenant disabled";
+        message = SESSION_LOGIN_MSG_DISABLED;
     }
     login_finish(j, ok, message);
 }
@@ -780,11 +799,12 @@ void session_login_checked(session_op *op)
         return;
     }
     if (j->check.refused) {
+        /* Counted for no key: logins it was woken ahead of go on. */
         sodium_memzero(j->check.user.hash, sizeof j->check.user.hash);
-        keys_hold_always(j);
+        keys_kick(j);
         login_finish(j, false,
-                     j->check.refused == SESSION_LOCKOUT_USER ? "locked out (user)"
-                                                              : "locked out (ip)");
+                     j->check.refused == SESSION_LOCKOUT_USER ? SESSION_LOGIN_MSG_LOCKED_USER
+                                                              : SESSION_LOGIN_MSG_LOCKED_IP);
         return;
     }
     if (!keys_hold(j)) {

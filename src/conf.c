@@ -87,7 +87,8 @@ typedef struct conf_row {
 #define GB              (1024LL * MB)
 #define PORT_MAX        65535
 #define YEAR_S          31536000LL /* 365 days in seconds */
-#define FAILURES_MAX    100000     /* login-max-failures*: log rows a LOGIN reads per key */
+#define DAY_S           86400LL    /* longest login-failure-window */
+#define FAILURES_MAX    10000      /* login-max-failures*: rows a LOGIN reads per key and message */
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
 #define HOST_MAXLEN     255        /* a DNS name or an address */
@@ -189,8 +190,8 @@ static const conf_row conf_rows[] = {
             "failed logins of one tenant user name before a lockout, 0 = no limit"),
     ROW_INT("login-max-failures-per-ip", login_max_failures_per_ip, 0, FAILURES_MAX, "20", RT,
             "failed logins from one IP before a lockout, 0 = no limit"),
-    ROW_INT("login-failure-window", login_failure_window, 1, CONF_LOGIN_WINDOW_MAX_S, "300", RT,
-            "seconds over which failed logins are counted"),
+    ROW_INT("login-failure-window", login_failure_window, 1, DAY_S, "300", RT,
+            "seconds within which max failures start a lockout"),
     ROW_INT("login-lockout", login_lockout, 1, YEAR_S, "900", RT,
             "seconds a locked-out user name or IP is refused"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),

@@ -49,6 +49,7 @@
 #include <mysqld_error.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,7 +195,6 @@ struct session_table {
     bool hashed;             /* key column: the 32-byte hash; else "h1:" + hex of it, or a
                                 raw token its legacy owner wrote */
     bool meta;               /* tenant_id, ip and user_agent columns on insert */
-    const char *lockouts;    /* LOGIN's lockout table, NULL where there is no LOGIN */
     int64_t unit_ms;         /* time resolution of its columns */
     int64_t max_ms;          /* the latest time its expiry column holds */
 };
@@ -218,7 +218,6 @@ static const session_table tables[] = {
          .user_live = "status = 1 AND deleted_at = 0",
          .hashed = true,
          .meta = true,
-         .lockouts = "tenant_login_lockout",
          .unit_ms = 1,
          .max_ms = 253402300799999LL}, /* DATETIME(3): 9999-12-31 23:59:59.999 */
     [CONF_PROFILE_MPBACKEND] =
@@ -839,44 +838,6 @@ static bool phase_logins(MYSQL *m, session_batch *b, session_op **w, size_t n)
     return ok;
 }
 
-/* The lockouts the batch's failed logins start: one upsert. A key another instance
- * locked meanwhile keeps the later end (and the start that goes with it). */
-static bool phase_lockouts(MYSQL *m, session_batch *b, session_op **w, size_t n)
-{
-    bool ok = true;
-    size_t rows = 0;
-    buf q;
-    buf_init(&q);
-    buf_append_str(&q, "INSERT INTO tenant_login_lockout (scope, tenant_id, subject, locked_at, "
-                       "locked_until) VALUES ");
-    for (size_t i = 0; i < n; i++) {
-        const session_login_log *l = w[i]->login;
-        if (!l || (!l->lock_user_ms && !l->lock_ip_ms))
-            continue;
-        for (int scope = SESSION_LOCKOUT_USER; scope <= SESSION_LOCKOUT_IP; scope++) {
-            int64_t until = scope == SESSION_LOCKOUT_USER ? l->lock_user_ms : l->lock_ip_ms;
-            if (!until)
-                continue;
-            buf_printf(&q, "%s(%d, %llu, ", rows++ ? ", " : "", scope,
-                       (unsigned long long)(scope == SESSION_LOCKOUT_USER ? l->tenant : 0));
-            sql_str(m, &q, scope == SESSION_LOCKOUT_USER ? l->username : w[i]->ip);
-            buf_append_str(&q, ", ");
-            sql_time(&q, l->time_ms);
-            buf_append_str(&q, ", ");
-            sql_time(&q, until);
-            buf_append_str(&q, ")");
-        }
-    }
-    /* locked_at is assigned first, while locked_until is still the stored one. */
-    buf_append_str(&q, " ON DUPLICATE KEY UPDATE locked_at = IF(VALUES(locked_until) > "
-                       "locked_until, VALUES(locked_at), locked_at), locked_until = "
-                       "GREATEST(locked_until, VALUES(locked_until))");
-    if (rows)
-        ok = run_stmt(m, b, &q, "insert login lockouts", NULL);
-    buf_free(&q);
-    return ok;
-}
-
 /* After the commit: last_login_at of the logins that got a session. Rows another
  * transaction holds are skipped rather than waited for (the next login sets it); a
  * failure is logged and changes no reply. */
@@ -995,8 +956,7 @@ static int write_txn(MYSQL *m, session_batch *b, session_op **w, size_t n)
               run_text(m, b, "START TRANSACTION", "start transaction") && phase_users(m, b, w, n) &&
               change_mark(m, b, &m0) && phase_revokeall(m, b, w, n) && phase_create(m, b, w, n) &&
               phase_touch_revoke(m, b, w, n) && phase_logins(m, b, w, n) &&
-              phase_lockouts(m, b, w, n) && change_ids(m, b, m0, &kept) &&
-              run_text(m, b, "COMMIT", "commit");
+              change_ids(m, b, m0, &kept) && run_text(m, b, "COMMIT", "commit");
     if (!ok)
         b->nchange_ids = kept; /* what a failed attempt read is not this batch's */
     if (ok) {
@@ -1125,14 +1085,6 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
     sql_time(&q, b->now_ms);
     buf_printf(&q, "%s LIMIT %d", t->purgeable, SESSION_PURGE_LIMIT);
     op->ok = run_stmt(m, b, &q, "purge sessions", &op->count);
-    if (op->ok && t->lockouts) {
-        /* A lockout that ended before any window can reach back bounds no count. */
-        buf_clear(&q);
-        buf_printf(&q, "DELETE FROM %s WHERE locked_until < ", t->lockouts);
-        sql_time(&q, b->now_ms - (int64_t)CONF_LOGIN_WINDOW_MAX_S * 1000);
-        buf_printf(&q, " LIMIT %d", SESSION_PURGE_LIMIT);
-        op->ok = run_stmt(m, b, &q, "purge login lockouts", NULL);
-    }
     buf_free(&q);
     return op->ok;
 }
@@ -1142,20 +1094,24 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
  * Every LOGIN of the batch in two statements: the user rows, then one UNION ALL of
  * the facts about each attempt's keys, each part an index range cut by a LIMIT:
  *
- *   lockout rows     tenant_login_lockout primary key (scope, tenant_id, subject)
- *   latest success   tenant_login_log (tenant_id, username, result, login_time), LIMIT 1
- *   user failures    the same index, result 0, LIMIT login-max-failures
- *   IP failures      tenant_login_log (ip, result, login_time), LIMIT ...-per-ip
+ *   latest success   tenant_login_log (tenant_id, username, message, login_time), 'ok'
+ *   user failures    the same index, one part per message that counts, LIMIT max
+ *   IP failures      tenant_login_log (ip, message, login_time), the same
  *
- * all within the window (login_time > now - window: one or two partitions).
+ * all since window + lockout ago (one or two partitions).
  */
 
 enum login_fact {
-    FACT_USER_LOCK = SESSION_LOCKOUT_USER, /* tenant_login_lockout, scope 1 */
-    FACT_IP_LOCK = SESSION_LOCKOUT_IP,     /* tenant_login_lockout, scope 2 */
-    FACT_LAST_OK = 3,                      /* latest success of the user name */
-    FACT_USER_FAIL = 4,                    /* a failure of the user name */
-    FACT_IP_FAIL = 5,                      /* a failure from the IP */
+    FACT_LAST_OK = 1,   /* latest success of the user name */
+    FACT_USER_FAIL = 2, /* a failure of the user name */
+    FACT_IP_FAIL = 3,   /* a failure from the IP */
+};
+
+/* The messages of the failures that count (session_db.h). */
+static const char *const counted_messages[] = {
+    SESSION_LOGIN_MSG_UNKNOWN_TENANT, SESSION_LOGIN_MSG_UNKNOWN_USER,
+    SESSION_LOGIN_MSG_WRONG_PASSWORD, SESSION_LOGIN_MSG_NO_HASH,
+    SESSION_LOGIN_MSG_USER_DISABLED,  SESSION_LOGIN_MSG_DISABLED,
 };
 
 static bool check_has_ip(const session_login_check *c)
@@ -1163,39 +1119,47 @@ static bool check_has_ip(const session_login_check *c)
     return c->ip && c->ip[0];
 }
 
-/* How many of the times t[0..n) are after since, at most max. */
-static uint32_t count_after(const int64_t *t, size_t n, int64_t since, uint32_t max)
+/* A key's state from its failure times t[0..n) (newest first) after since: how many
+ * fall within the window (at most max), and until when it is locked out (0 = not):
+ * the newest lockout in force is that of the newest failure that has max - 1 more
+ * within the window before it. */
+static void key_state(const session_login_limits *lim, uint32_t max, const int64_t *t, size_t n,
+                      int64_t since, int64_t now_ms, uint32_t *failures, int64_t *until_ms)
 {
-    uint32_t k = 0;
-    for (size_t i = 0; i < n && k < max; i++)
-        k += t[i] > since;
-    return k;
-}
-
-static int64_t max2(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
+    *failures = 0;
+    *until_ms = 0;
+    size_t k = 0; /* the failures after since */
+    while (k < n && t[k] > since)
+        k++;
+    for (size_t i = 0; i < k && *failures < max; i++)
+        *failures += t[i] > now_ms - lim->window_ms;
+    for (size_t i = 0; i + max - 1 < k && t[i] + lim->lockout_ms > now_ms; i++) {
+        if (t[i] - t[i + max - 1] < lim->window_ms) {
+            *until_ms = t[i] + lim->lockout_ms;
+            return;
+        }
+    }
 }
 
 void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms)
 {
     const session_login_limits *lim = &c->lim;
-    int64_t from = now_ms - lim->window_ms;
     c->refused = SESSION_LOCKOUT_NONE;
     c->user_locked = c->ip_locked = false;
+    c->user_until_ms = c->ip_until_ms = 0;
     c->user_failures = c->ip_failures = 0;
     if (lim->max_user) {
-        c->user_locked = f->user_until_ms > now_ms;
-        int64_t since = max2(max2(from, f->user_until_ms), f->last_ok_ms);
-        c->user_failures = count_after(f->user_fail_ms, f->nuser_fail, since, lim->max_user);
-        if (c->user_locked || c->user_failures >= lim->max_user)
+        key_state(lim, lim->max_user, f->user_fail_ms, f->nuser_fail, f->last_ok_ms, now_ms,
+                  &c->user_failures, &c->user_until_ms);
+        c->user_locked = c->user_until_ms != 0;
+        if (c->user_locked)
             c->refused = SESSION_LOCKOUT_USER;
     }
     if (lim->max_ip && check_has_ip(c)) {
-        c->ip_locked = f->ip_until_ms > now_ms;
-        int64_t since = max2(from, f->ip_until_ms);
-        c->ip_failures = count_after(f->ip_fail_ms, f->nip_fail, since, lim->max_ip);
-        if (!c->refused && (c->ip_locked || c->ip_failures >= lim->max_ip))
+        key_state(lim, lim->max_ip, f->ip_fail_ms, f->nip_fail, 0, now_ms, &c->ip_failures,
+                  &c->ip_until_ms);
+        c->ip_locked = c->ip_until_ms != 0;
+        if (!c->refused && c->ip_locked)
             c->refused = SESSION_LOCKOUT_IP;
     }
 }
@@ -1205,7 +1169,7 @@ void session_login_lockouts(const session_login_check *c, bool failed, int64_t a
 {
     const session_login_limits *lim = &c->lim;
     *user_ms = *ip_ms = 0;
-    if (!failed)
+    if (!failed || c->refused)
         return;
     if (lim->max_user && !c->user_locked && c->user_failures + 1 >= lim->max_user)
         *user_ms = at_ms + lim->lockout_ms;
@@ -1262,56 +1226,50 @@ static bool read_login_users(MYSQL *m, session_batch *b)
     return true;
 }
 
-/* One part of the facts statement: (SELECT i, fact, time FROM ... ) */
-static void fact_part(buf *q, size_t *parts, size_t i, int fact, const char *time_col,
-                      const char *from_where)
+/* One part of the facts statement: the newest login_time of key (which names its
+ * columns, quoted values included) with message, since from, at most limit rows. */
+static void fact_part(MYSQL *m, buf *q, size_t *parts, size_t i, int fact, const buf *key,
+                      const char *message, int64_t from, uint32_t limit)
 {
-    buf_printf(q, "%s(SELECT %zu, %d, %s FROM %s", (*parts)++ ? " UNION ALL " : "", i, fact,
-               time_col, from_where);
-}
-
-/* "... login_time > from ORDER BY login_time DESC LIMIT n)" */
-static void fact_recent(buf *q, int64_t from, uint32_t n)
-{
+    buf_printf(q, "%s(SELECT %zu, %d, login_time FROM tenant_login_log WHERE ",
+               (*parts)++ ? " UNION ALL " : "", i, fact);
+    buf_append(q, key->data, key->len);
+    buf_append_str(q, " AND message = ");
+    sql_str(m, q, message);
+    if (fact == FACT_LAST_OK)
+        buf_append_str(q, " AND result = 1");
     buf_append_str(q, " AND login_time > ");
     sql_time(q, from);
-    buf_printf(q, " ORDER BY login_time DESC LIMIT %u)", n);
+    buf_printf(q, " ORDER BY login_time DESC LIMIT %u)", limit);
 }
 
 /* The parts of check i (the i-th LOGIN check of the batch). */
 static void fact_parts(MYSQL *m, buf *q, size_t *parts, size_t i, const session_login_check *c,
                        int64_t from)
 {
+    buf key;
+    buf_init(&key);
     if (c->lim.max_user) {
-        fact_part(q, parts, i, FACT_USER_LOCK, "locked_until", "tenant_login_lockout WHERE ");
-        buf_printf(q, "scope = %d AND tenant_id = %llu AND subject = ", SESSION_LOCKOUT_USER,
-                   (unsigned long long)c->tenant);
-        sql_str(m, q, c->name);
-        buf_append_str(q, ")");
-        for (int ok = 1; ok >= 0; ok--) {
-            fact_part(q, parts, i, ok ? FACT_LAST_OK : FACT_USER_FAIL, "login_time",
-                      "tenant_login_log WHERE ");
-            buf_printf(q, "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
-            sql_str(m, q, c->name);
-            buf_printf(q, " AND result = %d", ok);
-            fact_recent(q, from, ok ? 1 : c->lim.max_user);
-        }
+        buf_printf(&key, "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
+        sql_str(m, &key, c->name);
+        fact_part(m, q, parts, i, FACT_LAST_OK, &key, "ok", from, 1);
+        for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++)
+            fact_part(m, q, parts, i, FACT_USER_FAIL, &key, counted_messages[k], from,
+                      c->lim.max_user);
     }
     if (c->lim.max_ip && check_has_ip(c)) {
-        fact_part(q, parts, i, FACT_IP_LOCK, "locked_until", "tenant_login_lockout WHERE ");
-        buf_printf(q, "scope = %d AND tenant_id = 0 AND subject = ", SESSION_LOCKOUT_IP);
-        sql_str(m, q, c->ip);
-        buf_append_str(q, ")");
-        fact_part(q, parts, i, FACT_IP_FAIL, "login_time", "tenant_login_log WHERE ip = ");
-        sql_str(m, q, c->ip);
-        buf_append_str(q, " AND result = 0");
-        fact_recent(q, from, c->lim.max_ip);
+        buf_clear(&key);
+        buf_append_str(&key, "ip = ");
+        sql_str(m, &key, c->ip);
+        for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++)
+            fact_part(m, q, parts, i, FACT_IP_FAIL, &key, counted_messages[k], from, c->lim.max_ip);
     }
+    buf_free(&key);
 }
 
 /* The facts of one check while the rows come in. */
 typedef struct fact_acc {
-    session_login_facts f;  /* the lockouts and the latest success */
+    session_login_facts f;  /* the latest success, then the arrays below */
     int64_t *user_fail;     /* failure times of the user name (owned) */
     size_t nuser, capuser;  /* used, allocated */
     int64_t *ip_fail;       /* failure times from the IP (owned) */
@@ -1328,12 +1286,6 @@ static void fact_push(int64_t **v, size_t *n, size_t *cap, int64_t t)
 static void fact_add(fact_acc *a, int fact, int64_t t)
 {
     switch (fact) {
-    case FACT_USER_LOCK:
-        a->f.user_until_ms = t;
-        break;
-    case FACT_IP_LOCK:
-        a->f.ip_until_ms = t;
-        break;
     case FACT_LAST_OK:
         a->f.last_ok_ms = t;
         break;
@@ -1348,6 +1300,12 @@ static void fact_add(fact_acc *a, int fact, int64_t t)
     }
 }
 
+static int newest_first(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
 /* Reads the facts of every check of the batch (n of them, in acc) and decides each. */
 static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n)
 {
@@ -1356,7 +1314,8 @@ static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n
     buf_init(&q);
     size_t parts = 0;
     for (size_t i = 0; i < n; i++)
-        fact_parts(m, &q, &parts, i, acc[i].c, now - acc[i].c->lim.window_ms);
+        fact_parts(m, &q, &parts, i, acc[i].c,
+                   now - acc[i].c->lim.window_ms - acc[i].c->lim.lockout_ms);
     MYSQL_RES *res = NULL;
     bool ok = parts == 0 ||
               (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
@@ -1375,6 +1334,11 @@ static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n
     if (res)
         mysql_free_result(res);
     for (size_t i = 0; i < n; i++) {
+        /* One part per message: merged here, newest first. */
+        if (acc[i].nuser > 1)
+            qsort(acc[i].user_fail, acc[i].nuser, sizeof *acc[i].user_fail, newest_first);
+        if (acc[i].nip > 1)
+            qsort(acc[i].ip_fail, acc[i].nip, sizeof *acc[i].ip_fail, newest_first);
         acc[i].f.user_fail_ms = acc[i].user_fail;
         acc[i].f.nuser_fail = acc[i].nuser;
         acc[i].f.ip_fail_ms = acc[i].ip_fail;

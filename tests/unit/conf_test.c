@@ -418,20 +418,20 @@ static void test_file_errors_values(void)
     CHECK_FILE_ERR("session-ttl 0\n", 1,
                    "session-ttl: '0' is not an integer between 1 and 31536000");
     CHECK_FILE_ERR("login-max-failures -1\n", 1,
-                   "login-max-failures: '-1' is not an integer between 0 and 100000");
+                   "login-max-failures: '-1' is not an integer between 0 and 10000");
     CHECK_FILE_ERR("login-failure-window 0\n", 1,
                    "login-failure-window: '0' is not an integer between 1 and 86400");
     CHECK_FILE_ERR("login-lockout 0\n", 1,
                    "login-lockout: '0' is not an integer between 1 and 31536000");
     /* The login limits: negative, not a number, past the bound; the line is named. */
     CHECK_FILE_ERR("login-max-failures five\n", 1,
-                   "login-max-failures: 'five' is not an integer between 0 and 100000");
-    CHECK_FILE_ERR("login-max-failures 100001\n", 1,
-                   "login-max-failures: '100001' is not an integer between 0 and 100000");
+                   "login-max-failures: 'five' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("login-max-failures 10001\n", 1,
+                   "login-max-failures: '10001' is not an integer between 0 and 10000");
     CHECK_FILE_ERR("port 6390\nlogin-max-failures-per-ip -3\n", 2,
-                   "login-max-failures-per-ip: '-3' is not an integer between 0 and 100000");
+                   "login-max-failures-per-ip: '-3' is not an integer between 0 and 10000");
     CHECK_FILE_ERR("login-max-failures-per-ip 2.5\n", 1,
-                   "login-max-failures-per-ip: '2.5' is not an integer between 0 and 100000");
+                   "login-max-failures-per-ip: '2.5' is not an integer between 0 and 10000");
     CHECK_FILE_ERR("login-failure-window -300\n", 1,
                    "login-failure-window: '-300' is not an integer between 1 and 86400");
     CHECK_FILE_ERR("login-failure-window 5m\n", 1,
@@ -842,7 +842,7 @@ static void test_args_errors(void)
     CHECK_ARGS_ERR("command line: --login-lockout: '-1' is not an integer between 1 and 31536000",
                    "--login-lockout", "-1");
     CHECK_ARGS_ERR("command line: --login-max-failures-per-ip: 'many' is not an integer between 0 "
-                   "and 100000",
+                   "and 10000",
                    "--login-max-failures-per-ip", "many");
     CHECK_ARGS_ERR("command line: --port: wrong number of arguments (expected 1, got 0)", "--port",
                    "--timeout", "5");
