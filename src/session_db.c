@@ -21,8 +21,10 @@
  *   last_login_at of the successful logins: its own short transaction, best effort
  *                (rows another transaction holds are skipped, a failure only logged),
  *                so that a tenant_user row locked elsewhere cannot fail the batch
- *   5 reads      read-through (one SELECT ... IN), per-user re-reads, the start-up
- *                load (streamed), the purge
+ *   5 reads      LOGIN checks (the user rows, then the recent failures of every
+ *                login's user name and IP, two statements for the batch: "LOGIN
+ *                checks" below), read-through (one SELECT ... IN), per-user re-reads,
+ *                the start-up load (streamed), the purge
  *
  * A batch that fails on a refused statement (a lock held elsewhere, a deadlock, a bad
  * row) is run again one write at a time, so one op cannot fail its neighbours. Phase 0
