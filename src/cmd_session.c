@@ -49,7 +49,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SESSION_LOGINS_MAX   4096 /* password checks queued or running at once */
+#define SESSION_LOGINS_MAX   4096 /* logins in progress at once (checking, waiting, hashing) */
 #define SESSION_HASH_NICE    10   /* scheduling niceness of the password checkers */
 #define SESSION_MENU_ARG_MAX 4096 /* longest menu argument kept for a deferred CANMENU */
 
@@ -332,11 +332,11 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
  * that sees failures + in flight reach a key's limit waits (the ones in flight may
  * all fail); a check in a batch that started after that commit reads the row instead
  * (a commit while the other lane's batch runs is held until that one is done:
- * session_login_committed). So on one
- * instance a burst of parallel attempts never gets more password checks than the limit
- * allows, while parallel logins of one account (which succeed) go through up to the
- * limit at once. Several instances do not see each other's logins in flight: a burst
- * spread over them may overshoot by what the others have in flight.
+ * session_login_committed). So on one instance a burst of parallel attempts never gets
+ * more password checks than the limit allows, while parallel logins of one account
+ * (which succeed) go through up to the limit at once. Several instances do not see
+ * each other's logins in flight: a burst spread over them may overshoot by what the
+ * others have in flight.
  */
 
 /* A lockout key with logins in flight, or waiting (sess.login_keys). */
