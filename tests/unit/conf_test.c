@@ -1061,6 +1061,7 @@ static const char *const all_keys[] = {
     "worker-threads",
     "http-port",
     "http-bind",
+    "readyz-db-grace-ms",
     "loglevel",
     "logfile",
     "pidfile",
