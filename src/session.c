@@ -911,6 +911,17 @@ static void session_metrics(buf *out)
     buf_free(&labels);
     metrics_gauge(out, "rbacd_session_logins_in_progress", "SESSION LOGIN checks running.",
                   (double)sess.logins_running);
+    metrics_counter(out, "rbacd_session_logins_locked_out_total",
+                    "SESSION LOGIN refused by a lockout, without a password check.",
+                    st->logins_locked_out);
+    metrics_counter(out, "rbacd_session_login_lockouts_total",
+                    "Lockouts of a user name or an IP that failures here started.",
+                    st->login_lockouts);
+    metrics_counter(out, "rbacd_session_login_password_checks_total",
+                    "SESSION LOGIN password hashes computed.", st->password_checks);
+    metrics_gauge(out, "rbacd_session_logins_waiting",
+                  "SESSION LOGIN waiting for others of their user name or IP.",
+                  (double)sess.logins_waiting);
     metrics_counter(out, "rbacd_sessions_created_total", "Sessions committed (CREATE, LOGIN).",
                     st->created);
     metrics_counter(out, "rbacd_sessions_revoked_total",

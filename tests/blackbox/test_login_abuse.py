@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 from harness import RbacdServer, RespError, ServerTestCase, encode_command, wait_for  # noqa: E402
+from test_http import scrape, value  # noqa: E402
 from test_sessions import TOKEN_RE, bcrypt_hash  # noqa: E402
 
 WRONGPASS = "WRONGPASS invalid credentials"
@@ -337,6 +338,23 @@ class LoginAbuseInstancesTest(LoginAbuseBase):
                                      attempt)
                     self.assertEqual(after["login_password_checks"],
                                      before["login_password_checks"], attempt)
+
+    def test_metrics_follow_info(self):
+        # Five failures on this instance (a name nobody has), then a refusal on a fresh
+        # one with /metrics, which computes no hash: its families say what INFO says.
+        port = harness.free_port()
+        with RbacdServer(db=self.db, conf_lines=self.CONF_LINES + ["http-port %d" % port]) as b:
+            with b.raw_connection(timeout=60) as c:
+                self.fail_times("demo", "metricky", 5)
+                self.assertWrongpass(self.login("demo", "metricky", "x", conn=c), "refused")
+            fams, info = scrape(port), self.info(b)
+        for family, field, want in [
+                ("rbacd_session_logins_locked_out_total", "logins_locked_out", 1),
+                ("rbacd_session_login_lockouts_total", "login_lockouts", 0),
+                ("rbacd_session_login_password_checks_total", "login_password_checks", 0),
+                ("rbacd_session_logins_waiting", "logins_waiting", 0)]:
+            self.assertEqual(value(fams, family), want, family)
+            self.assertEqual(info[field], want, field)
 
     def test_failures_on_two_instances_add_up(self):
         with RbacdServer(db=self.db, conf_lines=self.CONF_LINES) as b:
