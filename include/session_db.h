@@ -95,6 +95,7 @@ typedef struct session_login_user {
     uint64_t id;                    /* tenant_user.id */
     int status;                     /* tenant_user.status */
     char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
+    int64_t last_login_ms;          /* tenant_user.last_login_at, 0 = never */
 } session_login_user;
 
 /* A login attempt to record in tenant_login_log (and, when ok, last_login_at). */
@@ -116,13 +117,14 @@ typedef struct session_login_log {
  * and a restart forgets nothing; there is no table of its own. A key is a (tenant,
  * username as logged) or an IP. Its failures that count are the rows of the messages
  * below (a password was checked and failed, or there was nothing to check it against);
- * for a user name only those after its latest success. The key is locked out while
- * some max failures that count, all within window of each other, have the newest of
- * them less than lockout ago. Attempts refused meanwhile are logged ("locked out (user)",
- * "locked out (ip)") but count for no key, so hammering a locked key does not prolong
- * its lockout. Each part is read by message from an index (key, message, login_time)
- * with a LIMIT of max, so a check reads a bounded number of index entries however long
- * an attack goes on. */
+ * for a user name only those after its latest success (tenant_user.last_login_at). The
+ * key is locked out while some max failures that count, all within window of each
+ * other, have the newest of them less than lockout ago. Attempts refused meanwhile are
+ * logged ("locked out (user)", "locked out (ip)") but count for no key, so hammering a
+ * locked key does not prolong its lockout, and they are never read: the failures are
+ * read through indexes (key, message, login_time) with message IN (those that count).
+ * A key stops gathering counted failures once it is locked out, so how many a check
+ * reads is bounded by the limits however long an attack goes on. */
 
 /* The tenant_login_log messages of failures that count. */
 #define SESSION_LOGIN_MSG_UNKNOWN_TENANT "unknown tenant"

@@ -20,10 +20,9 @@
 -- user_id are 0 when the attempt named no existing tenant or user. An attempt refused
 -- by a lockout has result 0 and message 'locked out (user)' or 'locked out (ip)'.
 --
--- Before each password check SESSION LOGIN reads, per message of a failure that
--- counts ('wrong password', 'unknown user', ...), the newest rows of the attempt's
--- user name and IP since login-failure-window + login-lockout ago, at most
--- login-max-failures(-per-ip) of them, and the name's latest 'ok':
+-- Before each password check SESSION LOGIN reads the failures that count ('wrong
+-- password', 'unknown user', ...: message IN (...)) of the attempt's user name and IP
+-- since login-failure-window + login-lockout ago:
 --   idx_ll_name_msg_time   (tenant_id, username, message, login_time)
 --   idx_ll_ip_msg_time     (ip, message, login_time)
 -- With the message in the key, the refusals of a lockout (however many) are never read.

@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define SQL_ROWS_PER_INSERT      256   /* rows in one multi-row INSERT */
@@ -1093,21 +1094,18 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
 
 /* ---- LOGIN checks (reads) ----
  *
- * Every LOGIN of the batch in two statements: the user rows, then one UNION ALL of
- * the facts about each attempt's keys, each part an index range cut by a LIMIT:
+ * Every LOGIN of the batch in two statements: the user rows (with last_login_at, the
+ * latest success), then the failures that count of every login's user name and IP
+ * since window + lockout ago, one SELECT whose WHERE is an OR of index ranges:
  *
- *   latest success   tenant_login_log (tenant_id, username, message, login_time), 'ok'
- *   user failures    the same index, one part per message that counts, LIMIT max
- *   IP failures      tenant_login_log (ip, message, login_time), the same
+ *   user failures    tenant_login_log (tenant_id, username, message, login_time)
+ *   IP failures      tenant_login_log (ip, message, login_time)
  *
- * all since window + lockout ago (one or two partitions).
+ * each with message IN (the messages that count): the refusals of a lockout, however
+ * many, are never read. The rows are handed to the logins whose keys they match. How
+ * many there are is bounded by the limits: a key stops gathering counted failures once
+ * it is locked out.
  */
-
-enum login_fact {
-    FACT_LAST_OK = 1,   /* latest success of the user name */
-    FACT_USER_FAIL = 2, /* a failure of the user name */
-    FACT_IP_FAIL = 3,   /* a failure from the IP */
-};
 
 /* The messages of the failures that count (session_db.h). */
 static const char *const counted_messages[] = {
@@ -1184,8 +1182,8 @@ static bool read_login_users(MYSQL *m, session_batch *b)
 {
     buf q;
     buf_init(&q);
-    buf_append_str(&q, "SELECT tenant_id, id, status, password, username FROM tenant_user "
-                       "WHERE deleted_at = 0 AND (");
+    buf_append_str(&q, "SELECT tenant_id, id, status, password, username, last_login_at "
+                       "FROM tenant_user WHERE deleted_at = 0 AND (");
     size_t k = 0;
     for (session_op *op = b->head; op; op = op->next) {
         const session_login_check *c = op->check;
@@ -1221,6 +1219,8 @@ static bool read_login_users(MYSQL *m, session_batch *b)
             c->user.status = dal_col_int(r[2], len[2]);
             if (r[3] && len[3] <= PASSWD_HASH_MAX)
                 memcpy(c->user.hash, r[3], len[3] + 1);
+            if (!r[5] || !db_parse_datetime_ms(r[5], &c->user.last_login_ms))
+                c->user.last_login_ms = 0;
         }
     }
     if (res)
@@ -1228,50 +1228,39 @@ static bool read_login_users(MYSQL *m, session_batch *b)
     return true;
 }
 
-/* One part of the facts statement: the newest login_time of key (which names its
- * columns, quoted values included) with message, since from, at most limit rows. */
-static void fact_part(MYSQL *m, buf *q, size_t *parts, size_t i, int fact, const buf *key,
-                      const char *message, int64_t from, uint32_t limit)
+/* "(key = ... AND message IN (...) AND login_time > from)" */
+static void fact_term(MYSQL *m, buf *q, size_t *terms, const char *key_sql, const char *value,
+                      int64_t from)
 {
-    buf_printf(q, "%s(SELECT %zu, %d, login_time FROM tenant_login_log WHERE ",
-               (*parts)++ ? " UNION ALL " : "", i, fact);
-    buf_append(q, key->data, key->len);
-    buf_append_str(q, " AND message = ");
-    sql_str(m, q, message);
-    if (fact == FACT_LAST_OK)
-        buf_append_str(q, " AND result = 1");
-    buf_append_str(q, " AND login_time > ");
+    buf_printf(q, "%s(%s", (*terms)++ ? " OR " : "", key_sql);
+    sql_str(m, q, value);
+    buf_append_str(q, " AND message IN (");
+    for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++) {
+        if (k)
+            buf_append_str(q, ", ");
+        sql_str(m, q, counted_messages[k]);
+    }
+    buf_append_str(q, ") AND login_time > ");
     sql_time(q, from);
-    buf_printf(q, " ORDER BY login_time DESC LIMIT %u)", limit);
+    buf_append_str(q, ")");
 }
 
-/* The parts of check i (the i-th LOGIN check of the batch). */
-static void fact_parts(MYSQL *m, buf *q, size_t *parts, size_t i, const session_login_check *c,
-                       int64_t from)
+/* The terms of check c. */
+static void fact_terms(MYSQL *m, buf *q, size_t *terms, const session_login_check *c, int64_t from)
 {
-    buf key;
-    buf_init(&key);
     if (c->lim.max_user) {
-        buf_printf(&key, "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
-        sql_str(m, &key, c->name);
-        fact_part(m, q, parts, i, FACT_LAST_OK, &key, "ok", from, 1);
-        for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++)
-            fact_part(m, q, parts, i, FACT_USER_FAIL, &key, counted_messages[k], from,
-                      c->lim.max_user);
+        char key[64];
+        snprintf(key, sizeof key,
+                 "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
+        fact_term(m, q, terms, key, c->name, from);
     }
-    if (c->lim.max_ip && check_has_ip(c)) {
-        buf_clear(&key);
-        buf_append_str(&key, "ip = ");
-        sql_str(m, &key, c->ip);
-        for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++)
-            fact_part(m, q, parts, i, FACT_IP_FAIL, &key, counted_messages[k], from, c->lim.max_ip);
-    }
-    buf_free(&key);
+    if (c->lim.max_ip && check_has_ip(c))
+        fact_term(m, q, terms, "ip = ", c->ip, from);
 }
 
 /* The facts of one check while the rows come in. */
 typedef struct fact_acc {
-    session_login_facts f;  /* the latest success, then the arrays below */
+    session_login_facts f;  /* what session_login_decide reads */
     int64_t *user_fail;     /* failure times of the user name (owned) */
     size_t nuser, capuser;  /* used, allocated */
     int64_t *ip_fail;       /* failure times from the IP (owned) */
@@ -1285,20 +1274,20 @@ static void fact_push(int64_t **v, size_t *n, size_t *cap, int64_t t)
     (*v)[(*n)++] = t;
 }
 
-static void fact_add(fact_acc *a, int fact, int64_t t)
+/* Hands one failure row (tenant, username, ip at t) to the checks whose keys it
+ * matches: the user name byte for byte (the column is utf8mb4_bin), the IP as the
+ * column compares (utf8mb4_unicode_ci: letter case aside). */
+static void fact_add(fact_acc *acc, size_t n, uint64_t tenant, const char *username, const char *ip,
+                     int64_t t, int64_t now_ms)
 {
-    switch (fact) {
-    case FACT_LAST_OK:
-        a->f.last_ok_ms = t;
-        break;
-    case FACT_USER_FAIL:
-        fact_push(&a->user_fail, &a->nuser, &a->capuser, t);
-        break;
-    case FACT_IP_FAIL:
-        fact_push(&a->ip_fail, &a->nip, &a->capip, t);
-        break;
-    default:
-        break;
+    for (size_t i = 0; i < n; i++) {
+        const session_login_check *c = acc[i].c;
+        if (t <= now_ms - c->lim.window_ms - c->lim.lockout_ms)
+            continue;
+        if (c->lim.max_user && c->tenant == tenant && strcmp(username, c->name) == 0)
+            fact_push(&acc[i].user_fail, &acc[i].nuser, &acc[i].capuser, t);
+        if (c->lim.max_ip && check_has_ip(c) && strcasecmp(ip, c->ip) == 0)
+            fact_push(&acc[i].ip_fail, &acc[i].nip, &acc[i].capip, t);
     }
 }
 
@@ -1308,18 +1297,20 @@ static int newest_first(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Reads the facts of every check of the batch (n of them, in acc) and decides each. */
+/* Reads the facts of every check of the batch (n of them, in acc; their user rows are
+ * read) and decides each. */
 static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n)
 {
     int64_t now = b->now_ms;
     buf q;
     buf_init(&q);
-    size_t parts = 0;
+    buf_append_str(&q, "SELECT tenant_id, username, ip, login_time FROM tenant_login_log WHERE ");
+    size_t terms = 0;
     for (size_t i = 0; i < n; i++)
-        fact_parts(m, &q, &parts, i, acc[i].c,
+        fact_terms(m, &q, &terms, acc[i].c,
                    now - acc[i].c->lim.window_ms - acc[i].c->lim.lockout_ms);
     MYSQL_RES *res = NULL;
-    bool ok = parts == 0 ||
+    bool ok = terms == 0 ||
               (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
     buf_free(&q);
     if (!ok)
@@ -1327,20 +1318,21 @@ static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n
     MYSQL_ROW r;
     while (res && (r = mysql_fetch_row(res))) {
         const unsigned long *len = mysql_fetch_lengths(res);
-        uint64_t i, fact;
+        uint64_t tenant;
         int64_t t;
-        if (dal_col_u64(r[0], len[0], &i) && i < n && dal_col_u64(r[1], len[1], &fact) && r[2] &&
-            db_parse_datetime_ms(r[2], &t))
-            fact_add(&acc[i], (int)fact, t);
+        if (r[1] && r[2] && r[3] && dal_col_u64(r[0], len[0], &tenant) &&
+            db_parse_datetime_ms(r[3], &t))
+            fact_add(acc, n, tenant, r[1], r[2], t, now);
     }
     if (res)
         mysql_free_result(res);
     for (size_t i = 0; i < n; i++) {
-        /* One part per message: merged here, newest first. */
         if (acc[i].nuser > 1)
             qsort(acc[i].user_fail, acc[i].nuser, sizeof *acc[i].user_fail, newest_first);
         if (acc[i].nip > 1)
             qsort(acc[i].ip_fail, acc[i].nip, sizeof *acc[i].ip_fail, newest_first);
+        const session_login_user *u = &acc[i].c->user;
+        acc[i].f.last_ok_ms = u->found ? u->last_login_ms : 0;
         acc[i].f.user_fail_ms = acc[i].user_fail;
         acc[i].f.nuser_fail = acc[i].nuser;
         acc[i].f.ip_fail_ms = acc[i].ip_fail;
