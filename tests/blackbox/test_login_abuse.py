@@ -36,7 +36,7 @@ SLOW_PW = "slow-pass-456"  # user 'slow': bcrypt cost 12, about 300 ms a check
 # Users of tenant demo (1) made here, one or two per test, each with password
 # '<name>-pw' as a cost-4 bcrypt hash (a check takes about a millisecond).
 USERS = ["lifty", "sqly", "clearly", "ipuser", "offy", "bursty", "multi", "twoinst",
-         "windowy", "relocky"]
+         "windowy", "relocky", "afterburst"]
 
 # The class's configuration: the default limits, a window and a lockout long enough
 # that a loaded machine's slow password checks never let a count age out mid-test.
@@ -192,6 +192,32 @@ class LoginAbuseTest(LoginAbuseBase):
         self.assertEqual(messages[-1], "ok")
         self.assertGreaterEqual(len(messages), 16, messages)
         self.assertEqual(set(messages[14:-1]), {"locked out (user)"}, messages)
+
+    def test_burst_after_a_short_lockout_gets_one_check(self):
+        # Window 120 s, lockout 2 s. Once the lockout has ended, its five failures still
+        # count: of ten attempts at once one gets a password check, fails and locks the
+        # name again; the other nine wait for it and are refused.
+        self.r.config_set("login-lockout", "2")
+        mark = self.log_mark()
+        self.fail_times("demo", "afterburst", 5)
+        wait_for(lambda: self.db.sql(
+            "SELECT MAX(login_time) + INTERVAL 2 SECOND < UTC_TIMESTAMP(3) FROM "
+            "tenant_login_log WHERE username = 'afterburst' AND log_id > %s", (mark,))[0][0] == 1,
+            20, interval=0.1, what="the lockout over")
+        before = self.info()
+        conns = [self.srv.raw_connection(timeout=60) for _ in range(10)]
+        try:
+            for c in conns:
+                c.send(encode_command("SESSION", "LOGIN", "demo", "afterburst", "guess"))
+            for c in conns:
+                self.assertWrongpass(c.read_reply())
+        finally:
+            for c in conns:
+                c.close()
+        after = self.info()
+        self.assertEqual(after["login_password_checks"] - before["login_password_checks"], 1)
+        self.assertEqual(sorted(self.log_rows("afterburst", mark)[5:]),
+                         [(0, "locked out (user)")] * 9 + [(0, "wrong password")])
 
     def test_config_set_shortens_a_lockout_in_force(self):
         # The keys apply to the log as it stands: a shorter login-lockout ends a lockout
