@@ -69,8 +69,6 @@ enum session_op_kind {
     SESSION_OP_USER = 6,         /* re-read every live session of a user (LIST, sync) */
     SESSION_OP_LOAD = 7,         /* every live session (start-up) */
     SESSION_OP_PURGE = 8,        /* delete rows that expired */
-    SESSION_OP_LOGIN_CHECK = 9,  /* a LOGIN before its password check: the user row and
-                                    its lockouts (session_login_check) */
 };
 
 typedef struct session_row {
@@ -163,9 +161,9 @@ typedef struct session_login_facts {
     size_t nip_fail;             /* how many */
 } session_login_facts;
 
-/* A LOGIN before its password is checked (SESSION_OP_LOGIN_CHECK). The loop fills the
- * question; the lane reads the user row and the facts and decides. The strings belong
- * to the caller and outlive the op. */
+/* A LOGIN before its password is checked. The loop fills the question; a password
+ * checker reads the user row and the facts and decides (session_db_login_check). The
+ * strings belong to the caller and outlive the check. */
 typedef struct session_login_check {
     /* asked */
     uint64_t tenant;          /* tenant id by code, 0 when no live tenant has it */
@@ -173,7 +171,7 @@ typedef struct session_login_check {
     const char *name;         /* the name as logged: the key of the user limit */
     const char *ip;           /* the IP as logged; NULL or "" = none, no IP limit */
     session_login_limits lim; /* what applies */
-    /* read (lane) */
+    /* read (checker thread) */
     session_login_user user; /* the tenant_user row the name matches exactly */
     /* decided (session_login_decide) */
     int refused;            /* enum session_lockout: refused before any password check */
@@ -213,8 +211,7 @@ typedef struct session_op {
     char *ip;                          /* create: tenant_session.ip (owned, may be NULL) */
     char *ua;                          /* create: tenant_session.user_agent (same) */
     session_login_log *login;          /* a login to log (owned), or NULL */
-    session_login_check *check;        /* login check: what to read and decide (not owned) */
-    void *ctx;                         /* the caller's state riding on the op (login check) */
+    void *ctx;                         /* the caller's state riding on the op (a LOGIN's) */
     void (*ctx_free)(void *ctx);       /* frees ctx if the op is freed still holding it */
     size_t max_live;                   /* create: session-max-per-user when it was asked */
     char token[SESSION_TOKEN_LEN + 1]; /* create: the reply; wiped when freed */
@@ -245,7 +242,6 @@ typedef struct session_batch {
     size_t n;                   /* how many */
     int64_t now_ms;             /* the clock the batch compares expiries with */
     uint64_t start_seq;         /* loop side: the change sequence when it started */
-    uint64_t lane_seq;          /* loop side: its number among the batches started (1, 2..) */
     /* results */
     uint64_t writes;                   /* write ops committed */
     uint64_t *change_ids;              /* rbac_change ids the committed writes made (owned) */
@@ -283,5 +279,11 @@ void session_db_run(session_batch *b);
  * says which; the caller classifies it). */
 bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long *revoked)
     __attribute__((warn_unused_result));
+
+/* A LOGIN's check (a password checker's thread): reads c's user row and the failures of
+ * its keys as of now_ms, and decides c (session_login_decide). False with err set when
+ * the database failed (a lost connection is dropped for reconnecting). */
+bool session_db_login_check(MYSQL *m, session_login_check *c, int64_t now_ms, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -316,22 +316,21 @@ static void sessionListCommand(client *c, size_t argc, const resp_arg *argv)
 /* ---- LOGIN ----
  *
  *   command    tenant by code, copies of the arguments
- *   lane       SESSION_OP_LOGIN_CHECK: the user row and the lockout facts, batched with
- *              the other logins (session_db.c), decided there
+ *   check      on a checker thread: the user row and the failures of the login's user
+ *              name and IP (session_db_login_check), decided there
  *   refused    a lockout is in force: no password check; the failed-login row through
  *              the lane, then WRONGPASS (the row counts for no key)
  *   waiting    the key's failures plus its logins in flight reach its limit: the login
  *              waits for those, then is checked again
- *   hashing    the password check (or the dummy one) on a checker thread, which never
- *              touches the database
+ *   hashing    the password check (or the dummy one) on a checker thread
  *   done       model check, then a create or a failed-login row through the lane; the
  *              reply waits for that commit
  *
  * In flight: from its check until its row is committed, a login counts for its keys
  * (the user name and the IP, where their limits are on) in sess.login_keys. A check
  * that sees failures + in flight reach a key's limit waits (the ones in flight may
- * all fail); a check in a batch that started after that commit reads the row instead
- * (a commit while the other lane's batch runs is held until that one is done:
+ * all fail); a check submitted after that commit reads the row instead (a login whose
+ * row commits while older checks run stays counted until they are done:
  * session_login_committed). So on one instance a burst of parallel attempts never gets
  * more password checks than the limit allows, while parallel logins of one account
  * (which succeed) go through up to the limit at once. Several instances do not see
@@ -351,24 +350,29 @@ typedef struct login_key {
 } login_key;
 
 typedef struct login_job {
-    uint64_t ticket;           /* who asked (client_wait) */
-    uint64_t tenant;           /* tenant id by code, 0 if no live tenant has it */
-    char *username;            /* exact copy, only when the name is worth a lookup */
-    char *log_name;            /* the name as logged (cleaned, cut to the column) */
-    char *password;            /* copy, wiped once checked */
-    size_t pwlen;              /* its length */
-    int64_t ttl_ms;            /* lifetime of the session */
-    char *ip;                  /* cleaned IP option, or NULL */
-    char *ua;                  /* cleaned UA option, or NULL */
-    const atomic_bool *cancel; /* set at shutdown: skip the check, nobody waits */
-    session_login_check check; /* the lane's read and decision */
-    uint64_t held[2];          /* the keys it counts in flight for (login_key ids) */
-    uint32_t held_limit[2];    /* their limits */
-    uint32_t fail_mark[2];     /* their failed - unsettled when it began to count */
-    bool failed;               /* answered with a failure that counts */
-    size_t nheld;              /* how many */
-    struct login_job *next;    /* waiting on a key, or settling (sess.logins_settling) */
-    uint64_t settle_seq;       /* settling: counted until no batch up to this is in flight */
+    uint64_t ticket;              /* who asked (client_wait) */
+    uint64_t tenant;              /* tenant id by code, 0 if no live tenant has it */
+    char *username;               /* exact copy, only when the name is worth a lookup */
+    char *log_name;               /* the name as logged (cleaned, cut to the column) */
+    char *password;               /* copy, wiped once checked */
+    size_t pwlen;                 /* its length */
+    int64_t ttl_ms;               /* lifetime of the session */
+    char *ip;                     /* cleaned IP option, or NULL */
+    char *ua;                     /* cleaned UA option, or NULL */
+    const atomic_bool *cancel;    /* set at shutdown: skip the check, nobody waits */
+    session_login_check check;    /* the lane's read and decision */
+    uint64_t held[2];             /* the keys it counts in flight for (login_key ids) */
+    uint32_t held_limit[2];       /* their limits */
+    uint32_t fail_mark[2];        /* their failed - unsettled when it began to count */
+    bool failed;                  /* answered with a failure that counts */
+    size_t nheld;                 /* how many */
+    struct login_job *next;       /* waiting on a key, or settling (sess.logins_settling) */
+    uint64_t settle_seq;          /* settling: counted until no check up to this is running */
+    uint64_t check_seq;           /* its check's number (sess.checks_started) */
+    struct login_job *cprev;      /* sess.checks_head list, while its check runs */
+    struct login_job *cnext;      /* ... */
+    bool db_ok;                   /* the check could read the database */
+    char err[SESSION_DB_ERR_MAX]; /* why not */
     /* results (checker thread) */
     bool cancelled;      /* the check was skipped: the server is stopping */
     bool matched;        /* right password of an enabled user */
@@ -601,7 +605,10 @@ static void login_job_abandon(void *arg)
     login_job_free(j);
 }
 
-/* Queues j's check on the lane (with the limits as configured now). */
+static void login_check_job(void *arg);
+static void login_check_done(void *arg);
+
+/* Queues j's check on a password checker (with the limits as configured now). */
 static void login_check_submit(login_job *j)
 {
     const rbacd_conf *conf = &server.conf;
@@ -615,11 +622,16 @@ static void login_check_submit(login_job *j)
     c->lim.max_ip = (uint32_t)conf->login_max_failures_per_ip;
     c->lim.window_ms = (int64_t)conf->login_failure_window * 1000;
     c->lim.lockout_ms = (int64_t)conf->login_lockout * 1000;
-    session_op *op = session_op_new(SESSION_OP_LOGIN_CHECK, j->ticket);
-    op->check = c;
-    op->ctx = j;
-    op->ctx_free = login_job_abandon;
-    session_enqueue(op); /* at shutdown: freed, and j with it */
+    j->db_ok = false;
+    j->check_seq = ++sess.checks_started;
+    j->cnext = NULL;
+    j->cprev = sess.checks_tail;
+    if (sess.checks_tail)
+        sess.checks_tail->cnext = j;
+    else
+        sess.checks_head = j;
+    sess.checks_tail = j;
+    worker_submit(sess.hashers, login_check_job, login_check_done, j);
 }
 
 static void login_job_run(void *arg)
@@ -651,7 +663,7 @@ static void login_dberr_reply(client *c, void *arg)
 {
     login_job *j = arg;
     if (c && !sess.stopping) {
-        log_client(LOG_LVL_VERBOSE, c, "session login: the database could not be read");
+        log_client(LOG_LVL_VERBOSE, c, "session login: database: %s", j->err);
         session_reply_dberr(c);
     }
     login_job_free(j);
@@ -738,26 +750,25 @@ void session_login_committed(session_op *op)
 {
     login_job *j = op->ctx;
     op->ctx = NULL;
-    if (sess.batches_in_flight <= 1 || !j->nheld) {
+    if (!sess.checks_head || !j->nheld) {
         login_end(j); /* every later check reads its row */
         login_job_free(j);
         return;
     }
-    /* The other batch in flight may have read j's keys before this commit: j counts for
-     * them until it is done (session_login_settle), lest a check there miss it both in
-     * the database and in flight. */
+    /* A check running since before this commit may have read j's keys without its row:
+     * j counts for them until those checks are done (login_settle), lest one miss it
+     * both in the database and in flight. */
     sess.logins_running--;
-    j->settle_seq = sess.batches_started;
+    j->settle_seq = sess.checks_started;
     j->next = sess.logins_settling;
     sess.logins_settling = j;
 }
 
-void session_login_settle(void)
+/* After a check is done: the logins settling for checks no longer running stop
+ * counting for their keys. */
+static void login_settle(void)
 {
-    uint64_t oldest = UINT64_MAX; /* lane_seq of the oldest batch in flight */
-    for (size_t i = 0; i < sess.batches_in_flight; i++)
-        if (sess.in_flight[i]->lane_seq < oldest)
-            oldest = sess.in_flight[i]->lane_seq;
+    uint64_t oldest = sess.checks_head ? sess.checks_head->check_seq : UINT64_MAX;
     for (login_job **link = &sess.logins_settling; *link;) {
         login_job *j = *link;
         if (j->settle_seq >= oldest) {
@@ -789,12 +800,10 @@ static void login_job_done(void *arg)
     login_finish(j, ok, message);
 }
 
-void session_login_checked(session_op *op)
+static void login_check_decide(login_job *j)
 {
-    login_job *j = op->ctx;
-    op->ctx = NULL;
-    op->check = NULL;
-    if (!op->ok || sess.stopping) {
+    if (!j->db_ok || j->cancelled || sess.stopping) {
+        sodium_memzero(j->check.user.hash, sizeof j->check.user.hash);
         login_dberr(j);
         return;
     }
@@ -812,6 +821,37 @@ void session_login_checked(session_op *op)
         return; /* waits for the key's logins in flight, then is checked again */
     }
     worker_submit(sess.hashers, login_job_run, login_job_done, j);
+}
+
+/* The check: the user row and the failures of j's keys (checker thread). */
+static void login_check_job(void *arg)
+{
+    login_job *j = arg;
+    if (atomic_load(j->cancel)) {
+        j->cancelled = true; /* the server is stopping */
+        return;
+    }
+    hasher_prepare();
+    MYSQL *m = worker_db(j->err, sizeof j->err);
+    j->db_ok = m && session_db_login_check(m, &j->check, util_now_ms(), j->err, sizeof j->err);
+}
+
+/* j's check is done (loop thread): a refusal goes straight to its failed-login row, a
+ * login whose key is busy waits, the others go on to their password check. */
+static void login_check_done(void *arg)
+{
+    login_job *j = arg;
+    if (j->cprev)
+        j->cprev->cnext = j->cnext;
+    else
+        sess.checks_head = j->cnext;
+    if (j->cnext)
+        j->cnext->cprev = j->cprev;
+    else
+        sess.checks_tail = j->cprev;
+    j->cprev = j->cnext = NULL;
+    login_check_decide(j);
+    login_settle();
 }
 
 void session_login_drain(void)

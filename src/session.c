@@ -256,7 +256,6 @@ static void start_batch(void)
         b->now_ms = session_clock_ms();
         b->table = sess.table;
         b->start_seq = sess.change_seq;
-        b->lane_seq = ++sess.batches_started;
         idmap mine_users, mine_hashes; /* this batch's own counts in the busy maps */
         idmap_init(&mine_users);
         idmap_init(&mine_hashes);
@@ -512,16 +511,16 @@ static void apply_op(session_op *op, int64_t now_ms)
             sess.stats.login_lockouts +=
                 (op->login->lock_user_ms > 0) + (op->login->lock_ip_ms > 0);
         break;
-    default: /* SESSION_OP_LOGIN_CHECK: cmd_session.c takes it from here */
+    default:
         break;
     }
 }
 
 /* The order session_db_run() acts in; applying in it keeps memory in step. */
 static const int apply_order[] = {
-    SESSION_OP_REVOKEALL,    SESSION_OP_CREATE,      SESSION_OP_TOUCH, SESSION_OP_REVOKE,
-    SESSION_OP_LOGIN_FAILED, SESSION_OP_LOOKUP,      SESSION_OP_USER,  SESSION_OP_LOAD,
-    SESSION_OP_PURGE,        SESSION_OP_LOGIN_CHECK,
+    SESSION_OP_REVOKEALL, SESSION_OP_CREATE,       SESSION_OP_TOUCH,
+    SESSION_OP_REVOKE,    SESSION_OP_LOGIN_FAILED, SESSION_OP_LOOKUP,
+    SESSION_OP_USER,      SESSION_OP_LOAD,         SESSION_OP_PURGE,
 };
 
 /* ---- replies ---- */
@@ -739,10 +738,6 @@ static void batch_done(void *arg)
     for (session_op *op = b->head; op; op = op->next) {
         if (!op->client_id)
             continue; /* nobody waits */
-        if (op->kind == SESSION_OP_LOGIN_CHECK) {
-            session_login_checked(op); /* the wait goes on: password check, or the log row */
-            continue;
-        }
         if (touch_after_lookup(op))
             continue; /* the wait goes on until the touch commits */
         client_resume(op->client_id, reply_op, op);
@@ -754,7 +749,6 @@ static void batch_done(void *arg)
     }
     mem_free(b->change_ids);
     mem_free(b);
-    session_login_settle();
     start_batch();
 }
 

@@ -21,10 +21,8 @@
  *   last_login_at of the successful logins: its own short transaction, best effort
  *                (rows another transaction holds are skipped, a failure only logged),
  *                so that a tenant_user row locked elsewhere cannot fail the batch
- *   5 reads      LOGIN checks (the user rows, then the recent failures of every
- *                login's user name and IP, two statements for the batch: "LOGIN
- *                checks" below), read-through (one SELECT ... IN), per-user re-reads,
- *                the start-up load (streamed), the purge
+ *   5 reads      read-through (one SELECT ... IN), per-user re-reads, the start-up
+ *                load (streamed), the purge
  *
  * A batch that fails on a refused statement (a lock held elsewhere, a deadlock, a bad
  * row) is run again one write at a time, so one op cannot fail its neighbours. Phase 0
@@ -1092,11 +1090,12 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
     return op->ok;
 }
 
-/* ---- LOGIN checks (reads) ----
+/* ---- LOGIN checks (reads, on a password checker's connection) ----
  *
- * Every LOGIN of the batch in two statements: the user rows (with last_login_at, the
- * latest success), then the failures that count of every login's user name and IP
- * since window + lockout ago, one SELECT whose WHERE is an OR of index ranges:
+ * A LOGIN's check in two statements: the user row (with last_login_at, the latest
+ * success), then the failures that count of its user name and IP since window +
+ * lockout ago, one SELECT whose WHERE is an OR of index ranges (written for several
+ * logins at once, as a batch would ask):
  *
  *   user failures    tenant_login_log (tenant_id, username, message, login_time)
  *   IP failures      tenant_login_log (ip, message, login_time)
@@ -1178,16 +1177,16 @@ void session_login_lockouts(const session_login_check *c, bool failed, int64_t a
 }
 
 /* The user rows every check of the batch names (exact name, live, in its tenant). */
-static bool read_login_users(MYSQL *m, session_batch *b)
+static bool read_login_users(MYSQL *m, session_batch *b, session_login_check **cs, size_t n)
 {
     buf q;
     buf_init(&q);
     buf_append_str(&q, "SELECT tenant_id, id, status, password, username, last_login_at "
                        "FROM tenant_user WHERE deleted_at = 0 AND (");
     size_t k = 0;
-    for (session_op *op = b->head; op; op = op->next) {
-        const session_login_check *c = op->check;
-        if (op->kind != SESSION_OP_LOGIN_CHECK || !c->username || !c->tenant)
+    for (size_t i = 0; i < n; i++) {
+        const session_login_check *c = cs[i];
+        if (!c->username || !c->tenant)
             continue;
         buf_printf(&q, "%s(tenant_id = %llu AND username = ", k++ ? " OR " : "",
                    (unsigned long long)c->tenant);
@@ -1207,12 +1206,12 @@ static bool read_login_users(MYSQL *m, session_batch *b)
         uint64_t tenant, id;
         if (!r[4] || !dal_col_u64(r[0], len[0], &tenant) || !dal_col_u64(r[1], len[1], &id))
             continue;
-        for (session_op *op = b->head; op; op = op->next) {
-            session_login_check *c = op->check;
+        for (size_t i = 0; i < n; i++) {
+            session_login_check *c = cs[i];
             /* The column's collation pads spaces: "admin " equals "admin". Only the
              * exact name counts. */
-            if (op->kind != SESSION_OP_LOGIN_CHECK || !c->username || c->tenant != tenant ||
-                strcmp(r[4], c->username) != 0 || c->user.found)
+            if (!c->username || c->tenant != tenant || strcmp(r[4], c->username) != 0 ||
+                c->user.found)
                 continue;
             c->user.found = true;
             c->user.id = id;
@@ -1342,27 +1341,19 @@ static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n
     return true;
 }
 
-static bool read_logins(MYSQL *m, session_batch *b)
+bool session_db_login_check(MYSQL *m, session_login_check *c, int64_t now_ms, char *err,
+                            size_t errlen)
 {
-    size_t n = 0;
-    for (session_op *op = b->head; op; op = op->next)
-        n += op->kind == SESSION_OP_LOGIN_CHECK;
-    if (n == 0)
-        return true;
-    fact_acc *acc = mem_calloc(n, sizeof *acc);
-    size_t i = 0;
-    for (session_op *op = b->head; op; op = op->next)
-        if (op->kind == SESSION_OP_LOGIN_CHECK)
-            acc[i++].c = op->check;
-    bool ok = read_login_users(m, b) && read_login_facts(m, b, acc, n);
-    for (session_op *op = b->head; op; op = op->next)
-        if (op->kind == SESSION_OP_LOGIN_CHECK)
-            op->ok = ok;
-    for (i = 0; i < n; i++) {
-        mem_free(acc[i].user_fail);
-        mem_free(acc[i].ip_fail);
+    session_batch scratch = {.now_ms = now_ms};
+    fact_acc acc = {.c = c};
+    bool ok = read_login_users(m, &scratch, &c, 1) && read_login_facts(m, &scratch, &acc, 1);
+    mem_free(acc.user_fail);
+    mem_free(acc.ip_fail);
+    if (!ok) {
+        snprintf(err, errlen, "%s", scratch.err);
+        if (db_error_is_connection(m))
+            worker_db_failed();
     }
-    mem_free(acc);
     return ok;
 }
 
@@ -1391,10 +1382,6 @@ void session_db_run(session_batch *b)
     }
     m = run_writes(m, b);
     if (m && !read_lookups(m, b) && db_error_is_connection(m)) {
-        worker_db_failed();
-        m = NULL;
-    }
-    if (m && !read_logins(m, b) && db_error_is_connection(m)) {
         worker_db_failed();
         m = NULL;
     }

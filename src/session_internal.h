@@ -104,11 +104,13 @@ typedef struct session_state {
                                  commit, and the ones waiting for them (cmd_session.c) */
     uint8_t login_key_secret[SESSION_LOGIN_KEY_SECRET]; /* the SipHash key (random) */
     size_t logins_waiting;                              /* logins waiting for others of their key */
-    uint64_t batches_started;                           /* lane_seq of the latest batch started */
-    struct login_job *logins_settling; /* logins whose row committed while another batch
-                                          was in flight, which may have read before the
-                                          commit: they count for their keys until it is
-                                          done (cmd_session.c) */
+    uint64_t checks_started;           /* check_seq of the latest LOGIN check submitted */
+    struct login_job *checks_head;     /* LOGIN checks on the checkers, oldest first */
+    struct login_job *checks_tail;     /* ... the newest */
+    struct login_job *logins_settling; /* logins whose row committed while older checks
+                                          were running, which may have read before the
+                                          commit: they count for their keys until those
+                                          are done (cmd_session.c) */
     size_t hasher_threads;             /* size of the hashing pool */
     session_stats stats;
 } session_state;
@@ -153,20 +155,9 @@ void session_login_drain(void);
 /* A login's row (its create or failed-login op, holding the login in op->ctx) was
  * committed or failed (batch_done's apply phase, before any reply): the attempt no
  * longer counts as in flight for its keys, and logins waiting for it are checked again.
- * Frees the login, or keeps it counted until the other batch in flight is done
- * (sess.logins_settling). cmd_session.c. */
+ * Frees the login, or keeps it counted until the checks running since before the
+ * commit are done (sess.logins_settling). cmd_session.c. */
 void session_login_committed(session_op *op);
-
-/* The end of batch_done, after its replies: logins kept by session_login_committed
- * for batches that are no longer in flight stop counting for their keys (and the
- * logins waiting for them are checked again). cmd_session.c. */
-void session_login_settle(void);
-
-/* A LOGIN_CHECK op's batch is done (batch_done, loop thread): the login goes on to its
- * password check, or, refused by a lockout, straight to its failed-login row; a
- * database failure answers -DBERR. Takes the login back from op (op->ctx); the batch
- * frees op. cmd_session.c. */
-void session_login_checked(session_op *op);
 
 /* Reply encoders (loop thread, c's protocol). */
 void session_reply_dberr(struct client *c);
