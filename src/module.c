@@ -7,13 +7,16 @@
  *             Stopped after sync, whose lane may still finish a load.
  *   rbac      INFO rbac only (the model the loader keeps).
  *   sessions  its own lane and password checkers; answers read the model.
- *   sync      last: it follows the change log from the revision of a loaded model.
- *             Stopped first: its lane (writes, polls, loads) finishes before anything
- *             it applies to goes away.
- * INFO shows the sections in the same order: rbac, sessions, sync.
+ *   sync      it follows the change log from the revision of a loaded model. Stopped
+ *             before the others: its lane (writes, polls, loads) finishes before
+ *             anything it applies to goes away.
+ *   housekeeping  after sessions and sync, whose purge counters its INFO section
+ *             shows; it needs no model (log partitions are kept even while loading).
+ * INFO shows the sections in the same order: rbac, sessions, sync, housekeeping.
  */
 #include "module.h"
 #include "cmd_rbac.h"
+#include "housekeeping.h"
 #include "loader.h"
 #include "log.h"
 #include "session.h"
@@ -22,7 +25,7 @@
 #include <ctype.h>
 
 const module *const module_list[] = {
-    &loader_module, &cmd_rbac_module, &session_module, &sync_module, NULL,
+    &loader_module, &cmd_rbac_module, &session_module, &sync_module, &housekeeping_module, NULL,
 };
 
 bool module_init_all(const module *const *list, size_t *started)
