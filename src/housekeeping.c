@@ -79,10 +79,15 @@ static void pass_run(void *arg)
     } else if (!held) {
         j->skipped = true;
     } else {
-        for (size_t i = 0; i < HK_NTABLES && !j->failed; i++) {
+        /* A table that fails does not hold the other back; the last error is kept. */
+        for (size_t i = 0; i < HK_NTABLES; i++) {
             dal_partition_result r;
-            j->failed = !dal_part_maintain(db, hk_log_tables[i], j->ahead, j->retention, &r, j->err,
-                                           sizeof j->err);
+            char err[HK_ERR_MAX];
+            if (!dal_part_maintain(db, hk_log_tables[i], j->ahead, j->retention, &r, err,
+                                   sizeof err)) {
+                j->failed = true;
+                snprintf(j->err, sizeof j->err, "%s", err);
+            }
             j->created += r.created;
             j->dropped += r.dropped;
             j->partitioned += r.partitioned;
@@ -123,7 +128,7 @@ static void pass_done(void *arg)
             hk.last_error[0] = '\0';
         }
         /* Work left: the next tick, one more partition each; else the interval. */
-        hk.next_ms = j->more && !j->failed ? 0 : now + server.conf.housekeeping_interval * 1000;
+        hk.next_ms = j->more ? 0 : now + server.conf.housekeeping_interval * 1000;
     }
     mem_free(j);
 }
@@ -159,9 +164,9 @@ static void hk_shutdown(void)
 
 static void hk_info(buf *out)
 {
-    uint64_t s_purged, s_failed, c_purged, c_failed;
-    session_purge_stats(&s_purged, &s_failed);
-    sync_purge_stats(&c_purged, &c_failed);
+    uint64_t s_runs, s_purged, s_failed, c_runs, c_purged, c_failed;
+    session_purge_stats(&s_runs, &s_purged, &s_failed);
+    sync_purge_stats(&c_runs, &c_purged, &c_failed);
     buf_printf(out,
                "log_retention_months:%lld\r\nlog_partitions_ahead:%lld\r\n"
                "housekeeping_interval:%lld\r\npurge_batch:%lld\r\n"
@@ -169,14 +174,16 @@ static void hk_info(buf *out)
                "\r\npartition_passes_skipped:%" PRIu64 "\r\npartitions_created:%" PRIu64
                "\r\npartitions_dropped:%" PRIu64 "\r\npartition_errors:%" PRIu64
                "\r\nlast_partition_pass:%lld\r\nlast_partition_pass_us:%lld\r\n"
-               "last_partition_error:%s\r\nsessions_purged:%" PRIu64
-               "\r\nsession_purge_errors:%" PRIu64 "\r\nchanges_purged:%" PRIu64
+               "last_partition_error:%s\r\nsession_purge_runs:%" PRIu64
+               "\r\nsessions_purged:%" PRIu64 "\r\nsession_purge_errors:%" PRIu64
+               "\r\nchange_purge_runs:%" PRIu64 "\r\nchanges_purged:%" PRIu64
                "\r\nchange_purge_errors:%" PRIu64 "\r\nhousekeeping_errors:%" PRIu64 "\r\n",
                server.conf.log_retention_months, server.conf.log_partitions_ahead,
                server.conf.housekeeping_interval, server.conf.purge_batch, hk.partitioned,
                hk.passes, hk.skipped, hk.created, hk.dropped, hk.errors,
                (long long)(hk.last_pass_ms / 1000), (long long)hk.last_pass_us, hk.last_error,
-               s_purged, s_failed, c_purged, c_failed, hk.errors + s_failed + c_failed);
+               s_runs, s_purged, s_failed, c_runs, c_purged, c_failed,
+               hk.errors + s_failed + c_failed);
 }
 
 const module housekeeping_module = {

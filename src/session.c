@@ -501,6 +501,7 @@ static void apply_op(session_op *op, int64_t now_ms)
     case SESSION_OP_PURGE:
         sess.stats.purged += op->ok ? op->count : 0;
         sess.stats.purge_failures += !op->ok;
+        sess.stats.purge_runs++;
         if (op->ok && op->count >= (uint64_t)op->limit)
             sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
         break;
@@ -842,8 +843,9 @@ static void session_cron(int64_t now_ms)
     }
 }
 
-void session_purge_stats(uint64_t *purged, uint64_t *failures)
+void session_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
 {
+    *runs = sess.stats.purge_runs;
     *purged = sess.stats.purged;
     *failures = sess.stats.purge_failures;
 }

@@ -73,6 +73,7 @@ typedef struct sync_stats {
     uint64_t holes_dropped;  /* ids given up as rolled back */
     uint64_t purged;         /* change rows deleted */
     uint64_t purge_failures; /* purge jobs that failed */
+    uint64_t purge_runs;     /* purge jobs done (one DELETE of purge-batch rows at most) */
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
@@ -444,6 +445,7 @@ static void purge_done(void *arg)
     if (!sync.stopped) {
         sync.st.purged += j->purged;
         sync.st.purge_failures += j->failed;
+        sync.st.purge_runs++;
         if (j->failed)
             log_verbose("change log: purge failed: %s", j->err);
         else if (j->purged)
@@ -478,8 +480,9 @@ static void maybe_purge(int64_t now_ms)
 
 /* -------------------------------------------------------------- interface ---- */
 
-void sync_purge_stats(uint64_t *purged, uint64_t *failures)
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
 {
+    *runs = sync.st.purge_runs;
     *purged = sync.st.purged;
     *failures = sync.st.purge_failures;
 }
