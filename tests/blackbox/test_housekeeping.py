@@ -10,6 +10,9 @@
   of today stay, and INFO housekeeping counts exactly what went.
 * A table partitioned another way (a bound in mid-month) is left alone, with an error in
   INFO and the log, and the other table is still kept.
+* Without the ALTER and DROP privileges the passes fail, are counted and leave the
+  tables as they are; reads go on. Out-of-range values of the new keys are refused
+  (CONFIG SET and the command line) naming the key and the range.
 * Expired tenant_session rows are deleted in batches of purge-batch rows; live ones
   stay.
 * Old rbac_change rows: never at or above this instance's low water (a change id an
@@ -18,12 +21,14 @@
 """
 
 import os
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import redis  # noqa: E402
 from harness import RbacdServer, scratch_db, wait_for  # noqa: E402
 
 LOG_TABLES = {"tenant_login_log": "login_time", "tenant_operation_log": "operation_time"}
@@ -181,6 +186,49 @@ class PartitionTest(unittest.TestCase):
                          what="the login log's old partitions dropped")
                 self.assertEqual(partitions(db, "tenant_operation_log"), before)
                 self.assertIn("tenant_operation_log", srv.log_text())
+
+    def test_without_alter_privilege_it_counts_errors_and_serves(self):
+        with scratch_db("hkpriv", demo=True) as db:
+            for host in ("localhost", "127.0.0.1"):
+                db.sql("REVOKE ALTER, DROP ON `%s`.* FROM 'rbacd'@'%s'" % (db.name, host))
+            before = {t: partitions(db, t) for t in LOG_TABLES}
+            with RbacdServer(db=db, args=["--log-retention-months", 1]) as srv:
+                wait_for(lambda: srv.info("housekeeping")["partition_errors"] >= 1, WAIT_S,
+                         what="the pass refused by the database")
+                info = srv.info("housekeeping")
+                self.assertIn("denied", info["last_partition_error"])
+                self.assertEqual(info["partitions_dropped"], 0)
+                self.assertEqual({t: partitions(db, t) for t in LOG_TABLES}, before)
+                r = srv.client()
+                self.assertEqual(r.execute_command("CANMENU", 1, 1, "sys:user:add"), 1)
+                r.close()
+
+
+class ConfigTest(unittest.TestCase):
+
+    def test_bad_values_are_refused(self):
+        cases = [("log-retention-months", "-1", "between 0 and 1200"),
+                 ("log-partitions-ahead", "0", "between 1 and 1200"),
+                 ("housekeeping-interval", "1d", "between 1 and 86400"),
+                 ("purge-batch", "100001", "between 1 and 100000")]
+        with RbacdServer(db=None) as srv:
+            r = srv.client()
+            for key, value, why in cases:
+                with self.assertRaises(redis.exceptions.ResponseError) as e:
+                    r.config_set(key, value)
+                self.assertIn(key, str(e.exception))
+                self.assertIn(why, str(e.exception))
+            self.assertEqual(r.config_get("purge-batch"), {"purge-batch": "1000"})
+            r.config_set("purge-batch", 50)
+            self.assertEqual(srv.info("housekeeping")["purge_batch"], 50)
+            r.close()
+        for key, value, why in cases:
+            p = subprocess.run([harness.rbacd_bin(), "--check-config",
+                                harness.default_conf_file(), "--" + key, value],
+                               capture_output=True, text=True, timeout=30,
+                               env=harness.sanitizer_env())
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("--%s: '%s' is not an integer %s" % (key, value, why), p.stderr)
 
 
 class PurgeTest(unittest.TestCase):
