@@ -7,8 +7,9 @@
  *   cron tick: due and no job out --> pass job on server.workers:
  *                                       lock, then for each log table dal_part_maintain
  *   pass_done() <-----------------------+
- *       counts into INFO; failed: logged (once per distinct message) and counted;
- *       partitions left past retention: the next pass at the next tick
+ *       counts into INFO; failed: logged (once per distinct message) and counted,
+ *       the next pass within a minute; partitions left past retention: the next pass
+ *       at the next tick
  */
 #include "housekeeping.h"
 #include "conf.h"
@@ -27,7 +28,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HK_ERR_MAX 256 /* error text kept */
+#define HK_ERR_MAX  256   /* error text kept */
+#define HK_RETRY_MS 60000 /* after a failed pass, the next one at most this far off */
 
 /* The tables whose partitions are kept (schema/002_logs.sql); a profile without them
  * has nothing to do. Constants: they are written into statements as they are. */
@@ -128,7 +130,10 @@ static void pass_done(void *arg)
             hk.last_error[0] = '\0';
         }
         /* Work left: the next tick, one more partition each; else the interval. */
-        hk.next_ms = j->more ? 0 : now + server.conf.housekeeping_interval * 1000;
+        int64_t wait_ms = server.conf.housekeeping_interval * 1000;
+        if (j->failed && wait_ms > HK_RETRY_MS)
+            wait_ms = HK_RETRY_MS; /* a database back up soon gets its pass soon */
+        hk.next_ms = j->more ? 0 : now + wait_ms;
     }
     mem_free(j);
 }
