@@ -18,6 +18,7 @@
 #include "dal_partition.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "server.h"
 #include "session.h"
 #include "sync.h"
@@ -191,6 +192,46 @@ static void hk_info(buf *out)
                hk.errors + s_failed + c_failed);
 }
 
+/* One labelled sample per purged table: the session store's and the change log's. */
+static void purge_family(buf *out, const char *name, const char *help, uint64_t sessions,
+                         uint64_t changes)
+{
+    buf labels;
+    buf_init(&labels);
+    metrics_family(out, name, "counter", help);
+    metrics_label(&labels, "table", "tenant_session");
+    metrics_sample_u64(out, name, &labels, sessions);
+    buf_clear(&labels);
+    metrics_label(&labels, "table", "rbac_change");
+    metrics_sample_u64(out, name, &labels, changes);
+    buf_free(&labels);
+}
+
+/* The INFO section's counters as Prometheus families (module.h's metrics rules). */
+static void hk_metrics(buf *out)
+{
+    uint64_t s_runs, s_purged, s_failed, c_runs, c_purged, c_failed;
+    session_purge_stats(&s_runs, &s_purged, &s_failed);
+    sync_purge_stats(&c_runs, &c_purged, &c_failed);
+    metrics_counter(out, "rbacd_housekeeping_partition_passes_total",
+                    "Passes over the log partitions.", hk.passes);
+    metrics_counter(out, "rbacd_housekeeping_partitions_created_total",
+                    "Monthly log partitions created ahead.", hk.created);
+    metrics_counter(out, "rbacd_housekeeping_partitions_dropped_total",
+                    "Monthly log partitions dropped past log-retention-months.", hk.dropped);
+    metrics_counter(out, "rbacd_housekeeping_partition_errors_total",
+                    "Passes over the log partitions that failed.", hk.errors);
+    metrics_gauge(out, "rbacd_housekeeping_last_partition_pass_timestamp_seconds",
+                  "When the last pass over the log partitions ended (unix time, 0 = none).",
+                  (double)(hk.last_pass_ms / 1000));
+    purge_family(out, "rbacd_housekeeping_purged_rows_total", "Rows purged, by table.", s_purged,
+                 c_purged);
+    purge_family(out, "rbacd_housekeeping_purge_runs_total",
+                 "Purge statements run (purge-batch rows at most each), by table.", s_runs, c_runs);
+    purge_family(out, "rbacd_housekeeping_purge_errors_total", "Purges that failed, by table.",
+                 s_failed, c_failed);
+}
+
 const module housekeeping_module = {
     .name = "housekeeping",
     .init = hk_init,
@@ -198,4 +239,5 @@ const module housekeeping_module = {
     .cron = hk_cron,
     .info_section = "housekeeping",
     .info = hk_info,
+    .metrics = hk_metrics,
 };

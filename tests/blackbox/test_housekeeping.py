@@ -7,7 +7,7 @@
 * Retention: backdated login and operation log rows; with log-retention-months 3 every
   partition whose month is 4 or more months behind the current one is dropped (one per
   table per pass, passes back to back until done), the rows of the month 3 behind and
-  of today stay, and INFO housekeeping counts exactly what went.
+  of today stay, and INFO housekeeping and GET /metrics count exactly what went.
 * A table partitioned another way (a bound in mid-month) is left alone, with an error in
   INFO and the log, and the other table is still kept.
 * Without the ALTER and DROP privileges the passes fail, are counted and leave the
@@ -21,9 +21,11 @@
 """
 
 import os
+import re
 import subprocess
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,6 +76,19 @@ def insert_log(db, table, at=None, tenant=0):
     else:
         db.sql("INSERT INTO %s (tenant_id, %s%s) VALUES (%%s, %%s%s)" % (table, col, extra,
                                                                        extra_v), (tenant, at))
+
+
+def metric(port, name, **labels):
+    """The value of one sample of GET /metrics (labels exactly as given), or None."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+        text = resp.read().decode()
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) \
+                .strip(",") == want:
+            return float(m.group(3))
+    return None
 
 
 def partition_name(idx):
@@ -146,11 +161,19 @@ class PartitionTest(unittest.TestCase):
                 expected_dropped += sum(1 for _, b in partitions(db, table)
                                         if b is not None and b <= cutoff)
             self.assertGreaterEqual(expected_dropped, 2 * 3)  # several passes needed
-            with RbacdServer(db=db, args=["--log-retention-months", retention]) as srv:
+            port = harness.free_port()
+            with RbacdServer(db=db, args=["--log-retention-months", retention,
+                                          "--http-port", port]) as srv:
                 wait_for(lambda: srv.info("housekeeping")["partitions_dropped"] >=
                          expected_dropped, WAIT_S, interval=0.1, what="the old partitions gone")
                 info = srv.info("housekeeping")
                 self.assertEqual(info["partitions_dropped"], expected_dropped)
+                # /metrics reads the same counters.
+                self.assertEqual(metric(port, "rbacd_housekeeping_partitions_dropped_total"),
+                                 expected_dropped)
+                self.assertEqual(metric(port, "rbacd_housekeeping_partition_errors_total"), 0)
+                self.assertGreater(metric(
+                    port, "rbacd_housekeeping_last_partition_pass_timestamp_seconds"), 0)
                 self.assertEqual(info["partition_errors"], 0, info)
                 self.assertGreater(info["partition_passes"], 1)  # one drop per table a pass
                 for table, col in LOG_TABLES.items():
@@ -244,7 +267,8 @@ class PurgeTest(unittest.TestCase):
         with scratch_db("hksess") as db:
             self.insert_sessions(db, n, expired=True)
             self.insert_sessions(db, 3, expired=False)
-            with RbacdServer(db=db, args=["--purge-batch", batch]) as srv:
+            port = harness.free_port()
+            with RbacdServer(db=db, args=["--purge-batch", batch, "--http-port", port]) as srv:
                 wait_for(lambda: db.sql("SELECT COUNT(*) FROM tenant_session WHERE "
                                         "expires_at <= NOW(3)")[0][0] == 0, WAIT_S,
                          interval=0.1, what="the expired sessions purged")
@@ -257,6 +281,13 @@ class PurgeTest(unittest.TestCase):
                 self.assertEqual(info["session_purge_errors"], 0)
                 self.assertEqual(info["purge_batch"], batch)
                 self.assertEqual(db.sql("SELECT COUNT(*) FROM tenant_session")[0][0], 3)
+                self.assertEqual(metric(port, "rbacd_housekeeping_purged_rows_total",
+                                        table="tenant_session"), n)
+                self.assertEqual(metric(port, "rbacd_housekeeping_purge_runs_total",
+                                        table="tenant_session"),
+                                 srv.info("housekeeping")["session_purge_runs"])
+                self.assertEqual(metric(port, "rbacd_housekeeping_purge_errors_total",
+                                        table="rbac_change"), 0)
 
     def test_change_purge_never_passes_the_low_water(self):
         old = "INSERT INTO rbac_change (tenant_id, entity, entity_id, op, changed_at) " \
