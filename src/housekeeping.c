@@ -72,12 +72,10 @@ static void pass_run(void *arg)
     hk_job *j = arg;
     int64_t t0 = util_mono_us();
     MYSQL *db = worker_db(j->err, sizeof j->err);
+    bool held = false;
     if (!db) {
         j->failed = true;
-        return;
-    }
-    bool held = false;
-    if (!dal_part_lock(db, &held, j->err, sizeof j->err)) {
+    } else if (!dal_part_lock(db, &held, j->err, sizeof j->err)) {
         j->failed = true;
     } else if (!held) {
         j->skipped = true;
@@ -98,7 +96,8 @@ static void pass_run(void *arg)
         }
         dal_part_unlock(db);
     }
-    dal_done();
+    if (db)
+        dal_done();
     j->duration_us = util_mono_us() - t0;
 }
 
