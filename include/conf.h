@@ -90,10 +90,16 @@ typedef struct rbacd_conf {
                                        lockout, default 5, 0 = no limit (runtime) */
     long long login_max_failures_per_ip; /* failed LOGINs from one IP before a lockout,
                                             default 20, 0 = no limit (runtime) */
-    long long login_failure_window;      /* seconds the failures are counted over, default
-                                            300 (runtime) */
+    long long login_failure_window;      /* seconds within which those failures lock out,
+                                            default 300 (runtime) */
     long long login_lockout;             /* seconds a lockout lasts, default 900 (runtime) */
     long long worker_threads;            /* default 4 */
+    /* housekeeping */
+    long long log_retention_months;  /* log partitions kept, months; 0 = for ever (runtime) */
+    long long log_partitions_ahead;  /* log partitions made ahead, months; default 3 (runtime) */
+    long long housekeeping_interval; /* seconds between partition passes, default 3600 (runtime) */
+    long long purge_batch;           /* rows one purge DELETE removes at most, default 1000
+                                        (runtime) */
     /* observability */
     long long http_port;               /* /metrics /healthz /readyz, 0 = off (default) */
     char *http_bind;                   /* address of the HTTP listener, default "127.0.0.1" */
