@@ -68,6 +68,11 @@ bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user);
 void session_each_held(uint64_t tenant, uint64_t user, void (*fn)(void *ctx, const uint8_t *hash),
                        void *ctx);
 
+/* The purge of expired tenant_session rows so far: purge statements run (each deletes
+ * purge-batch rows at most), rows deleted, statements that failed (INFO housekeeping).
+ * Loop thread. */
+void session_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures);
+
 /* SESSION command rows (listed in command.c). */
 extern command cmd_session_table[];
 

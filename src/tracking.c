@@ -96,6 +96,7 @@ static struct {
     unsigned char seed[crypto_shorthash_KEYBYTES]; /* SipHash key */
     uint64_t origin;           /* the client whose write is being applied (NOLOOP) */
     bool had_model;            /* a model was loaded before: the next load invalidates all */
+    bool stopped;              /* shutdown ran: every hook does nothing (sync stops after it) */
     struct event *boundary_ev; /* next subscription start or end */
     int64_t boundary_next_ms;  /* its time, INT64_MAX = none */
     int64_t boundary_done_ms;  /* boundaries up to this were pushed */
@@ -1027,6 +1028,8 @@ static void ev_part(const dal_profile *p, const rbac_model *m, size_t i, const d
 void tracking_batch_begin(const dal_profile *p, const rbac_model *m, const dal_batch *b,
                           uint64_t origin)
 {
+    if (tk.stopped)
+        return;
     ev.open = true;
     tk.origin = origin;
     if (!m || !p)
@@ -1153,6 +1156,8 @@ void tracking_batch_end(const rbac_model *m)
 
 void tracking_session_gone(const uint8_t *hash)
 {
+    if (tk.stopped)
+        return;
     char hex[SESSION_ID_HEX + 1], name[8 + SESSION_ID_HEX];
     session_hash_hex(hash, SESSION_ID_BYTES, hex);
     int n = snprintf(name, sizeof name, "sess:%s", hex);
@@ -1228,6 +1233,8 @@ static bool tracking_init(void)
 
 static void tracking_shutdown(void)
 {
+    tk.stopped = true;
+    tk.boundary_next_ms = INT64_MAX;
     while (tk.oldest)
         key_free(tk.oldest);
     while (tk.all) {
@@ -1267,6 +1274,8 @@ static void tracking_cron(int64_t now_ms)
 
 static void tracking_model_loaded(void)
 {
+    if (tk.stopped)
+        return;
     if (tk.had_model)
         invalidate_all(); /* a reload may have changed any answer */
     tk.had_model = true;
@@ -1276,6 +1285,8 @@ static void tracking_model_loaded(void)
 
 void tracking_conf_changed(const rbacd_conf *c)
 {
+    if (tk.stopped)
+        return;
     enforce_bound();
 }
 
