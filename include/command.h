@@ -42,7 +42,8 @@ enum command_flags {
     CMD_NOSCRIPT = 1 << 2,
     CMD_FAST = 1 << 3,   /* O(1)/O(log n): shown in COMMAND INFO flags */
     CMD_WRITE = 1 << 4,  /* writes through to the database */
-    CMD_SECRET = 1 << 5, /* arguments never shown (SLOWLOG, the debug log): passwords, tokens */
+    CMD_SECRET = 1 << 5, /* arguments never shown (SLOWLOG, MONITOR, the debug log): passwords,
+                            tokens */
 };
 
 enum acl_category {
@@ -117,9 +118,9 @@ void command_batch_begin(void);
  * measured from the end of the one before it in the batch (one clock read each). */
 void command_process(struct client *c);
 /* How many leading words of a request for run may be shown wherever requests are
- * reported (SLOWLOG, the debug log's command trace): every word, or for a CMD_SECRET
- * row only its name (and subcommand). The others are shown as "(redacted)", the word
- * Redis shows for a redacted argument. rbacd has no MONITOR. */
+ * reported (SLOWLOG, MONITOR, the debug log's command trace): every word, or for a
+ * CMD_SECRET row only its name (and subcommand). The others are shown as "(redacted)",
+ * the word Redis shows for a redacted argument. */
 size_t command_shown_words(const command *run, size_t argc);
 /* Whether a row exists in the running profile (COMMAND and INFO list only those). */
 bool command_in_profile(const command *cmd);

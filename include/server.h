@@ -30,6 +30,7 @@ struct rbac_model;
 
 #define SERVER_MAX_LISTENERS 16
 #define SERVER_OPS_SAMPLES   16 /* instantaneous_ops_per_sec averages this many cron samples */
+#define SERVER_REPLID_LEN    40 /* hex digits of INFO replication's master_replid */
 
 typedef struct slowlog_entry {
     uint64_t id;    /* increasing */
@@ -83,6 +84,9 @@ typedef struct server {
     size_t ops_sample_idx;                    /* next sample slot */
     uint64_t ops_last_commands;               /* stats.commands at the previous tick */
     int64_t ops_last_us;                      /* monotonic time of the previous tick */
+    char replid[SERVER_REPLID_LEN + 1];       /* INFO master_replid, random, made on first use */
+    struct client **monitors;                 /* clients in MONITOR mode (monitor.c) */
+    size_t nmonitors;                         /* entries in monitors: 0 = nobody is watching */
 } server_t;
 
 extern server_t server;
@@ -93,6 +97,10 @@ int server_main(void);
 void server_shutdown(void);
 /* Commands per second over the last SERVER_OPS_SAMPLES cron ticks. */
 uint64_t server_ops_per_sec(void);
+/* Makes room for maxclients connections plus the server's own descriptors (raises the
+ * open file limit), or lowers maxclients to what the process may open, with a warning
+ * in the log. At start and after CONFIG SET maxclients. */
+void server_fit_maxclients(void);
 /* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
 void server_slowlog_reset(void);
 /* Records a call in the slowlog; words from shown on are kept as "(redacted)"

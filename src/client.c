@@ -18,6 +18,7 @@
 #include "command.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "server.h"
 #include "util.h"
 #include "worker.h"
@@ -106,6 +107,7 @@ void client_free(client *c)
         c->next->prev = c->prev;
     server.nclients--;
     idmap_del(&server.clients_by_id, c->id);
+    monitor_stop(c);
     log_client(LOG_LVL_VERBOSE, c, "closed");
     event_free(c->ev_read);
     event_free(c->ev_write);
@@ -188,6 +190,18 @@ void client_flush(client *c)
     if (event_pending(c->ev_write, EV_WRITE, NULL))
         return; /* the write event will take it from here */
     client_write_now(c);
+}
+
+void client_flush_later(client *c)
+{
+    if (!event_pending(c->ev_write, EV_WRITE, NULL))
+        event_add(c->ev_write, NULL);
+}
+
+void client_close_soon(client *c)
+{
+    client_abort(c);
+    event_active(c->ev_write, EV_WRITE, 1); /* even if the socket never becomes writable */
 }
 
 static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
@@ -369,6 +383,7 @@ void client_describe(const client *c, buf *out)
                (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_ms) / 1000),
                c->state == CLIENT_BLOCKED   ? "b"
                : c->state == CLIENT_CLOSING ? "A"
+               : c->monitor                 ? "O"
                                             : "N",
                c->in.len, c->in.cap > c->in.len ? c->in.cap - c->in.len : 0,
                c->out.len - c->out_pos, sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user,

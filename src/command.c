@@ -3,9 +3,10 @@
  * which error a client sees first:
  *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
  *   -> LOADING
- * Then the handler runs (traced in the debug log first), timed, and the call is counted
- * for INFO commandstats and the slowlog. No handler checks any of these again. Both
- * reports show a secret command's arguments as "(redacted)": command_shown_words().
+ * Then the handler runs (shown to MONITOR watchers and traced in the debug log first),
+ * timed, and the call is counted for INFO commandstats and the slowlog. No handler
+ * checks any of these again. Every report shows a secret command's arguments as
+ * "(redacted)": command_shown_words().
  *
  * A request that is no command but a line of HTTP (a request line such as "POST /
  * HTTP/1.1", or a "Host:" header) closes the connection at once, without a reply, as
@@ -28,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "rbac.h"
 #include "server.h"
 #include "session.h"
@@ -476,6 +478,8 @@ void command_process(client *c)
         goto rejected;
     }
 
+    if (server.nmonitors && !monitor_feed(c, run, argc, argv))
+        goto rejected; /* the one test MONITOR costs when nobody watches */
     if (log_enabled(LOG_LVL_DEBUG))
         trace_command(c, run, argc, argv);
     size_t out_before = c->out.len;

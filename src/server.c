@@ -135,9 +135,7 @@ static void on_listener_error(struct evconnlistener *l, void *arg)
     event_base_once(server.base, -1, EV_TIMEOUT, resume_accepting, NULL, &tv);
 }
 
-/* Makes room for maxclients connections plus our own descriptors, or lowers maxclients
- * to what the process may open. */
-static void adjust_fd_limit(void)
+void server_fit_maxclients(void)
 {
     rlim_t want = (rlim_t)server.conf.maxclients + SERVER_RESERVED_FDS;
     struct rlimit rl;
@@ -457,7 +455,7 @@ int server_main(void)
         goto done;
     }
     command_init();
-    adjust_fd_limit();
+    server_fit_maxclients();
     if (!open_listeners())
         goto done;
     if (!add_signal(&server.ev_sigterm, SIGTERM) || !add_signal(&server.ev_sigint, SIGINT) ||
