@@ -650,7 +650,7 @@ class MpReadsTest(MpCase):
                                (("ROLES", 1, 1), "ROLES"), (("CANSTORE", 1, 1, 1), "CANSTORE"),
                                (("STORES", 1, 1), "STORES"),
                                (("USER", "ADDROLE", 1, 1, 1), "USER"),
-                               (("ROLE", "GRANT", 1, 1, 1), "ROLE"),
+                               (("ROLE", "GRANT", 1, 1, 1), "ROLE GRANT"),
                                (("TENANT", "ENABLE", 1), "TENANT")):
                 with self.subTest(cmd=name):
                     self.check(Err("ERR %s needs profile bitenant" % name, exact=True), *args)
