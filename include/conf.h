@@ -25,6 +25,13 @@ enum conf_role {
     CONF_ROLE_ADMIN = 1, /* everything */
 };
 
+/* tls-auth-clients, as Redis names the values. */
+enum conf_tls_auth {
+    CONF_TLS_AUTH_NO = 0,       /* no client certificate asked for */
+    CONF_TLS_AUTH_YES = 1,      /* a client certificate signed by tls-ca-cert-file is required */
+    CONF_TLS_AUTH_OPTIONAL = 2, /* asked for; checked when sent, not required */
+};
+
 enum conf_profile {
     CONF_PROFILE_BITENANT = 0,
     CONF_PROFILE_MPBACKEND = 1,
@@ -46,6 +53,15 @@ typedef struct rbacd_conf {
     long long timeout;        /* idle client timeout in seconds, 0 = never (runtime) */
     long long tcp_keepalive;  /* seconds, default 300 */
     bool protected_mode;      /* default yes (runtime) */
+    /* TLS for clients (tls.h) */
+    long long tls_port;     /* TLS port beside port, 0 = none; default 0 */
+    char *tls_cert_file;    /* server certificate chain, PEM */
+    char *tls_key_file;     /* its private key, PEM */
+    char *tls_ca_cert_file; /* CAs client certificates must chain to, PEM */
+    int tls_auth_clients;   /* enum conf_tls_auth, default yes */
+    char *tls_protocols;    /* "TLSv1.2 TLSv1.3" (default): the versions allowed */
+    char *tls_ciphers;      /* TLSv1.2 cipher list, "" = OpenSSL's default */
+    char *tls_ciphersuites; /* TLSv1.3 cipher suites, "" = OpenSSL's default */
     /* access control */
     conf_user *users; /* `user NAME ROLE HASH` lines, in file order */
     size_t nusers;
@@ -61,6 +77,9 @@ typedef struct rbacd_conf {
     char *db_name;                /* default "rbacd" */
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
+    bool db_tls;                  /* TLS to MariaDB, required (never plain); default no */
+    char *db_tls_ca;              /* CAs the server certificate must chain to, "" = the system's */
+    bool db_tls_verify;           /* check the server certificate: chain and name; default yes */
     /* engine, sync, sessions */
     int profile;                    /* enum conf_profile, default bitenant */
     long long sync_interval_ms;     /* default 100 (runtime) */

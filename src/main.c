@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "server.h"
+#include "tls.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -89,6 +90,11 @@ int main(int argc, char **argv)
     }
     if (!conf_load_args(&server.conf, argc - i, argv + i, err, sizeof err) ||
         !conf_load_env(&server.conf, err, sizeof err)) {
+        fprintf(stderr, "rbacd: %s\n", err);
+        goto out;
+    }
+    /* What one key alone does not say: keys that need each other, files that must load. */
+    if (!tls_check_conf(&server.conf, err, sizeof err)) {
         fprintf(stderr, "rbacd: %s\n", err);
         goto out;
     }
