@@ -39,13 +39,17 @@ void monitor_stop(client *c)
     }
 }
 
-/* The line for one request: "+<s>.<us> [0 <addr>] "word" ... "(redacted)"\r\n". */
+/* The line for one request: "+<s>.<us> [0 <addr>] "word" ... "(redacted)"\r\n", where
+ * addr is "ip:port", or "unix:<path>" for a unix socket client. */
 static void monitor_line(buf *line, const client *c, const command *run, size_t argc,
                          const resp_arg *argv)
 {
     int64_t us = util_now_us();
-    buf_printf(line, "+%lld.%06lld [0 %s]", (long long)(us / 1000000), (long long)(us % 1000000),
-               c->addr);
+    buf_printf(line, "+%lld.%06lld [0 ", (long long)(us / 1000000), (long long)(us % 1000000));
+    if (c->kind == CLIENT_UNIX) /* as Redis names a unix socket client here */
+        buf_printf(line, "unix:%s]", server.conf.unixsocket ? server.conf.unixsocket : "");
+    else
+        buf_printf(line, "%s]", c->addr);
     size_t shown = command_shown_words(run, argc);
     for (size_t i = 0; i < argc; i++) {
         buf_append_str(line, " ");

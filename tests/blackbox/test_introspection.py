@@ -7,8 +7,11 @@ slowlog-log-slower-than, and MONITOR (admin only, secrets redacted, a watcher th
 does not read is closed).
 """
 
+import os
 import re
+import shutil
 import socket
+import tempfile
 import unittest
 
 import harness
@@ -294,6 +297,18 @@ class IntrospectionTest(unittest.TestCase):
         listing = self.admin().call("CLIENT", "LIST").decode()
         self.assertIn("flags=O ", listing)
         self.assertIn("cmd=monitor ", listing)
+
+    def test_a_unix_socket_client_is_named_as_redis_names_it(self):
+        tmp = tempfile.mkdtemp(prefix="rbacd-intro-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        sock = os.path.join(tmp, "rbacd.sock")
+        with RbacdServer(db=None, args=["--unixsocket", sock]) as srv:
+            with srv.raw_connection() as w, harness.RawConnection(unix_path=sock) as u:
+                self.assertEqual(w.call("MONITOR"), "OK")
+                self.assertEqual(u.call("ECHO", "over-unix"), b"over-unix")
+                line = txt(w.read_reply())
+                self.assertRegex(line, r'^\d+\.\d{6} \[0 unix:%s\] "ECHO" "over-unix"$'
+                                 % re.escape(sock))
 
     def test_a_watcher_may_only_quit_or_reset(self):
         w = self.admin()
