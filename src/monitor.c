@@ -69,9 +69,12 @@ static bool allowed_while_watching(const command *run)
 
 bool monitor_feed(client *c, const command *run, size_t argc, const resp_arg *argv)
 {
-    if (c->monitor && !allowed_while_watching(run)) {
-        resp_error(&c->out, "ERR only QUIT and RESET are allowed while in MONITOR mode");
-        return false;
+    if (c->monitor) {
+        if (!allowed_while_watching(run)) {
+            resp_error(&c->out, "ERR only QUIT and RESET are allowed while in MONITOR mode");
+            return false;
+        }
+        monitor_stop(c); /* +OK of QUIT (or RESET) is the last thing it is sent */
     }
     buf line;
     buf_init(&line);

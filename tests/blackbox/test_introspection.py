@@ -321,6 +321,15 @@ class IntrospectionTest(unittest.TestCase):
         self.assertEqual(w.call("AUTH", ADMIN_PW), "OK")
         self.assertEqual(w.call("PING"), "PONG")
         self.assertNotIn("flags=O ", self.admin().call("CLIENT", "LIST").decode())
+        # QUIT: +OK is the last thing a watcher is sent, however busy the server is.
+        busy = self.admin()
+        q = self.admin()
+        self.assertEqual(q.call("MONITOR"), "OK")
+        q.send(encode_command("QUIT"))
+        for _ in range(50):
+            busy.call("PING")
+        self.assertEqual(q.read_until_closed(timeout=10), b"+OK\r\n")
+        self.assertTrue(q.closed_by_peer)
 
     def test_a_watcher_that_does_not_read_is_closed(self):
         a = self.admin()
