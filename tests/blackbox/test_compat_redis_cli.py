@@ -2,9 +2,9 @@
 """test_compat_redis_cli.py — the stock Redis 7 tools the way a person uses them
 (README "Clients"), authenticated as ACL users:
 
-* redis-cli interactive, on a real terminal: a detached tmux session of its own (private
-  tmux socket) runs `redis-cli`; keys are typed with send-keys and the screen is read
-  with capture-pane. The permission and session commands answer as they should, the
+* redis-cli interactive (RESP2, and RESP3 with -3), on a real terminal: a detached tmux
+  session of its own (private tmux socket) runs `redis-cli`; keys are typed with
+  send-keys and the screen is read with capture-pane. The permission and session commands answer as they should, the
   argument hint redis-cli draws from COMMAND DOCS appears while a command is typed, and
   nothing on the screen is an error the tool met (only the one the test provokes).
 * redis-cli --stat: a few rows with real numbers (keys = DBSIZE, clients, the request
@@ -67,10 +67,16 @@ class ToolsTest(unittest.TestCase):
 
     # ------------------------------------------------------- interactive ----
 
-    def test_redis_cli_interactive_on_a_terminal(self):
-        sock = "rbacd-compat-%d" % os.getpid()
+    def test_redis_cli_interactive_on_a_terminal_resp2(self):
+        self.interactive([])
+
+    def test_redis_cli_interactive_on_a_terminal_resp3(self):
+        self.interactive(["-3"])
+
+    def interactive(self, proto):
+        sock = "rbacd-compat-%d-%s" % (os.getpid(), len(proto))
         tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
-        cmd = " ".join(["redis-cli"] + self.base_args(ADMIN))
+        cmd = " ".join(["redis-cli"] + proto + self.base_args(ADMIN))
         subprocess.run(tmux + ["new-session", "-d", "-s", "cli", "-x", "160", "-y", "50", cmd],
                        check=True, env=self.tool_env(ADMIN), timeout=TOOL_TIMEOUT)
         self.addCleanup(subprocess.run, tmux + ["kill-server"], capture_output=True,
@@ -99,6 +105,9 @@ class ToolsTest(unittest.TestCase):
             return found[0]
 
         shows("^" + re.escape(prompt))
+        keys("-l", "CLIENT INFO")
+        keys("Enter")
+        shows(r"resp=%d " % (3 if proto else 2))
         keys("-l", "CANMENU 1 2 110")
         keys("Enter")
         shows(r"^\(integer\) 1$")
