@@ -7,7 +7,7 @@
  * The words command_shown_words() hides (every argument of a CMD_SECRET row: AUTH,
  * HELLO, CONFIG SET, each SESSION subcommand) show as "(redacted)", as in SLOWLOG and
  * the debug log. A command is shown when it passed the checks and is about to run;
- * one refused before (unknown, arity, NOAUTH, NOPERM, LOADING) is not, as in Redis 7.
+ * one refused before (unknown, arity, NOAUTH, NOPERM, LOADING) is not.
  *
  * Cost when nobody watches: command_process() tests server.nmonitors, one branch per
  * command. A watcher whose unsent lines pass client-output-limit is closed (Redis
