@@ -88,8 +88,10 @@ typedef struct rbacd_conf {
     long long session_max_per_user; /* default 20 (runtime) */
     long long worker_threads;       /* default 4 */
     /* observability */
-    long long http_port;               /* 0 = off; not served yet */
-    char *http_bind;                   /* default "127.0.0.1"; not served yet */
+    long long http_port;               /* /metrics /healthz /readyz, 0 = off (default) */
+    char *http_bind;                   /* address of the HTTP listener, default "127.0.0.1" */
+    long long readyz_db_grace_ms;      /* /readyz 503 after the database is down this long,
+                                          default 5000 (runtime) */
     int loglevel;                      /* enum log_level, default notice (runtime) */
     char *logfile;                     /* "" = stderr */
     char *pidfile;                     /* "" = none */

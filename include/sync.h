@@ -53,6 +53,9 @@ extern const module sync_module;
 
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
+/* Wall clock (ms) since which change-log polls cannot reach the database, 0 while they
+ * can (GET /readyz). */
+int64_t sync_db_down_since_ms(void);
 /* Changes another module applied to memory itself (session writes): their rbac_change
  * ids[0..n) count as applied, for REVISION and WAITREV. Loop thread. */
 void sync_changes_applied(const uint64_t *ids, size_t n);

@@ -64,6 +64,15 @@ void worker_submit(worker_pool *p, worker_job_fn *job, worker_done_fn *done, voi
 void worker_pool_stop(worker_pool *p);
 /* Jobs queued or running (INFO). */
 size_t worker_pool_pending(const worker_pool *p);
+/* Names a pool for reports (GET /metrics: pool="sync"); name is a string literal the
+ * pool keeps pointing to. Unnamed pools are "workers"; a NULL p does nothing. Loop
+ * thread. */
+void worker_pool_set_name(worker_pool *p, const char *name);
+/* Calls fn for every running pool, oldest first, with its name, whether the last
+ * database attempt of one of its threads worked (true before any attempt), and its
+ * pending jobs. Loop thread (it walks the list worker_pool_start/stop keep). */
+void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t pending),
+                      void *ctx);
 
 /* For use inside a job: this worker's database connection, connected (UTC session)
  * on first use and after a failure. While the database is unreachable, returns NULL at

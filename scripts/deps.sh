@@ -17,7 +17,7 @@ PACKAGES=(
     libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev libssl-dev
     mariadb-server-core mariadb-client
     redis-tools python3 python3-redis python3-pymysql tmux
-    openssl
+    prometheus openssl
     valgrind
 )
 [[ ${1:-} == --bench ]] && PACKAGES+=(redis-server gnuplot-nox)

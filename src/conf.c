@@ -229,9 +229,10 @@ static const conf_row conf_rows[] = {
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
     /* observability */
     ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0,
-            "/metrics and /healthz port, 0 = off (not served yet)"),
-    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0,
-            "address of the HTTP listener (not served yet)"),
+            "/metrics, /healthz and /readyz port, 0 = off"),
+    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0, "address of the HTTP listener"),
+    ROW_INT("readyz-db-grace-ms", readyz_db_grace_ms, 0, 3600000, "5000", RT,
+            "/readyz: 503 once the database is unreachable this long (ms)"),
     ROW_ENUM("loglevel", loglevel, loglevel_names, "notice", RT, "least important line logged",
              .apply = apply_loglevel),
     ROW_STR("logfile", logfile, PATH_MAXLEN, "", 0, "log file, empty = stderr"),

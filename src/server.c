@@ -479,6 +479,7 @@ int server_main(void)
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    worker_pool_set_name(server.workers, "general");
     sodium_memzero(&dbp, sizeof dbp); /* the pool has its copy; wipe ours on every path */
     if (!server.workers)
         goto done;

@@ -55,7 +55,12 @@ struct worker_pool {
     pthread_mutex_t done_lock; /* guards done */
     job_queue done;            /* finished, done callback not yet run */
     db_params db;              /* copy of the database settings */
+    const char *name;          /* for reports (worker_pool_set_name), a string literal */
+    atomic_bool db_up;         /* the last database attempt of one of its threads worked */
+    struct worker_pool *next;  /* the list of running pools (loop thread) */
 };
+
+static worker_pool *pools; /* running pools, newest first (loop thread only) */
 
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
@@ -163,6 +168,10 @@ worker_pool *worker_pool_start(struct event_base *base, size_t n, const db_param
     p->base = base;
     p->db = *db;
     p->done_fd = -1;
+    p->name = "workers";
+    atomic_init(&p->db_up, true);
+    p->next = pools;
+    pools = p;
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_cond_init(&p->cond, NULL);
@@ -207,6 +216,12 @@ void worker_pool_stop(worker_pool *p)
 {
     if (!p)
         return;
+    for (worker_pool **link = &pools; *link; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->cond);
@@ -233,6 +248,28 @@ size_t worker_pool_pending(const worker_pool *p)
     size_t n = mp->todo.len + mp->running;
     pthread_mutex_unlock(&mp->lock);
     return n;
+}
+
+void worker_pool_set_name(worker_pool *p, const char *name)
+{
+    if (p)
+        p->name = name;
+}
+
+/* Oldest first: the list is newest first, so recurse to its end. */
+static void pool_each_from(worker_pool *p, void (*fn)(void *, const char *, bool, size_t),
+                           void *ctx)
+{
+    if (!p)
+        return;
+    pool_each_from(p->next, fn, ctx);
+    fn(ctx, p->name, atomic_load(&p->db_up), worker_pool_pending(p));
+}
+
+void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t pending),
+                      void *ctx)
+{
+    pool_each_from(pools, fn, ctx);
 }
 
 static void db_record_failure(const char *err)
@@ -262,6 +299,7 @@ MYSQL *worker_db(char *err, size_t errlen)
     }
     if (tl_db) {
         tl_db_used_us = now;
+        atomic_store(&tl_pool->db_up, true);
         return tl_db;
     }
     if (!tl_pool) {
@@ -272,6 +310,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         pthread_mutex_lock(&db_err_lock);
         snprintf(err, errlen, "database unavailable: %s", db_last_error);
         pthread_mutex_unlock(&db_err_lock);
+        atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
     char cerr[256];
@@ -279,8 +318,10 @@ MYSQL *worker_db(char *err, size_t errlen)
     if (!tl_db) {
         db_record_failure(cerr);
         snprintf(err, errlen, "%s", cerr);
+        atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
+    atomic_store(&tl_pool->db_up, true);
     tl_db_used_us = util_mono_us();
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);

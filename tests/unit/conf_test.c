@@ -1019,6 +1019,7 @@ static const char *const all_keys[] = {
     "worker-threads",
     "http-port",
     "http-bind",
+    "readyz-db-grace-ms",
     "loglevel",
     "logfile",
     "pidfile",

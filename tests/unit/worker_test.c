@@ -4,7 +4,8 @@
  * event_base), each exactly once; a one-thread pool runs jobs and done callbacks in
  * submission order (the lanes rely on it); a done callback may submit more work;
  * worker_pool_pending() counts queued and running jobs; worker_pool_stop() lets queued
- * jobs finish and runs their done callbacks itself, loop or no loop.
+ * jobs finish and runs their done callbacks itself, loop or no loop; the list of running
+ * pools (worker_pool_each) follows starts and stops.
  */
 #include "db.h"
 #include "testing.h"
@@ -16,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -303,6 +305,42 @@ static void test_no_db_outside_worker(void)
     CHECK_EQ_STR(err, "no database connection outside a worker");
 }
 
+typedef struct pool_seen {
+    char names[128]; /* "name:db_up:pending " per pool */
+} pool_seen;
+
+static void note_pool(void *ctx, const char *name, bool db_up, size_t pending)
+{
+    pool_seen *s = ctx;
+    size_t n = strlen(s->names);
+    snprintf(s->names + n, sizeof s->names - n, "%s:%d:%zu ", name, db_up ? 1 : 0, pending);
+}
+
+/* worker_pool_each (GET /metrics): running pools oldest first, named or "workers",
+ * database up before any attempt; a stopped pool leaves the list. */
+static void test_pool_list(void)
+{
+    worker_pool *a = worker_pool_start(base, 1, &no_db);
+    worker_pool *b = worker_pool_start(base, 1, &no_db);
+    worker_pool *c = worker_pool_start(base, 1, &no_db);
+    CHECK(a && b && c);
+    worker_pool_set_name(a, "alpha");
+    worker_pool_set_name(c, "gamma");
+    worker_pool_set_name(NULL, "nothing"); /* a pool that failed to start: no effect */
+    pool_seen s = {""};
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "alpha:1:0 workers:1:0 gamma:1:0 ");
+    worker_pool_stop(b);
+    s.names[0] = '\0';
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "alpha:1:0 gamma:1:0 ");
+    worker_pool_stop(a);
+    worker_pool_stop(c);
+    s.names[0] = '\0';
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "");
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -315,6 +353,7 @@ int main(void)
     TEST_RUN(test_stop_runs_pending_dones);
     TEST_RUN(test_done_submits_more);
     TEST_RUN(test_no_db_outside_worker);
+    TEST_RUN(test_pool_list);
     event_base_free(base);
     libevent_global_shutdown();
     return TEST_DONE();
