@@ -44,6 +44,15 @@ typedef struct slowlog_entry {
     char name[64]; /* client name */
 } slowlog_entry;
 
+#define SERVER_ERRORSTATS_MAX   128 /* error prefixes INFO errorstats tracks (Redis's bound) */
+#define SERVER_ERROR_PREFIX_MAX 32  /* bytes of one prefix, its '\0' included */
+
+/* Error replies of one prefix (the reply's first word: ERR, NOPERM, ...). */
+typedef struct server_errorstat {
+    char prefix[SERVER_ERROR_PREFIX_MAX]; /* "ERR" */
+    uint64_t count;                       /* replies with it */
+} server_errorstat;
+
 typedef struct server_stats {
     uint64_t connections;    /* accepted since start */
     uint64_t rejected_conns; /* refused (maxclients, protected mode) */
@@ -53,6 +62,10 @@ typedef struct server_stats {
     uint64_t net_out;        /* bytes written */
     uint64_t auth_failures;  /* WRONGPASS replies */
     uint64_t http_refused;   /* connections closed for speaking HTTP (command.c) */
+    server_errorstat errorstats[SERVER_ERRORSTATS_MAX]; /* errors by prefix (INFO errorstats);
+                                                           past the bound, new prefixes are
+                                                           counted in errors only */
+    size_t nerrorstats;                                 /* entries in errorstats */
 } server_stats;
 
 typedef struct server {

@@ -878,6 +878,16 @@ static void info_command_line(buf *o, const command *cmd)
                    (unsigned long long)cmd->stats.failed_calls);
 }
 
+/* Redis's errorstats: error replies by prefix, in the order each was first seen. */
+static void info_errorstats(buf *o)
+{
+    buf_append_str(o, "# Errorstats\r\n");
+    for (size_t i = 0; i < server.stats.nerrorstats; i++)
+        buf_printf(o, "errorstat_%s:count=%llu\r\n", server.stats.errorstats[i].prefix,
+                   (unsigned long long)server.stats.errorstats[i].count);
+    buf_append_str(o, "\r\n");
+}
+
 static void info_latency_line(buf *o, const command *cmd)
 {
     if (cmd->stats.calls)
@@ -931,6 +941,8 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
             module_info(*m, &o);
     if (section_wanted(argc, argv, "commandstats", false))
         info_per_command(&o, "Commandstats", info_command_line);
+    if (section_wanted(argc, argv, "errorstats", true))
+        info_errorstats(&o);
     if (section_wanted(argc, argv, "latencystats", false))
         info_per_command(&o, "Latencystats", info_latency_line);
     if (section_wanted(argc, argv, "keyspace", true))

@@ -4,7 +4,8 @@
  *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
  *   -> LOADING
  * Then the handler runs (shown to MONITOR watchers and traced in the debug log first),
- * timed, and the call is counted for INFO commandstats and the slowlog. No handler
+ * timed, and the call is counted for INFO commandstats and the slowlog; an error reply,
+ * whether a check's or the handler's, for INFO errorstats by its prefix. No handler
  * checks any of these again. Every report shows a secret command's arguments as
  * "(redacted)": command_shown_words().
  *
@@ -442,10 +443,37 @@ void command_batch_begin(void)
     batch_clock_us = util_mono_us();
 }
 
+/* Counts the error reply written to c->out at at: total_error_replies, and its prefix
+ * (the first word) in INFO errorstats. */
+static void count_error(const client *c, size_t at)
+{
+    server.stats.errors++;
+    if (at >= c->out.len || c->out.data[at] != '-')
+        return;
+    const char *p = c->out.data + at + 1;
+    size_t n = strcspn(p, " \r");
+    if (n == 0 || n >= SERVER_ERROR_PREFIX_MAX)
+        return;
+    server_stats *st = &server.stats;
+    size_t i = 0;
+    while (i < st->nerrorstats &&
+           !(strlen(st->errorstats[i].prefix) == n && memcmp(st->errorstats[i].prefix, p, n) == 0))
+        i++;
+    if (i == st->nerrorstats) {
+        if (i == SERVER_ERRORSTATS_MAX)
+            return;
+        memcpy(st->errorstats[i].prefix, p, n);
+        st->errorstats[i].prefix[n] = '\0';
+        st->nerrorstats++;
+    }
+    st->errorstats[i].count++;
+}
+
 void command_process(client *c)
 {
     size_t argc = c->req.argc;
     const resp_arg *argv = c->req.argv;
+    size_t out_start = c->out.len; /* where a refusal's error reply starts */
     command *cmd = command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd && looks_like_http(argc, argv)) {
         refuse_http(c, &argv[0]);
@@ -453,7 +481,7 @@ void command_process(client *c)
     }
     if (!cmd) {
         reply_unknown_command(c, argc, argv);
-        server.stats.errors++;
+        count_error(c, out_start);
         return;
     }
     command *run = cmd;
@@ -508,7 +536,7 @@ void command_process(client *c)
     server.stats.commands++;
     if (c->out.len > out_before && c->out.data[out_before] == '-') {
         run->stats.failed_calls++;
-        server.stats.errors++;
+        count_error(c, out_before);
     }
     if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
         server_slowlog_record(c, argc, argv, dt, command_shown_words(run, argc));
@@ -516,7 +544,7 @@ void command_process(client *c)
 
 rejected:
     run->stats.rejected_calls++;
-    server.stats.errors++;
+    count_error(c, out_start);
 }
 
 void command_reply_syntax(client *c)

@@ -2,7 +2,7 @@
 """test_introspection.py — what a Redis user inspects a server with, in Redis 7 shapes
 (SPEC §2, README "Commands"): INFO replication and cpu (what standalone clients such
 as Valkey GLIDE read to find the node they may use), bare ROLE, CLIENT LIST fields,
-CONFIG SET of the run-time keys, INFO commandstats and latencystats, SLOWLOG with
+CONFIG SET of the run-time keys, INFO commandstats, errorstats and latencystats, SLOWLOG with
 slowlog-log-slower-than, and MONITOR (admin only, secrets redacted, a watcher that
 does not read is closed).
 """
@@ -123,6 +123,8 @@ class IntrospectionTest(unittest.TestCase):
                 self.assertLess(heads.index("# Stats"), heads.index("# Replication"))
                 self.assertLess(heads.index("# Replication"), heads.index("# CPU"))
                 self.assertLess(heads.index("# CPU"), heads.index("# Keyspace"))
+                self.assertLess(heads.index("# CPU"), heads.index("# Errorstats"))
+                self.assertLess(heads.index("# Errorstats"), heads.index("# Keyspace"))
                 self.assertEqual("# Commandstats" in heads, bool(args) and args[0] != "default")
         self.assertNotIn("# CPU", txt(a.call("INFO", "server", "replication")))
 
@@ -141,6 +143,23 @@ class IntrospectionTest(unittest.TestCase):
         self.assertRegex(text, r"(?m)^latency_percentiles_usec_canmenu:p50=\d+\.\d{3},"
                          r"p99=\d+\.\d{3},p99\.9=\d+\.\d{3}\r?$")
         self.assertNotIn("cmdstat_", txt(a.call("INFO")))
+
+    def test_errorstats_counts_error_replies_by_prefix(self):
+        a = self.admin()
+        self.assertEqual(a.call("CONFIG", "RESETSTAT"), "OK")
+        text = txt(a.call("INFO"))
+        self.assertIn("# Errorstats\r\n", text)  # a default section, as in Redis
+        self.assertNotRegex(text, r"(?m)^errorstat_")
+        a.call("NOSUCHCOMMAND")                       # ERR, before any handler
+        a.call("CANMENU", "1", "x", "1")              # ERR, from the handler
+        a.call("SESSION", "CANMENU", "no-such-token", "1")  # NOSESSION
+        self.checker().call("MONITOR")                # NOPERM (its AUTH is fine)
+        d = info_dict(a.call("INFO", "errorstats"))
+        self.assertEqual(d, {"errorstat_ERR": "count=2", "errorstat_NOSESSION": "count=1",
+                             "errorstat_NOPERM": "count=1"})
+        self.assertEqual(info_dict(a.call("INFO", "stats"))["total_error_replies"], "4")
+        self.assertEqual(a.call("CONFIG", "RESETSTAT"), "OK")
+        self.assertEqual(info_dict(a.call("INFO", "errorstats")), {})
 
     # ---------------------------------------------------------------- ROLE ----
 
