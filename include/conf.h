@@ -87,6 +87,12 @@ typedef struct rbacd_conf {
     long long session_ttl;          /* seconds, default 7200 (runtime) */
     long long session_max_per_user; /* default 20 (runtime) */
     long long worker_threads;       /* default 4 */
+    /* housekeeping */
+    long long log_retention_months;  /* log partitions kept, months; 0 = for ever (runtime) */
+    long long log_partitions_ahead;  /* log partitions made ahead, months; default 3 (runtime) */
+    long long housekeeping_interval; /* seconds between partition passes, default 3600 (runtime) */
+    long long purge_batch;           /* rows one purge DELETE removes at most, default 1000
+                                        (runtime) */
     /* observability */
     long long http_port;               /* /metrics /healthz /readyz, 0 = off (default) */
     char *http_bind;                   /* address of the HTTP listener, default "127.0.0.1" */

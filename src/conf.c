@@ -32,6 +32,7 @@
  */
 #include "conf.h"
 #include "auth.h"
+#include "housekeeping.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
@@ -92,6 +93,7 @@ typedef struct conf_row {
 #define GB              (1024LL * MB)
 #define PORT_MAX        65535
 #define YEAR_S          31536000LL /* 365 days in seconds */
+#define LOG_MONTHS_MAX  1200       /* a century of monthly log partitions */
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
 #define HOST_MAXLEN     255        /* a DNS name or an address */
@@ -227,6 +229,18 @@ static const conf_row conf_rows[] = {
     ROW_INT("session-max-per-user", session_max_per_user, 1, 10000, "20", RT,
             "live sessions per user; the oldest goes past it"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
+    /* housekeeping */
+    ROW_INT("log-retention-months", log_retention_months, 0, LOG_MONTHS_MAX, "0", RT,
+            "drop log partitions older than this many months, 0 = keep for ever",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("log-partitions-ahead", log_partitions_ahead, 1, LOG_MONTHS_MAX, "3", RT,
+            "monthly log partitions kept ready ahead of the current one",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("housekeeping-interval", housekeeping_interval, 1, 86400, "3600", RT,
+            "seconds between two passes over the log partitions",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("purge-batch", purge_batch, 1, 100000, "1000", RT,
+            "rows one purge statement deletes at most (sessions, rbac_change)"),
     /* observability */
     ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0,
             "/metrics, /healthz and /readyz port, 0 = off"),

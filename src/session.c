@@ -501,7 +501,9 @@ static void apply_op(session_op *op, int64_t now_ms)
         break;
     case SESSION_OP_PURGE:
         sess.stats.purged += op->ok ? op->count : 0;
-        if (op->ok && op->count >= SESSION_PURGE_LIMIT)
+        sess.stats.purge_failures += !op->ok;
+        sess.stats.purge_runs++;
+        if (op->ok && op->count >= (uint64_t)op->limit)
             sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
         break;
     default: /* SESSION_OP_LOGIN_FAILED: its row is all there is */
@@ -838,8 +840,17 @@ static void session_cron(int64_t now_ms)
         queue_load();
     if (now_ms >= sess.next_purge_ms) {
         sess.next_purge_ms = now_ms + SESSION_PURGE_INTERVAL_MS;
-        session_enqueue(session_op_new(SESSION_OP_PURGE, 0));
+        session_op *op = session_op_new(SESSION_OP_PURGE, 0);
+        op->limit = server.conf.purge_batch;
+        session_enqueue(op);
     }
+}
+
+void session_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
+{
+    *runs = sess.stats.purge_runs;
+    *purged = sess.stats.purged;
+    *failures = sess.stats.purge_failures;
 }
 
 static void session_info(buf *out)

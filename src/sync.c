@@ -73,6 +73,8 @@ typedef struct sync_stats {
     uint64_t gaps;           /* polls that found purged rows not yet read */
     uint64_t holes_dropped;  /* ids given up as rolled back */
     uint64_t purged;         /* change rows deleted */
+    uint64_t purge_failures; /* purge jobs that failed */
+    uint64_t purge_runs;     /* purge jobs done (one DELETE of purge-batch rows at most) */
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
@@ -443,11 +445,15 @@ static void purge_done(void *arg)
     sync.purge_running = false;
     if (!sync.stopped) {
         sync.st.purged += j->purged;
+        sync.st.purge_failures += j->failed;
+        sync.st.purge_runs++;
         if (j->failed)
             log_verbose("change log: purge failed: %s", j->err);
         else if (j->purged)
             log_verbose("change log: purged %" PRIu64 " rows older than %lld s", j->purged,
                         j->retention_s);
+        if (!j->failed && j->purged >= (uint64_t)j->batch)
+            sync.next_purge_ms = 0; /* a full batch: more may be due, again at the next tick */
     }
     mem_free(j);
 }
@@ -467,12 +473,20 @@ static void maybe_purge(int64_t now_ms)
     sync.next_purge_ms = now_ms + purge_period_ms();
     sync_purge_job *j = mem_calloc(1, sizeof *j);
     j->retention_s = server.conf.change_retention;
+    j->batch = (int)server.conf.purge_batch;
     j->max_id = sync_cursor_low_water(&sync.cur); /* never what this instance has not read */
     sync.purge_running = true;
     worker_submit(server.workers, sync_purge_run, purge_done, j);
 }
 
 /* -------------------------------------------------------------- interface ---- */
+
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
+{
+    *runs = sync.st.purge_runs;
+    *purged = sync.st.purged;
+    *failures = sync.st.purge_failures;
+}
 
 static bool sync_init(void)
 {

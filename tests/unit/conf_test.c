@@ -1017,6 +1017,10 @@ static const char *const all_keys[] = {
     "session-ttl",
     "session-max-per-user",
     "worker-threads",
+    "log-retention-months",
+    "log-partitions-ahead",
+    "housekeeping-interval",
+    "purge-batch",
     "http-port",
     "http-bind",
     "readyz-db-grace-ms",
@@ -1101,7 +1105,8 @@ static void test_get_patterns(void)
     CHECK_EQ_INT(g.n, 1);
     CHECK_EQ_STR(g.name[0], "session-ttl");
     get(&c, "[bp]*", &g);
-    CHECK_EQ_INT(g.n, 6); /* bind port protected-mode profile pidfile proto-max-bulk-len */
+    CHECK_EQ_INT(g.n, 7); /* bind port protected-mode profile purge-batch pidfile
+                             proto-max-bulk-len */
     get(&c, "nothing-matches", &g);
     CHECK_EQ_INT(g.n, 0);
     get(&c, "", &g);
