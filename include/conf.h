@@ -86,7 +86,14 @@ typedef struct rbacd_conf {
     long long change_retention;     /* seconds to keep rbac_change rows, default 86400 (runtime) */
     long long session_ttl;          /* seconds, default 7200 (runtime) */
     long long session_max_per_user; /* default 20 (runtime) */
-    long long worker_threads;       /* default 4 */
+    long long login_max_failures;   /* failed LOGINs of one (tenant, username) before a
+                                       lockout, default 5, 0 = no limit (runtime) */
+    long long login_max_failures_per_ip; /* failed LOGINs from one IP before a lockout,
+                                            default 20, 0 = no limit (runtime) */
+    long long login_failure_window;      /* seconds within which those failures lock out,
+                                            default 300 (runtime) */
+    long long login_lockout;             /* seconds a lockout lasts, default 900 (runtime) */
+    long long worker_threads;            /* default 4 */
     /* housekeeping */
     long long log_retention_months;  /* log partitions kept, months; 0 = for ever (runtime) */
     long long log_partitions_ahead;  /* log partitions made ahead, months; default 3 (runtime) */

@@ -93,6 +93,8 @@ typedef struct conf_row {
 #define GB              (1024LL * MB)
 #define PORT_MAX        65535
 #define YEAR_S          31536000LL /* 365 days in seconds */
+#define DAY_S           86400LL    /* longest login-failure-window */
+#define FAILURES_MAX    10000      /* highest login-max-failures(-per-ip) */
 #define LOG_MONTHS_MAX  1200       /* a century of monthly log partitions */
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
@@ -228,6 +230,14 @@ static const conf_row conf_rows[] = {
     ROW_INT("session-ttl", session_ttl, 1, YEAR_S, "7200", RT, "default session lifetime (s)"),
     ROW_INT("session-max-per-user", session_max_per_user, 1, 10000, "20", RT,
             "live sessions per user; the oldest goes past it"),
+    ROW_INT("login-max-failures", login_max_failures, 0, FAILURES_MAX, "5", RT,
+            "failed logins of one tenant user name before a lockout, 0 = no limit"),
+    ROW_INT("login-max-failures-per-ip", login_max_failures_per_ip, 0, FAILURES_MAX, "20", RT,
+            "failed logins from one IP before a lockout, 0 = no limit"),
+    ROW_INT("login-failure-window", login_failure_window, 1, DAY_S, "300", RT,
+            "seconds within which max failures start a lockout"),
+    ROW_INT("login-lockout", login_lockout, 1, YEAR_S, "900", RT,
+            "seconds a locked-out user name or IP is refused"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
     /* housekeeping */
     ROW_INT("log-retention-months", log_retention_months, 0, LOG_MONTHS_MAX, "0", RT,
