@@ -75,6 +75,7 @@ typedef struct client {
     const struct command *last_cmd; /* last command run, for CLIENT LIST cmd= */
     uint64_t commands;              /* requests run on this connection */
     struct tracking_client *tracking; /* CLIENT TRACKING / SUBSCRIBE state (tracking.c), or NULL */
+    bool monitor;                     /* in MONITOR mode, listed in server.monitors */
     struct client *prev, *next;       /* server.clients list */
 } client;
 
@@ -106,6 +107,14 @@ void client_close_after_reply(client *c);
  * read or run. Safe while c's request runs; c is freed once control is back in the I/O
  * path. */
 void client_abort(client *c);
+
+/* Arms c's write event: its pending output goes out on the next turn of the loop.
+ * For output added to a client other than the one whose request runs (MONITOR lines),
+ * where c must not be freed on the spot. */
+void client_flush_later(client *c);
+/* Drops c's pending output and closes it on the next turn of the loop, even when its
+ * socket takes no more bytes. Safe where c must not be freed on the spot. */
+void client_close_soon(client *c);
 
 /* Asynchronous commands. client_block() stops c from running further requests;
  * client_unblock() (on the loop thread, after the reply was appended) resumes it and

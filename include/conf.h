@@ -49,7 +49,7 @@ typedef struct rbacd_conf {
     long long port;           /* TCP port, 0 = no TCP listener; default 6380 */
     char *unixsocket;         /* unix socket path, "" = none */
     long long unixsocketperm; /* octal permissions of the socket file, default 0700 */
-    long long maxclients;     /* default 10000 */
+    long long maxclients;     /* default 10000 (runtime) */
     long long timeout;        /* idle client timeout in seconds, 0 = never (runtime) */
     long long tcp_keepalive;  /* seconds, default 300 */
     bool protected_mode;      /* default yes (runtime) */

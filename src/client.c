@@ -28,6 +28,7 @@
 #include "command.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "server.h"
 #include "tls.h"
 #include "tracking.h"
@@ -177,6 +178,7 @@ void client_free(client *c)
     server.nclients--;
     idmap_del(&server.clients_by_id, c->id);
     tracking_client_gone(c);
+    monitor_stop(c);
     log_client(LOG_LVL_VERBOSE, c, "closed");
     event_free(c->ev_read);
     event_free(c->ev_write);
@@ -309,6 +311,18 @@ void client_flush(client *c)
     if (client_output_waits(c))
         return; /* the write (or read) event will take it from here */
     client_write_now(c);
+}
+
+void client_flush_later(client *c)
+{
+    if (!client_output_waits(c))
+        event_add(c->ev_write, NULL);
+}
+
+void client_close_soon(client *c)
+{
+    client_abort(c);
+    event_active(c->ev_write, EV_WRITE, 1); /* even if the socket never becomes writable */
 }
 
 static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
@@ -552,7 +566,10 @@ void client_describe(const client *c, buf *out)
     char tflags[8], flags[16];
     long long redir;
     int sub = tracking_client_describe(c, tflags, &redir) ? 1 : 0;
-    const char *state = c->state == CLIENT_BLOCKED ? "b" : c->state == CLIENT_CLOSING ? "A" : "";
+    const char *state = c->state == CLIENT_BLOCKED   ? "b"
+                        : c->state == CLIENT_CLOSING ? "A"
+                        : c->monitor                 ? "O"
+                                                     : "";
     snprintf(flags, sizeof flags, "%s%s", state, tflags);
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=%d "

@@ -137,6 +137,13 @@ static void apply_loglevel(const rbacd_conf *c)
     log_set_level(c->loglevel);
 }
 
+/* More clients may need a higher open file limit; what the process cannot open lowers
+ * maxclients again (logged). */
+static void apply_maxclients(const rbacd_conf *c)
+{
+    server_fit_maxclients();
+}
+
 /* The slowlog ring is sized by slowlog-max-len: a new length starts an empty one. */
 static void apply_slowlog_max_len(const rbacd_conf *c)
 {
@@ -175,7 +182,8 @@ static const conf_row conf_rows[] = {
     ROW_INT("port", port, 0, PORT_MAX, "6380", 0, "TCP port, 0 = no TCP listener"),
     ROW_STR("unixsocket", unixsocket, SUN_PATH_MAXLEN, "", 0, "unix socket path, empty = none"),
     ROW_OCTAL("unixsocketperm", unixsocketperm, 0777, "0700", 0, "mode of the unix socket file"),
-    ROW_INT("maxclients", maxclients, 1, 100000, "10000", 0, "most clients connected at once"),
+    ROW_INT("maxclients", maxclients, 1, 100000, "10000", RT, "most clients connected at once",
+            .apply = apply_maxclients),
     ROW_INT("timeout", timeout, 0, YEAR_S, "0", RT, "close clients idle this long (s), 0 = never"),
     ROW_INT("tcp-keepalive", tcp_keepalive, 0, 86400, "300", 0, "TCP keepalive (s), 0 = off"),
     ROW_BOOL("protected-mode", protected_mode, "yes", RT, "no user configured: loopback only"),
