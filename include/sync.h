@@ -68,6 +68,11 @@ struct worker_pool *sync_lane(void);
  * the array stays the caller's). Resets the change-log cursor to the snapshot. */
 void sync_model_loaded(const uint64_t *holes, size_t nholes);
 
+/* The purge of old rbac_change rows so far: purge jobs done (each one DELETE of
+ * purge-batch rows at most), rows deleted, jobs that failed (INFO housekeeping). Loop
+ * thread. */
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures);
+
 /* Write and revision command rows (listed in command.c). */
 extern command cmd_write_table[];
 

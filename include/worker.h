@@ -23,8 +23,9 @@
  * FOUR POOLS, each for a reason (all started and stopped on the loop thread):
  *
  *   server.workers   `worker-threads` threads (server.c). General blocking jobs with no
- *                    order to keep: AUTH password checks, purges of old rows, freeing
- *                    replaced models, the first model load.
+ *                    order to keep: AUTH password checks, purges of old rows, log
+ *                    partition passes (housekeeping.c), freeing replaced models, the
+ *                    first model load.
  *   sync lane        1 thread (sync.c). Write-through transactions, change-log polls
  *                    and model loads: they must reach the model in commit order, and
  *                    one thread is one order.

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "server.h"
+#include "rbacd_git.h" /* RBACD_GIT_DESCRIBE, generated at build time */
 #include "tls.h"
 
 #include <sodium.h>
@@ -64,7 +65,10 @@ int main(int argc, char **argv)
     int i = 1;
     if (argc > 1) {
         if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
-            printf("rbacd %s\n", RBACD_VERSION);
+            if (RBACD_GIT_DESCRIBE[0])
+                printf("rbacd %s (git %s)\n", RBACD_VERSION, RBACD_GIT_DESCRIBE);
+            else
+                printf("rbacd %s\n", RBACD_VERSION);
             return 0;
         }
         if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

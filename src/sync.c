@@ -37,6 +37,7 @@
 #include "server.h"
 #include "session.h"
 #include "sync_internal.h"
+#include "tracking.h"
 #include "util.h"
 #include "worker.h"
 
@@ -73,6 +74,8 @@ typedef struct sync_stats {
     uint64_t gaps;           /* polls that found purged rows not yet read */
     uint64_t holes_dropped;  /* ids given up as rolled back */
     uint64_t purged;         /* change rows deleted */
+    uint64_t purge_failures; /* purge jobs that failed */
+    uint64_t purge_runs;     /* purge jobs done (one DELETE of purge-batch rows at most) */
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
@@ -269,15 +272,21 @@ static void followups_add(const dal_key *k, size_t n)
     sync.nfollowups += n;
 }
 
-/* Applies a batch to the live model; follow-ups are kept for the next poll. */
-static void apply_batch(const dal_batch *b)
+/* Applies a batch to the live model; follow-ups are kept for the next poll. This is
+ * where writes, change-log polls of other instances' and SQL changes all change the
+ * model, so it is also where client tracking learns what changed: the invalidation
+ * pushes go out here, before the writer's reply and before any later reply. origin:
+ * the writing client's id, 0 for a poll. */
+static void apply_batch(const dal_batch *b, uint64_t origin)
 {
     for (size_t i = 0; i < b->nsessions; i++)
         session_user_changed(b->sessions[i].tenant, b->sessions[i].user);
     if (!server.model || !sync.profile)
         return;
     dal_apply_out out = {0};
+    tracking_batch_begin(sync.profile, server.model, b, origin);
     dal_apply(sync.profile, server.model, b, &out);
+    tracking_batch_end(server.model);
     followups_add(out.followups, out.nfollowups);
     mem_free(out.followups);
     sync.st.applied += out.applied;
@@ -352,7 +361,7 @@ static void poll_done(void *arg)
         start_full_reload("change rows this instance never read were purged");
         return;
     }
-    apply_batch(&j->batch);
+    apply_batch(&j->batch, 0);
     sync.st.changes += j->nids;
     sync.st.ignored += j->nignored;
     sync.st.tenant_reloads += j->tenant_reloads;
@@ -404,9 +413,9 @@ static void poll_start(void)
 
 /* ----------------------------------------------------------------- writes ---- */
 
-void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n)
+void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n, uint64_t origin)
 {
-    apply_batch(b);
+    apply_batch(b, origin);
     sync_changes_applied(ids, n);
 }
 
@@ -443,11 +452,15 @@ static void purge_done(void *arg)
     sync.purge_running = false;
     if (!sync.stopped) {
         sync.st.purged += j->purged;
+        sync.st.purge_failures += j->failed;
+        sync.st.purge_runs++;
         if (j->failed)
             log_verbose("change log: purge failed: %s", j->err);
         else if (j->purged)
             log_verbose("change log: purged %" PRIu64 " rows older than %lld s", j->purged,
                         j->retention_s);
+        if (!j->failed && j->purged >= (uint64_t)j->batch)
+            sync.next_purge_ms = 0; /* a full batch: more may be due, again at the next tick */
     }
     mem_free(j);
 }
@@ -467,12 +480,20 @@ static void maybe_purge(int64_t now_ms)
     sync.next_purge_ms = now_ms + purge_period_ms();
     sync_purge_job *j = mem_calloc(1, sizeof *j);
     j->retention_s = server.conf.change_retention;
+    j->batch = (int)server.conf.purge_batch;
     j->max_id = sync_cursor_low_water(&sync.cur); /* never what this instance has not read */
     sync.purge_running = true;
     worker_submit(server.workers, sync_purge_run, purge_done, j);
 }
 
 /* -------------------------------------------------------------- interface ---- */
+
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
+{
+    *runs = sync.st.purge_runs;
+    *purged = sync.st.purged;
+    *failures = sync.st.purge_failures;
+}
 
 static bool sync_init(void)
 {
