@@ -719,8 +719,9 @@ static void forget_client_later(uint64_t id)
  * sweep reached its old entries: they must not take its new reads with them). */
 static void forget_client_now(uint64_t id)
 {
-    bool pending = ids_del(tk.gone, &tk.ngone, id) | ids_del(tk.gone_next, &tk.nnext, id);
-    if (!pending)
+    bool in_gone = ids_del(tk.gone, &tk.ngone, id);
+    bool in_next = ids_del(tk.gone_next, &tk.nnext, id); /* from both lists, always */
+    if (!in_gone && !in_next)
         return;
     uint64_t one[1] = {id};
     for (tk_key *k = tk.oldest, *next; k; k = next) {
