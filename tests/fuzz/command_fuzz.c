@@ -15,7 +15,8 @@
  * the connection); every reply is well-formed and complete; a RESP2 client never gets a
  * RESP3 type; the client never blocks (see below); ASan, UBSan and LeakSanitizer
  * watch everything else. State a command may change (the configuration through CONFIG
- * SET, the client's name and protocol, SHUTDOWN's flag) is reset before each input.
+ * SET, the client's name and protocol, SHUTDOWN's flag, MONITOR and CLIENT TRACKING, as
+ * client_free() ends them) is reset before each input.
  *
  * Nothing here has a worker pool or a database, so the handlers of commands that hand
  * work to them are replaced by a stub that replies "-ERR not fuzzed" (the checks that
@@ -36,9 +37,11 @@
 #include "idmap.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "rbac.h"
 #include "resp.h"
 #include "server.h"
+#include "tracking.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -342,6 +345,9 @@ static void reset_server(uint8_t flags)
 
 static void reset_client(uint8_t flags)
 {
+    /* As client_free(): what the last input left watching or tracking ends with it. */
+    tracking_client_gone(&fake);
+    monitor_stop(&fake);
     buf_free(&fake.out);
     resp_request_free(&fake.req);
     mem_free(fake.name);
