@@ -191,7 +191,8 @@ class AuthFloodTest(harness.ServerTestCase):
                 with self.srv.raw_connection(timeout=10) as late:
                     t0 = time.monotonic()
                     self.assertEqual(late.call("AUTH", "boss", "boss-pass"), "OK")
-                    self.assertLess(time.monotonic() - t0, harness.scaled(1.0))
+                    if not harness.VALGRIND:  # there, hashes and the loop share one CPU
+                        self.assertLess(time.monotonic() - t0, 1.0)
                 for s in conns:
                     s.settimeout(harness.scaled(30))
                     self.assertTrue(s.recv(200).startswith(b"-WRONGPASS"))
