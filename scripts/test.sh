@@ -28,7 +28,7 @@ ONLY=${RBACD_TEST_ONLY:-}
 FUZZ_TARGETS=(resp_fuzz:2048 conf_fuzz:8192 command_fuzz:4096)
 FUZZ_SECONDS=25
 # Black-box tests run under valgrind in CI: 80-100 s on 2 cores (scripts/valgrind.sh with
-# no argument runs them all, about 11 minutes).
+# no argument runs them all, about 15 minutes).
 VALGRIND_CI_TESTS='blackbox\.test_(protocol|writes)$'
 
 "$ROOT/scripts/deps.sh"

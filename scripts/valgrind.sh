@@ -11,7 +11,7 @@
 # binary) and runs CTest's black-box label there, one test at a time. valgrind makes
 # rbacd 20-50 times slower: the harness multiplies its own timeouts by RBACD_TIME_SCALE
 # (20 by default under valgrind), and tests that assert how long something takes skip
-# those assertions. The whole suite takes about 11 minutes on 2 cores; a regex picks a
+# those assertions. The whole suite takes about 15 minutes on 2 cores; a regex picks a
 # part (scripts/test.sh runs the short subset in VALGRIND_CI_TESTS).
 #
 # Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port
