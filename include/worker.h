@@ -35,7 +35,9 @@
  *                    priority and apart from the database jobs, which they never delay.
  *
  * Each thread of each pool has its own database connection (lazily opened); the
- * reconnect backoff below is shared by all of them.
+ * reconnect backoff below is shared by all of them. Each pool logs one warning when its
+ * connections are lost (or cannot be made) and one notice when it has one again, named
+ * after the pool ("workers", "sync lane", "session lane", "password checkers").
  */
 #ifndef RBACD_WORKER_H
 #define RBACD_WORKER_H
@@ -52,10 +54,12 @@ typedef void worker_done_fn(void *arg); /* on the loop thread, once job has retu
 
 typedef struct worker_pool worker_pool;
 
-/* Starts n threads whose completions are delivered on base. db is copied; each worker
- * opens its own connection lazily. Returns NULL (and logs why) on failure. */
-worker_pool *worker_pool_start(struct event_base *base, size_t n, const struct db_params *db)
-    __attribute__((warn_unused_result));
+/* Starts n threads whose completions are delivered on base. name (copied) labels the
+ * pool's log lines, such as the one warning when its database connections are lost and
+ * the one notice when they are back. db is copied; each worker opens its own connection
+ * lazily. Returns NULL (and logs why) on failure. */
+worker_pool *worker_pool_start(struct event_base *base, const char *name, size_t n,
+                               const struct db_params *db) __attribute__((warn_unused_result));
 /* Queues a job. done may be NULL. Never fails (the queue is unbounded; callers bound
  * what they submit). */
 void worker_submit(worker_pool *p, worker_job_fn *job, worker_done_fn *done, void *arg);
@@ -71,10 +75,11 @@ size_t worker_pool_pending(const worker_pool *p);
  * fail fast instead of each waiting for a timeout. */
 MYSQL *worker_db(char *err, size_t errlen);
 /* For use inside a job after a query failed with a connection error: drops the
- * connection so the next worker_db() reconnects. */
+ * connection so the next worker_db() reconnects, and marks the pool's database down
+ * (worker.c: one warning per outage, one notice when a connection is made again). */
 void worker_db_failed(void);
 
-/* Whether the last database attempt from any worker succeeded (INFO, /healthz). */
+/* Whether the last connection attempt from any worker succeeded (INFO, /healthz). */
 bool worker_db_is_up(void);
 
 #endif

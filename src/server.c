@@ -470,7 +470,8 @@ int server_main(void)
     event_add(server.ev_cron, &tv);
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
-    server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    server.workers =
+        worker_pool_start(server.base, "workers", (size_t)server.conf.worker_threads, &dbp);
     sodium_memzero(&dbp, sizeof dbp); /* the pool has its copy; wipe ours on every path */
     if (!server.workers)
         goto done;

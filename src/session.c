@@ -774,9 +774,11 @@ static bool session_init(void)
     sess.hasher_threads = hasher_count();
     /* The lane's own session inserts leave no change row (see the insert trigger). */
     dbp.init_vars = SESSION_LANE_VAR " = 1";
-    sess.lane = worker_pool_start(server.base, SESSION_LANES, &dbp);
+    sess.lane = worker_pool_start(server.base, "session lane", SESSION_LANES, &dbp);
     dbp.init_vars = NULL;
-    sess.hashers = sess.lane ? worker_pool_start(server.base, sess.hasher_threads, &dbp) : NULL;
+    sess.hashers =
+        sess.lane ? worker_pool_start(server.base, "password checkers", sess.hasher_threads, &dbp)
+                  : NULL;
     sodium_memzero(&dbp, sizeof dbp);
     if (!sess.ev_kick || !sess.lane || !sess.hashers) {
         log_warn("sessions: cannot start the session lane and the password checkers");

@@ -478,7 +478,7 @@ static bool sync_init(void)
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     sync.profile = dal_profile_of(server.conf.profile);
-    sync.lane = worker_pool_start(server.base, 1, &dbp);
+    sync.lane = worker_pool_start(server.base, "sync lane", 1, &dbp);
     sodium_memzero(&dbp, sizeof dbp); /* not memset: a dead store may be optimised away */
     if (!sync.lane) {
         log_warn("cannot start the sync lane");

@@ -8,6 +8,16 @@
  * error. After a failed connect every worker waits for the shared backoff deadline
  * (100 ms doubling to 5 s) before trying again, so an outage costs jobs a fast
  * "database unavailable" rather than a connect timeout each.
+ *
+ * Each pool keeps its own view of the database (db_health) for the log: the first
+ * lost connection or failed connect of an outage logs one warning naming the pool, and
+ * the first connection made after it one notice, however many statements failed in
+ * between. A pool whose database flaps warns at most once per WORKER_DB_WARN_EVERY_US;
+ * an outage not warned about is not announced as over either.
+ *
+ *      up --(connection lost, connect failed)--> down --(connected)--> up
+ *           warning, unless one was logged          notice, if the loss was warned
+ *           less than WORKER_DB_WARN_EVERY_US ago   about
  */
 #include "worker.h"
 #include "db.h"
@@ -16,6 +26,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -25,9 +36,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define WORKER_BACKOFF_MIN_US  100000  /* first retry after a failed connect */
-#define WORKER_BACKOFF_MAX_US  5000000 /* retries never further apart than this */
-#define WORKER_DB_IDLE_PING_US 1000000 /* a connection idle this long is pinged before use */
+#define WORKER_BACKOFF_MIN_US   100000   /* first retry after a failed connect */
+#define WORKER_BACKOFF_MAX_US   5000000  /* retries never further apart than this */
+#define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
+#define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
+#define WORKER_NAME_MAX         32       /* a pool's name in the log */
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -41,11 +54,22 @@ typedef struct job_queue {
     size_t len;       /* jobs queued */
 } job_queue;
 
+/* A pool's view of the database, for the log (see the top of this file). */
+typedef struct db_health {
+    pthread_mutex_t lock;  /* guards the rest: taken on a loss or a new connection only */
+    bool down;             /* lost or refused, and no connection made since */
+    bool warned;           /* this outage was logged, so its end will be */
+    int64_t down_since_us; /* monotonic time it went down */
+    int64_t last_warn_us;  /* monotonic time of the last warning, 0 = never */
+    uint64_t unlogged;     /* outages not logged since the last warning (rate limit) */
+} db_health;
+
 struct worker_pool {
-    struct event_base *base; /* loop that runs done callbacks */
-    struct event *ev_done;   /* fires when done_fd is written */
-    int done_fd;             /* eventfd: workers signal completions */
-    pthread_t *threads;      /* n threads */
+    char name[WORKER_NAME_MAX]; /* in log lines: "sync lane", "workers", ... */
+    struct event_base *base;    /* loop that runs done callbacks */
+    struct event *ev_done;      /* fires when done_fd is written */
+    int done_fd;                /* eventfd: workers signal completions */
+    pthread_t *threads;         /* n threads */
     size_t nthreads;
     pthread_mutex_t lock;      /* guards todo, stopping, running */
     pthread_cond_t cond;       /* signalled when todo grows or stopping is set */
@@ -55,6 +79,7 @@ struct worker_pool {
     pthread_mutex_t done_lock; /* guards done */
     job_queue done;            /* finished, done callback not yet run */
     db_params db;              /* copy of the database settings */
+    db_health health;          /* whether its connections reach the database */
 };
 
 /* Per-thread: the pool this worker belongs to and its connection. */
@@ -157,14 +182,17 @@ static void on_done_event(evutil_socket_t fd, short what, void *arg)
     pool_drain_done(arg);
 }
 
-worker_pool *worker_pool_start(struct event_base *base, size_t n, const db_params *db)
+worker_pool *worker_pool_start(struct event_base *base, const char *name, size_t n,
+                               const db_params *db)
 {
     worker_pool *p = mem_calloc(1, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
     p->base = base;
     p->db = *db;
     p->done_fd = -1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
+    pthread_mutex_init(&p->health.lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->done_fd < 0) {
@@ -220,6 +248,7 @@ void worker_pool_stop(worker_pool *p)
         close(p->done_fd);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->done_lock);
+    pthread_mutex_destroy(&p->health.lock);
     pthread_cond_destroy(&p->cond);
     mem_free(p->threads);
     sodium_memzero(&p->db, sizeof p->db); /* the database password */
@@ -235,6 +264,46 @@ size_t worker_pool_pending(const worker_pool *p)
     return n;
 }
 
+/* The pool of the calling worker lost its connection or could not make one. */
+static void health_down(worker_pool *p, const char *what, const char *err)
+{
+    db_health *h = &p->health;
+    int64_t now = util_mono_us();
+    pthread_mutex_lock(&h->lock);
+    if (!h->down) {
+        h->down = true;
+        h->down_since_us = now;
+        h->warned = h->last_warn_us == 0 || now - h->last_warn_us >= WORKER_DB_WARN_EVERY_US;
+        if (h->warned) {
+            h->last_warn_us = now;
+            if (h->unlogged)
+                log_warn("%s: %s: %s (and %" PRIu64 " outages since the last warning)", p->name,
+                         what, err, h->unlogged);
+            else
+                log_warn("%s: %s: %s", p->name, what, err);
+            h->unlogged = 0;
+        } else {
+            h->unlogged++;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* The pool of the calling worker has a connection again. */
+static void health_up(worker_pool *p)
+{
+    db_health *h = &p->health;
+    pthread_mutex_lock(&h->lock);
+    if (h->down) {
+        h->down = false;
+        if (h->warned)
+            log_notice("%s: database connection back after %lld ms", p->name,
+                       (long long)((util_mono_us() - h->down_since_us) / 1000));
+        h->warned = false;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 static void db_record_failure(const char *err)
 {
     long long step = atomic_load(&db_backoff_us);
@@ -246,8 +315,7 @@ static void db_record_failure(const char *err)
     pthread_mutex_lock(&db_err_lock);
     snprintf(db_last_error, sizeof db_last_error, "%s", err);
     pthread_mutex_unlock(&db_err_lock);
-    if (atomic_exchange(&db_up, false))
-        log_warn("database is down: %s", err);
+    atomic_store(&db_up, false);
 }
 
 MYSQL *worker_db(char *err, size_t errlen)
@@ -255,8 +323,10 @@ MYSQL *worker_db(char *err, size_t errlen)
     int64_t now = util_mono_us();
     if (tl_db && now - tl_db_used_us > WORKER_DB_IDLE_PING_US && mysql_ping(tl_db) != 0) {
         /* Restarted server, wait_timeout, killed connection: reconnect now rather than
-         * fail the job that happens to come first. */
-        log_verbose("database connection lost while idle (%s), reconnecting", mysql_error(tl_db));
+         * fail the job that happens to come first. Routine for an idle connection, so
+         * only a reconnect that fails is worth a warning. */
+        log_verbose("%s: database connection lost while idle (%s), reconnecting",
+                    tl_pool ? tl_pool->name : "?", mysql_error(tl_db));
         mysql_close(tl_db);
         tl_db = NULL;
     }
@@ -269,23 +339,27 @@ MYSQL *worker_db(char *err, size_t errlen)
         return NULL;
     }
     if (util_mono_us() < atomic_load(&db_next_attempt_us)) {
+        char last[sizeof db_last_error];
         pthread_mutex_lock(&db_err_lock);
-        snprintf(err, errlen, "database unavailable: %s", db_last_error);
+        snprintf(last, sizeof last, "%s", db_last_error);
         pthread_mutex_unlock(&db_err_lock);
+        snprintf(err, errlen, "database unavailable: %s", last);
+        health_down(tl_pool, "database unreachable", last);
         return NULL;
     }
     char cerr[256];
     tl_db = db_connect(&tl_pool->db, cerr, sizeof cerr);
     if (!tl_db) {
         db_record_failure(cerr);
+        health_down(tl_pool, "database unreachable", cerr);
         snprintf(err, errlen, "%s", cerr);
         return NULL;
     }
     tl_db_used_us = util_mono_us();
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
-    if (!atomic_exchange(&db_up, true))
-        log_notice("database is up again");
+    atomic_store(&db_up, true);
+    health_up(tl_pool);
     return tl_db;
 }
 
@@ -294,7 +368,12 @@ void worker_db_failed(void)
     /* Only a failed connect starts the shared backoff: the next worker_db() reconnects at
      * once, and if the server is really gone that connect fails and backs off. */
     if (tl_db) {
-        log_verbose("database connection dropped after: %s", mysql_error(tl_db));
+        char err[256];
+        snprintf(err, sizeof err, "%s (%u)", mysql_error(tl_db), mysql_errno(tl_db));
+        log_verbose("%s: database connection dropped after: %s", tl_pool ? tl_pool->name : "?",
+                    err);
+        if (tl_pool)
+            health_down(tl_pool, "database connection lost", err);
         mysql_close(tl_db);
         tl_db = NULL;
     }

@@ -4,20 +4,25 @@
  * event_base), each exactly once; a one-thread pool runs jobs and done callbacks in
  * submission order (the lanes rely on it); a done callback may submit more work;
  * worker_pool_pending() counts queued and running jobs; worker_pool_stop() lets queued
- * jobs finish and runs their done callbacks itself, loop or no loop.
+ * jobs finish and runs their done callbacks itself, loop or no loop; an unreachable
+ * database is one warning per pool, however many jobs fail on it.
  */
 #include "db.h"
+#include "log.h"
 #include "testing.h"
 #include "worker.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MANY_JOBS   200   /* jobs in the ordering and many-thread cases */
 #define DEADLINE_MS 20000 /* a case that waits longer than this has failed */
@@ -98,7 +103,7 @@ static void loop_until(const size_t *count, size_t want)
 
 static void test_jobs_off_loop_done_on_loop(void)
 {
-    worker_pool *p = worker_pool_start(base, 2, &no_db);
+    worker_pool *p = worker_pool_start(base, "test", 2, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -127,7 +132,7 @@ static void test_jobs_off_loop_done_on_loop(void)
  * costs (the sync and session lanes rely on this). */
 static void test_one_thread_keeps_order(void)
 {
-    worker_pool *p = worker_pool_start(base, 1, &no_db);
+    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -155,7 +160,7 @@ static void test_one_thread_keeps_order(void)
 /* Several threads: every job runs once and every done runs once, on the loop. */
 static void test_many_threads_each_once(void)
 {
-    worker_pool *p = worker_pool_start(base, 4, &no_db);
+    worker_pool *p = worker_pool_start(base, "test", 4, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -215,7 +220,7 @@ static void test_pending_counts(void)
     gate_set(false);
     atomic_store(&g.entered, 0);
     ndones = 0;
-    worker_pool *p = worker_pool_start(base, 1, &no_db);
+    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -244,7 +249,7 @@ static void test_pending_counts(void)
  * and stop itself runs their done callbacks, on the calling (loop) thread. */
 static void test_stop_runs_pending_dones(void)
 {
-    worker_pool *p = worker_pool_start(base, 1, &no_db);
+    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -281,7 +286,7 @@ static void chain_done(void *arg)
 
 static void test_done_submits_more(void)
 {
-    chain_pool = worker_pool_start(base, 1, &no_db);
+    chain_pool = worker_pool_start(base, "test", 1, &no_db);
     CHECK(chain_pool != NULL);
     if (!chain_pool)
         return;
@@ -303,6 +308,76 @@ static void test_no_db_outside_worker(void)
     CHECK_EQ_STR(err, "no database connection outside a worker");
 }
 
+/* Jobs that ask for a connection to a database that is not there. */
+static size_t db_dones;
+static atomic_int db_refused;
+
+static void db_job(void *arg)
+{
+    char err[256] = "";
+    if (!worker_db(err, sizeof err) && err[0])
+        atomic_fetch_add(&db_refused, 1);
+}
+
+static void db_done(void *arg)
+{
+    db_dones++;
+}
+
+static size_t count_lines(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Two pools, many jobs each, no database: every job is refused, and each pool logs one
+ * warning (naming it) for the whole outage, and no notice. */
+static void test_outage_warned_once_per_pool(void)
+{
+    char path[] = "/tmp/rbacd-worker-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    CHECK(log_open(path));
+    db_params gone;
+    memset(&gone, 0, sizeof gone);
+    snprintf(gone.socket, sizeof gone.socket, "%s.no-such.sock", path);
+    snprintf(gone.user, sizeof gone.user, "nobody");
+    gone.connect_timeout = 1;
+    worker_pool *a = worker_pool_start(base, "alpha pool", 3, &gone);
+    worker_pool *b = worker_pool_start(base, "beta pool", 1, &gone);
+    CHECK(a && b);
+    db_dones = 0;
+    atomic_store(&db_refused, 0);
+    for (size_t i = 0; a && b && i < 30; i++) {
+        worker_submit(i % 3 ? a : b, db_job, db_done, NULL);
+        if (i % 5 == 0)
+            sleep_us(20000); /* some after the shared backoff has run out */
+    }
+    loop_until(&db_dones, 30);
+    worker_pool_stop(a);
+    worker_pool_stop(b);
+    log_close();
+    CHECK_EQ_INT(db_dones, 30);
+    CHECK_EQ_INT(atomic_load(&db_refused), 30);
+    CHECK(!worker_db_is_up());
+    char text[8192] = "";
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(path);
+    CHECK_EQ_INT(count_lines(text, "# alpha pool: database unreachable: "), 1);
+    CHECK_EQ_INT(count_lines(text, "# beta pool: database unreachable: "), 1);
+    CHECK_EQ_INT(count_lines(text, " # "), 2);
+    CHECK_EQ_INT(count_lines(text, "connection back"), 0);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -315,6 +390,7 @@ int main(void)
     TEST_RUN(test_stop_runs_pending_dones);
     TEST_RUN(test_done_submits_more);
     TEST_RUN(test_no_db_outside_worker);
+    TEST_RUN(test_outage_warned_once_per_pool);
     event_base_free(base);
     libevent_global_shutdown();
     return TEST_DONE();
