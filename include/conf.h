@@ -61,13 +61,15 @@ typedef struct rbacd_conf {
     char *db_name;                /* default "rbacd" */
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
+    long long db_retries;         /* write retries after 1213, default 3 (runtime) */
     /* engine, sync, sessions */
-    int profile;                    /* enum conf_profile, default bitenant */
-    long long sync_interval_ms;     /* default 100 (runtime) */
-    long long change_retention;     /* seconds to keep rbac_change rows, default 86400 (runtime) */
-    long long session_ttl;          /* seconds, default 7200 (runtime) */
-    long long session_max_per_user; /* default 20 (runtime) */
-    long long worker_threads;       /* default 4 */
+    int profile;                     /* enum conf_profile, default bitenant */
+    long long sync_interval_ms;      /* default 100 (runtime) */
+    long long sync_cluster_grace_ms; /* Galera hole grace, default 2000 (runtime) */
+    long long change_retention;      /* seconds to keep rbac_change rows, default 86400 (runtime) */
+    long long session_ttl;           /* seconds, default 7200 (runtime) */
+    long long session_max_per_user;  /* default 20 (runtime) */
+    long long worker_threads;        /* default 4 */
     /* observability */
     long long http_port;               /* 0 = off; not served yet */
     char *http_bind;                   /* default "127.0.0.1"; not served yet */

@@ -75,6 +75,8 @@ typedef struct sync_stats {
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
+    uint64_t txn_retries;    /* write transactions run again (conflict, lost connection) */
+    uint64_t txn_conflicts;  /* writes that still conflicted after db-retries (-DBERR) */
 } sync_stats;
 
 static struct {
@@ -434,6 +436,12 @@ void sync_note_write(bool ok, bool dberr, const char *err)
     }
 }
 
+void sync_note_retries(int retries, bool conflict_failed)
+{
+    sync.st.txn_retries += (uint64_t)retries;
+    sync.st.txn_conflicts += conflict_failed;
+}
+
 /* ------------------------------------------------------------------ purge ---- */
 
 static void purge_done(void *arg)
@@ -583,6 +591,21 @@ static void sync_info(buf *out)
                sync.st.gaps, sync.st.holes_dropped, sync.st.purged, server.conf.change_retention,
                sync.st.writes, sync.st.write_errors, sync.st.write_dberrs, sync.nwaiters,
                sync.lane ? worker_pool_pending(sync.lane) : 0, sync.reload_pending ? 1 : 0);
+    worker_db_figures f;
+    worker_db_stats(&f);
+    db_params dbp;
+    db_params_from_conf(&dbp, &server.conf);
+    char node[DB_HOST_MAXLEN + 16];
+    db_node_name(&dbp, f.node, node, sizeof node);
+    sodium_memzero(&dbp, sizeof dbp); /* the database password */
+    buf_printf(out,
+               "db_nodes:%zu\r\ndb_node_current:%s\r\ndb_galera:%d\r\ndb_failovers:%llu\r\n"
+               "db_failbacks:%llu\r\ndb_connections_lost:%llu\r\ndb_connections_regained:%llu\r\n"
+               "db_retries:%lld\r\ntxn_retries:%" PRIu64 "\r\ntxn_conflicts_failed:%" PRIu64
+               "\r\ncluster_hole_grace_ms:%lld\r\n",
+               dbp.nnodes, node, f.galera ? 1 : 0, f.failovers, f.failbacks, f.lost, f.regained,
+               server.conf.db_retries, sync.st.txn_retries, sync.st.txn_conflicts,
+               server.conf.sync_cluster_grace_ms);
 }
 
 const module sync_module = {

@@ -146,6 +146,9 @@ void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n);
 /* Counts a write for INFO: ok, or failed (dberr: the database refused or is down, and
  * err says why; it becomes INFO's db_last_error). */
 void sync_note_write(bool ok, bool dberr, const char *err);
+/* Counts a write's retries (INFO txn_retries) and whether it failed still conflicting
+ * after all of them (txn_conflicts_failed). */
+void sync_note_retries(int retries, bool conflict_failed);
 /* WAITREV: replies :1 now, or blocks c until rev is applied (:1) or timeout_ms pass
  * (:0); timeout_ms 0 waits for ever. */
 void sync_waitrev(struct client *c, uint64_t rev, int64_t timeout_ms);

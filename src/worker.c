@@ -41,6 +41,9 @@
 #define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
 #define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
 #define WORKER_NAME_MAX         32       /* a pool's name in the log */
+#define WORKER_PREFER_EVERY_US                                                                     \
+    5000000 /* a connection to a later db-host node tries the                                      \
+               first one again at most this often */
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -86,12 +89,22 @@ struct worker_pool {
 static _Thread_local worker_pool *tl_pool;
 static _Thread_local MYSQL *tl_db;
 static _Thread_local int64_t tl_db_used_us; /* monotonic time tl_db was last handed out */
+static _Thread_local db_conn_info tl_info;  /* which node tl_db reached, Galera or not */
+static _Thread_local int64_t tl_prefer_us;  /* monotonic time to try the first node again */
 
 static atomic_llong db_next_attempt_us; /* monotonic time before which no connect is tried */
 static atomic_llong db_backoff_us;      /* current backoff step */
 static atomic_bool db_up = true;        /* last attempt worked */
 static pthread_mutex_t db_err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char db_last_error[256]; /* guarded by db_err_lock */
+
+/* Cluster figures for INFO (worker_db_stats): atomics, written by any worker. */
+static atomic_size_t db_node_current;   /* node of the last connection made */
+static atomic_bool db_galera;           /* that connection is to a Galera node */
+static atomic_ullong db_failovers;      /* connections made to another node than the last */
+static atomic_ullong db_failbacks;      /* ... of which back to the first (preferred) node */
+static atomic_ullong db_conns_lost;     /* pool outages begun (health_down) */
+static atomic_ullong db_conns_regained; /* pool outages ended (health_up) */
 
 static void queue_push(job_queue *q, job *j)
 {
@@ -271,6 +284,7 @@ static void health_down(worker_pool *p, const char *what, const char *err)
     int64_t now = util_mono_us();
     pthread_mutex_lock(&h->lock);
     if (!h->down) {
+        atomic_fetch_add(&db_conns_lost, 1);
         h->down = true;
         h->down_since_us = now;
         h->warned = h->last_warn_us == 0 || now - h->last_warn_us >= WORKER_DB_WARN_EVERY_US;
@@ -295,6 +309,7 @@ static void health_up(worker_pool *p)
     db_health *h = &p->health;
     pthread_mutex_lock(&h->lock);
     if (h->down) {
+        atomic_fetch_add(&db_conns_regained, 1);
         h->down = false;
         if (h->warned)
             log_notice("%s: database connection back after %lld ms", p->name,
@@ -318,6 +333,43 @@ static void db_record_failure(const char *err)
     atomic_store(&db_up, false);
 }
 
+/* A connection was made to node info->node: counts a move to another node. */
+static void note_connected(const db_conn_info *info)
+{
+    size_t before = atomic_exchange(&db_node_current, info->node);
+    atomic_store(&db_galera, info->galera);
+    if (before != info->node) {
+        atomic_fetch_add(&db_failovers, 1);
+        if (info->node == 0)
+            atomic_fetch_add(&db_failbacks, 1);
+        char name[300];
+        db_node_name(&tl_pool->db, info->node, name, sizeof name);
+        log_notice("%s: now using the database at %s%s", tl_pool->name, name,
+                   info->node == 0 ? " (the first of db-host)" : "");
+    }
+}
+
+/* A connection to a later node of db-host tries the first one again now and then, between
+ * jobs (no transaction is open), and moves there once it answers. */
+static void maybe_return_to_first(int64_t now)
+{
+    if (!tl_db || tl_info.node == 0 || tl_pool->db.nnodes < 2 || now < tl_prefer_us)
+        return;
+    tl_prefer_us = now + WORKER_PREFER_EVERY_US;
+    char err[256];
+    db_conn_info info;
+    MYSQL *m = db_connect_node(&tl_pool->db, 0, &info, err, sizeof err);
+    if (!m) {
+        log_verbose("%s: the first database of db-host still does not answer: %s", tl_pool->name,
+                    err);
+        return;
+    }
+    mysql_close(tl_db);
+    tl_db = m;
+    tl_info = info;
+    note_connected(&info);
+}
+
 MYSQL *worker_db(char *err, size_t errlen)
 {
     int64_t now = util_mono_us();
@@ -331,6 +383,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         tl_db = NULL;
     }
     if (tl_db) {
+        maybe_return_to_first(now);
         tl_db_used_us = now;
         return tl_db;
     }
@@ -348,7 +401,8 @@ MYSQL *worker_db(char *err, size_t errlen)
         return NULL;
     }
     char cerr[256];
-    tl_db = db_connect(&tl_pool->db, cerr, sizeof cerr);
+    /* Every connect walks db-host from the first (preferred) node. */
+    tl_db = db_connect(&tl_pool->db, 0, &tl_info, cerr, sizeof cerr);
     if (!tl_db) {
         db_record_failure(cerr);
         health_down(tl_pool, "database unreachable", cerr);
@@ -356,11 +410,18 @@ MYSQL *worker_db(char *err, size_t errlen)
         return NULL;
     }
     tl_db_used_us = util_mono_us();
+    tl_prefer_us = tl_db_used_us + WORKER_PREFER_EVERY_US;
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
     atomic_store(&db_up, true);
+    note_connected(&tl_info);
     health_up(tl_pool);
     return tl_db;
+}
+
+bool worker_db_galera(void)
+{
+    return tl_db && tl_info.galera;
 }
 
 void worker_db_failed(void)
@@ -382,4 +443,14 @@ void worker_db_failed(void)
 bool worker_db_is_up(void)
 {
     return atomic_load(&db_up);
+}
+
+void worker_db_stats(worker_db_figures *f)
+{
+    f->node = atomic_load(&db_node_current);
+    f->galera = atomic_load(&db_galera);
+    f->failovers = atomic_load(&db_failovers);
+    f->failbacks = atomic_load(&db_failbacks);
+    f->lost = atomic_load(&db_conns_lost);
+    f->regained = atomic_load(&db_conns_regained);
 }
