@@ -286,8 +286,18 @@ static void apply_batch(const dal_batch *b)
         start_full_reload("a menu appeared below the highest menu id");
 }
 
+/* How old a hole must be before a probe that found it missing and unlocked drops it: on
+ * a single server, old enough to have been written (SYNC_PROBE_MIN_AGE_US); on Galera,
+ * also past sync-cluster-grace-ms, for transactions open on other nodes. */
+static int64_t probe_min_age_us(bool galera)
+{
+    int64_t grace = galera ? server.conf.sync_cluster_grace_ms * 1000 : 0;
+    return grace > SYNC_PROBE_MIN_AGE_US ? grace : SYNC_PROBE_MIN_AGE_US;
+}
+
 static void apply_probes(const sync_poll_job *j)
 {
+    int64_t min_age = probe_min_age_us(j->galera);
     for (size_t i = 0; i < j->nprobes; i++) {
         const sync_probe *p = &j->probes[i];
         log_debug("change log: probe %" PRIu64 "..%" PRIu64 ": %d", p->lo, p->hi, p->result);
@@ -295,8 +305,11 @@ static void apply_probes(const sync_poll_job *j)
             sync_cursor_inflight(&sync.cur, p->lo, p->hi, p->single, p->at_us);
         } else if (p->result == DAL_PROBE_SETTLED) {
             uint64_t before = sync_cursor_missing(&sync.cur);
+            if (j->galera)
+                sync_cursor_absent_at(&sync.cur, p->lo, p->hi, p->present.v, p->present.n,
+                                      p->at_us);
             sync_cursor_settled(&sync.cur, p->lo, p->hi, p->present.v, p->present.n,
-                                p->at_us - SYNC_PROBE_MIN_AGE_US);
+                                p->at_us - min_age);
             sync.st.holes_dropped += before - sync_cursor_missing(&sync.cur);
         }
     }
