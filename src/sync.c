@@ -610,13 +610,14 @@ static void sync_info(buf *out)
     db_params_from_conf(&dbp, &server.conf);
     char node[DB_HOST_MAXLEN + 16];
     db_node_name(&dbp, f.node, node, sizeof node);
+    size_t nnodes = dbp.nnodes;
     sodium_memzero(&dbp, sizeof dbp); /* the database password */
     buf_printf(out,
                "db_nodes:%zu\r\ndb_node_current:%s\r\ndb_galera:%d\r\ndb_failovers:%llu\r\n"
                "db_failbacks:%llu\r\ndb_connections_lost:%llu\r\ndb_connections_regained:%llu\r\n"
                "db_retries:%lld\r\ntxn_retries:%" PRIu64 "\r\ntxn_conflicts_failed:%" PRIu64
                "\r\ncluster_hole_grace_ms:%lld\r\n",
-               dbp.nnodes, node, f.galera ? 1 : 0, f.failovers, f.failbacks, f.lost, f.regained,
+               nnodes, node, f.galera ? 1 : 0, f.failovers, f.failbacks, f.lost, f.regained,
                server.conf.db_retries, sync.st.txn_retries, sync.st.txn_conflicts,
                server.conf.sync_cluster_grace_ms);
 }
