@@ -88,16 +88,17 @@ bool worker_db_galera(void);
 /* Whether the last connection attempt from any worker succeeded (INFO, /healthz). */
 bool worker_db_is_up(void);
 
-/* The database figures of all pools together (INFO "cluster"). */
+/* Database figures for INFO sync: the node of pool p (NULL: 0, no Galera), and the
+ * counters of all pools together. */
 typedef struct worker_db_figures {
-    size_t node;                  /* db-host index of the last connection made */
+    size_t node;                  /* db-host index of p's last connection made */
     bool galera;                  /* that connection is to a Galera node */
-    unsigned long long failovers; /* connections made to another node than the one before */
+    unsigned long long failovers; /* connections made to another node than their pool's last */
     unsigned long long failbacks; /* ... of which back to the first node of db-host */
     unsigned long long lost;      /* pool outages begun: connections lost or refused */
     unsigned long long regained;  /* pool outages ended: a connection made again */
 } worker_db_figures;
 /* Any thread. */
-void worker_db_stats(worker_db_figures *f);
+void worker_db_stats(const worker_pool *p, worker_db_figures *f);
 
 #endif

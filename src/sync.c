@@ -605,7 +605,7 @@ static void sync_info(buf *out)
                sync.st.writes, sync.st.write_errors, sync.st.write_dberrs, sync.nwaiters,
                sync.lane ? worker_pool_pending(sync.lane) : 0, sync.reload_pending ? 1 : 0);
     worker_db_figures f;
-    worker_db_stats(&f);
+    worker_db_stats(sync.lane, &f); /* the lane: writes, polls and loads */
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     char node[DB_HOST_MAXLEN + 16];

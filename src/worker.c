@@ -83,6 +83,8 @@ struct worker_pool {
     job_queue done;            /* finished, done callback not yet run */
     db_params db;              /* copy of the database settings */
     db_health health;          /* whether its connections reach the database */
+    atomic_size_t node;        /* db-host index of its last connection made */
+    atomic_bool galera;        /* that connection is to a Galera node */
 };
 
 /* Per-thread: the pool this worker belongs to and its connection. */
@@ -99,9 +101,8 @@ static pthread_mutex_t db_err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char db_last_error[256]; /* guarded by db_err_lock */
 
 /* Cluster figures for INFO (worker_db_stats): atomics, written by any worker. */
-static atomic_size_t db_node_current;   /* node of the last connection made */
-static atomic_bool db_galera;           /* that connection is to a Galera node */
-static atomic_ullong db_failovers;      /* connections made to another node than the last */
+static atomic_ullong db_failovers;      /* connections made to another node than their
+                                           pool's last */
 static atomic_ullong db_failbacks;      /* ... of which back to the first (preferred) node */
 static atomic_ullong db_conns_lost;     /* pool outages begun (health_down) */
 static atomic_ullong db_conns_regained; /* pool outages ended (health_up) */
@@ -333,11 +334,11 @@ static void db_record_failure(const char *err)
     atomic_store(&db_up, false);
 }
 
-/* A connection was made to node info->node: counts a move to another node. */
+/* A connection was made to node info->node: counts a move of the pool to another node. */
 static void note_connected(const db_conn_info *info)
 {
-    size_t before = atomic_exchange(&db_node_current, info->node);
-    atomic_store(&db_galera, info->galera);
+    size_t before = atomic_exchange(&tl_pool->node, info->node);
+    atomic_store(&tl_pool->galera, info->galera);
     if (before != info->node) {
         atomic_fetch_add(&db_failovers, 1);
         if (info->node == 0)
@@ -445,10 +446,11 @@ bool worker_db_is_up(void)
     return atomic_load(&db_up);
 }
 
-void worker_db_stats(worker_db_figures *f)
+void worker_db_stats(const worker_pool *p, worker_db_figures *f)
 {
-    f->node = atomic_load(&db_node_current);
-    f->galera = atomic_load(&db_galera);
+    worker_pool *mp = (worker_pool *)p;
+    f->node = mp ? atomic_load(&mp->node) : 0;
+    f->galera = mp ? atomic_load(&mp->galera) : false;
     f->failovers = atomic_load(&db_failovers);
     f->failbacks = atomic_load(&db_failbacks);
     f->lost = atomic_load(&db_conns_lost);
