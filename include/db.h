@@ -13,10 +13,11 @@
 
 struct rbacd_conf;
 
-#define DB_NODES_MAX    16  /* hosts in one db-host list */
-#define DB_HOST_MAXLEN  255 /* one host name or address */
-#define DB_SYNC_WAIT_ON "1" /* wsrep_sync_wait on a Galera node: reads see the cluster's commits   \
-                             */
+#define DB_NODES_MAX   16  /* hosts in one db-host list */
+#define DB_HOST_MAXLEN 255 /* one host name or address */
+#define DB_SYNC_WAIT_ON                                                                            \
+    "1" /* wsrep_sync_wait on a Galera node: reads see the cluster's commits                       \
+         */
 
 /* One database server of the db-host list. */
 typedef struct db_node {
@@ -73,7 +74,7 @@ bool db_execf(MYSQL *m, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((warn_unused_result, format(printf, 4, 5)));
 
 /* Whether the last error on m means the connection is gone (reconnect) rather than the
- * statement being refused. */
+ * statement being refused. A Galera node that is not ready (1047) counts as gone. */
 bool db_error_is_connection(MYSQL *m);
 
 /* Appends 'value' quoted and escaped for m's character set to out (a buf). */

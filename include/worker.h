@@ -36,9 +36,9 @@
  *
  * Each thread of each pool has its own database connection (lazily opened); the
  * reconnect backoff below is shared by all of them. A connect walks the db-host list from
- * its first node; a connection to a later node tries the first again every 5 s, between
- * jobs, and moves back when it answers. Each pool logs one warning when its
- * connections are lost (or cannot be made) and one notice when it has one again, named
+ * its first node; a connection to a later node tries the first again after 5 s (then
+ * 10 s, then every 20 s), between jobs, and moves back when it answers. Each pool logs one warning
+ * when its connections are lost (or cannot be made) and one notice when it has one again, named
  * after the pool ("workers", "sync lane", "session lane", "password checkers").
  */
 #ifndef RBACD_WORKER_H

@@ -253,11 +253,13 @@ bool db_execf(MYSQL *m, char *err, size_t errlen, const char *fmt, ...)
 
 bool db_error_is_connection(MYSQL *m)
 {
+    /* 1047 (ER_UNKNOWN_COM_ERROR) is what a Galera node answers once it has lost the
+     * primary component or is not synced yet: as good as gone, another node may answer. */
     unsigned e = mysql_errno(m);
     return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
            e == CR_CONN_HOST_ERROR || e == CR_SERVER_LOST_EXTENDED ||
            e == CR_COMMANDS_OUT_OF_SYNC || e == ER_CONNECTION_KILLED || e == ER_SERVER_SHUTDOWN ||
-           e == CR_SSL_CONNECTION_ERROR;
+           e == CR_SSL_CONNECTION_ERROR || e == ER_UNKNOWN_COM_ERROR;
 }
 
 void db_quote(MYSQL *m, buf *out, const char *value, size_t len)

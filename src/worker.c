@@ -41,9 +41,13 @@
 #define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
 #define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
 #define WORKER_NAME_MAX         32       /* a pool's name in the log */
-#define WORKER_PREFER_EVERY_US                                                                     \
-    5000000 /* a connection to a later db-host node tries the                                      \
-               first one again at most this often */
+/* A connection to a later db-host node tries the first one again after
+ * WORKER_PREFER_EVERY_US, doubling while it fails up to WORKER_PREFER_MAX_US, with a
+ * connect timeout of WORKER_PREFER_CONNECT_S: the try runs between jobs, on the pool's
+ * time. */
+#define WORKER_PREFER_EVERY_US  5000000
+#define WORKER_PREFER_MAX_US    20000000
+#define WORKER_PREFER_CONNECT_S 1
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -90,9 +94,10 @@ struct worker_pool {
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
 static _Thread_local MYSQL *tl_db;
-static _Thread_local int64_t tl_db_used_us; /* monotonic time tl_db was last handed out */
-static _Thread_local db_conn_info tl_info;  /* which node tl_db reached, Galera or not */
-static _Thread_local int64_t tl_prefer_us;  /* monotonic time to try the first node again */
+static _Thread_local int64_t tl_db_used_us;     /* monotonic time tl_db was last handed out */
+static _Thread_local db_conn_info tl_info;      /* which node tl_db reached, Galera or not */
+static _Thread_local int64_t tl_prefer_us;      /* monotonic time to try the first node again */
+static _Thread_local int64_t tl_prefer_step_us; /* current wait between such tries */
 
 static atomic_llong db_next_attempt_us; /* monotonic time before which no connect is tried */
 static atomic_llong db_backoff_us;      /* current backoff step */
@@ -356,10 +361,17 @@ static void maybe_return_to_first(int64_t now)
 {
     if (!tl_db || tl_info.node == 0 || tl_pool->db.nnodes < 2 || now < tl_prefer_us)
         return;
-    tl_prefer_us = now + WORKER_PREFER_EVERY_US;
+    tl_prefer_step_us = tl_prefer_step_us ? tl_prefer_step_us * 2 : WORKER_PREFER_EVERY_US;
+    if (tl_prefer_step_us > WORKER_PREFER_MAX_US)
+        tl_prefer_step_us = WORKER_PREFER_MAX_US;
+    tl_prefer_us = now + tl_prefer_step_us;
     char err[256];
     db_conn_info info;
-    MYSQL *m = db_connect_node(&tl_pool->db, 0, &info, err, sizeof err);
+    db_params quick = tl_pool->db;
+    if (quick.connect_timeout == 0 || quick.connect_timeout > WORKER_PREFER_CONNECT_S)
+        quick.connect_timeout = WORKER_PREFER_CONNECT_S;
+    MYSQL *m = db_connect_node(&quick, 0, &info, err, sizeof err);
+    sodium_memzero(&quick, sizeof quick); /* the database password */
     if (!m) {
         log_verbose("%s: the first database of db-host still does not answer: %s", tl_pool->name,
                     err);
@@ -411,7 +423,8 @@ MYSQL *worker_db(char *err, size_t errlen)
         return NULL;
     }
     tl_db_used_us = util_mono_us();
-    tl_prefer_us = tl_db_used_us + WORKER_PREFER_EVERY_US;
+    tl_prefer_step_us = WORKER_PREFER_EVERY_US;
+    tl_prefer_us = tl_db_used_us + tl_prefer_step_us;
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
     atomic_store(&db_up, true);

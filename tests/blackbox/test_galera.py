@@ -458,7 +458,7 @@ class GaleraTest(unittest.TestCase):
         FIGURES["node 1 rejoin (galera.sh node-start)"] = "%.1f s" % (time.monotonic() - t0)
         t1 = time.monotonic()
         wait_for(lambda: info_sync(a)["db_node_current"] == "127.0.0.1:%d" % base_port(),
-                 20, "A back on node 1")
+                 25, "A back on node 1")
         FIGURES["failback to node 1 after it was Synced"] = "%.1f s" % (time.monotonic() - t1)
         s = info_sync(a)
         self.assertGreaterEqual(s["db_failbacks"], 1)
