@@ -219,6 +219,8 @@ cmd_start() {
     if [[ -s $dir/base-port && $(head -n1 "$dir/base-port") != "$base" ]]; then
         die "$dir was made with base port $(head -n1 "$dir/base-port"), not $base"
     fi
+    runuser -u "$RUN_USER" -- test -x "$dir" ||
+        die "the $RUN_USER user cannot reach $dir (a parent directory is closed to others); use a directory under /tmp"
     printf '%s\n' "$base" >"$dir/base-port"
     for ((n = 1; n <= NODES; n++)); do
         init_node "$(node_dir "$dir" "$n")"

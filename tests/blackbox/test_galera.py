@@ -57,11 +57,21 @@ def db_script():
     return os.path.join(harness.source_dir(), "scripts", "db.sh")
 
 
+_CLUSTER_DIR = []
+
+
 def cluster_dir():
-    d = os.environ.get("RBACD_TEST_GALERA_DIR")
-    if d:
-        return d
-    return os.path.join(os.path.dirname(harness.test_dbdir()), "galera")
+    """$RBACD_TEST_GALERA_DIR (the build tree), or a directory under /tmp when the mysql
+    user the nodes run as cannot reach that one (a checkout under a closed home)."""
+    if _CLUSTER_DIR:
+        return _CLUSTER_DIR[0]
+    d = os.environ.get("RBACD_TEST_GALERA_DIR") or os.path.join(
+        os.path.dirname(harness.test_dbdir()), "galera")
+    parent = os.path.dirname(os.path.abspath(d))
+    if subprocess.run(["runuser", "-u", "mysql", "--", "test", "-x", parent]).returncode != 0:
+        d = "/tmp/rbacd-galera-%d" % base_port()
+    _CLUSTER_DIR.append(d)
+    return d
 
 
 def base_port():
