@@ -434,6 +434,11 @@ class GaleraTest(unittest.TestCase):
         t0 = time.monotonic()
         self.assertEqual(a.execute_command("MENUS", 1, self.users[0]), want)
         self.assertLess(time.monotonic() - t0, 0.5)
+        # The sync lane (writes, polls) moves to another node at its next poll.
+        wait_for(lambda: info_sync(a)["db_node_current"] != "127.0.0.1:%d" % base_port(),
+                 FAILOVER_LIMIT_S, "A's sync lane on another node")
+        FIGURES["failover: A's sync lane connected to another node after the kill"] = (
+            "%.2f s" % (time.monotonic() - t_kill))
         # Writes move to another node.
         role, menu = self.roles[1], self.menus[0]
 
@@ -445,7 +450,8 @@ class GaleraTest(unittest.TestCase):
                 self.assertTrue(str(e).startswith("DBERR"), str(e))
                 return False
 
-        took = wait_for(write_ok, FAILOVER_LIMIT_S, "a write through A after node 1 died")
+        wait_for(write_ok, FAILOVER_LIMIT_S - (time.monotonic() - t_kill),
+                 "a write through A after node 1 died")
         FIGURES["failover: first write acknowledged after kill -9 of the node"] = "%.2f s" % (
             time.monotonic() - t_kill)
         # Change-following: SQL on node 3 reaches A.
@@ -455,6 +461,7 @@ class GaleraTest(unittest.TestCase):
         self.assertEqual(a.execute_command("WAITREV", top, int(FAILOVER_LIMIT_S * 1000)), 1)
         FIGURES["failover: SQL on another node seen by A after the kill"] = "%.2f s" % (
             time.monotonic() - t_kill)
+        self.assertLess(time.monotonic() - t_kill, FAILOVER_LIMIT_S)
         s = info_sync(a)
         self.assertNotEqual(s["db_node_current"], "127.0.0.1:%d" % base_port())
         self.assertGreater(s["db_connections_lost"], lost0)
@@ -504,7 +511,7 @@ class GaleraTest(unittest.TestCase):
                 srv.cleanup()
 
 
-def write_latency(r, roles, menus, n=40):
+def write_latency(r, roles, menus, n=200):
     lat = []
     role = roles[-1]
     for k in range(n):
@@ -518,18 +525,16 @@ def write_latency(r, roles, menus, n=40):
                                           lat[int(len(lat) * 0.9)] * 1000)
 
 
-def propagation(sql, r, user, n=10):
+def propagation(sql, r, user, n=20):
     took = []
     for k in range(n):
         status = k % 2
         sql("UPDATE tenant_user SET real_name = %s WHERE id = %s", ("p%d" % k, user))
         sql("UPDATE tenant_user SET status = %s WHERE id = %s", (status, user))
         t0 = time.monotonic()
-        want = 0 if status == 0 else None
         wait_for(lambda: (r.execute_command("MENUS", 1, user) == []) == (status == 0), 5,
                  "status change of user %s" % user)
         took.append(time.monotonic() - t0)
-        del want
     sql("UPDATE tenant_user SET status = 1 WHERE id = %s", (user,))
     return "median %.0f ms, max %.0f ms" % (statistics.median(took) * 1000, max(took) * 1000)
 
