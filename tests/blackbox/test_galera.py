@@ -428,8 +428,8 @@ class GaleraTest(unittest.TestCase):
         self.assertEqual(info_sync(a)["db_node_current"], "127.0.0.1:%d" % base_port())
         want = a.execute_command("MENUS", 1, self.users[0])
         lost0 = info_sync(a)["db_connections_lost"]
-        galera("kill", cluster_dir(), 1)
         t_kill = time.monotonic()
+        galera("kill", cluster_dir(), 1)  # SIGKILL, then waits for the process to be gone
         # Reads: from memory, at once.
         t0 = time.monotonic()
         self.assertEqual(a.execute_command("MENUS", 1, self.users[0]), want)
