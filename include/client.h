@@ -12,6 +12,10 @@
  * Replies are appended to c->out with the resp_* encoders and written after each read
  * batch. A client whose unsent output exceeds client-output-limit stops being read
  * until it drains (backpressure, not unbounded memory).
+ *
+ * A client of tls-port has a TLS session over its socket (c->tls, tls.h); that is a
+ * choice of how bytes move, made in two functions of client.c, and nothing else about
+ * the client differs. Its handshake runs in its first reads, before any request.
  */
 #ifndef RBACD_CLIENT_H
 #define RBACD_CLIENT_H
@@ -25,6 +29,7 @@
 
 struct event;
 struct command;
+struct ssl_st;
 
 enum client_state {
     CLIENT_READY = 0,   /* serving requests */
@@ -35,6 +40,7 @@ enum client_state {
 enum client_kind {
     CLIENT_TCP = 0,
     CLIENT_UNIX = 1,
+    CLIENT_TLS = 2, /* TCP on tls-port: TLS over the socket */
 };
 
 typedef struct client {
@@ -60,6 +66,10 @@ typedef struct client {
     struct event *ev_read;          /* persistent read event */
     struct event *ev_write;         /* armed only while out has unsent bytes */
     bool reading;                   /* ev_read is added */
+    struct ssl_st *tls;             /* CLIENT_TLS: the session over fd; NULL = plain */
+    bool tls_ready;                 /* the TLS handshake has finished (logged once) */
+    bool read_wants_write;          /* TLS: the last read waits for the socket to take bytes */
+    bool write_wants_read;          /* TLS: the last write waits for bytes from the peer */
     int64_t created_ms;             /* wall clock at accept */
     int64_t last_ms;                /* wall clock of the last request (idle timeout, CLIENT LIST) */
     const struct command *last_cmd; /* last command run, for CLIENT LIST cmd= */
@@ -67,11 +77,15 @@ typedef struct client {
     struct client *prev, *next;     /* server.clients list */
 } client;
 
-/* Takes ownership of an accepted socket: sets it non-blocking, registers events.
- * Returns NULL (and closes fd) when maxclients is reached, after writing an error. */
+/* Takes ownership of an accepted socket: sets it non-blocking, registers events; a
+ * CLIENT_TLS one gets a TLS session of server.tls_ctx. Returns NULL (and closes fd) when
+ * the socket or the session cannot be set up. */
 client *client_create(int fd, int kind, const char *addr, const char *laddr, bool loopback);
 /* Closes now: unregisters, frees buffers, removes from the server lists. */
 void client_free(client *c);
+/* At shutdown: one last attempt, without waiting, to send what c has pending (the reply
+ * to SHUTDOWN, to QUIT), then client_free(c). */
+void client_free_flush(client *c);
 /* Finds a live client by id (NULL if it has gone). */
 client *client_by_id(uint64_t id);
 /* Writes what is in c->out now, or arms the write event. */

@@ -58,12 +58,16 @@ enum acl_category {
 #define PROF_MPBACKEND (1u << CONF_PROFILE_MPBACKEND)
 #define PROF_ALL       (PROF_BITENANT | PROF_MPBACKEND)
 
-#define COMMAND_HIST_BUCKETS 40 /* latency buckets: bucket b holds calls of < 2^b microseconds */
+#define COMMAND_HIST_BUCKETS   40 /* latency buckets: bucket b holds calls of < 2^b microseconds */
+#define COMMAND_SECONDS_BOUNDS 22 /* Prometheus latency buckets: command_seconds_bounds_us */
 
 typedef struct command_stats {
-    uint64_t calls;                      /* runs that reached the handler */
-    uint64_t hist[COMMAND_HIST_BUCKETS]; /* latency histogram (INFO latencystats) */
-    uint64_t usec;                       /* total handler time */
+    uint64_t calls;                                    /* runs that reached the handler */
+    uint64_t hist[COMMAND_HIST_BUCKETS];               /* latency histogram (INFO latencystats) */
+    uint64_t seconds_hist[COMMAND_SECONDS_BOUNDS + 1]; /* calls by command_seconds_bounds_us
+                                                          bucket, the last above them all
+                                                          (GET /metrics) */
+    uint64_t usec;                                     /* total handler time */
     uint64_t rejected_calls; /* refused before the handler (arity, auth, ACL, loading) */
     uint64_t failed_calls;   /* handler replied with an error */
 } command_stats;
@@ -135,6 +139,14 @@ int command_arity(const command *cmd);
  * a header line, then a "NAME <arg> ..." line and an indented summary per subcommand
  * (and "(no subcommand)" for a container with a handler of its own), HELP last. */
 void command_help(struct client *c, size_t argc, const resp_arg *argv);
+
+/* The upper bounds, in microseconds, of the latency buckets GET /metrics shows for each
+ * command (rbacd_command_duration_seconds): the 1-2.5-5 steps Prometheus' client
+ * libraries use, from 1 us (a CANMENU) to 10 s. A call of d us is counted in the first
+ * bucket whose bound is >= d, as Prometheus' le ("less or equal") means. */
+extern const double command_seconds_bounds_us[COMMAND_SECONDS_BOUNDS];
+/* The bucket of command_stats.seconds_hist a call of usec microseconds falls in. */
+size_t command_seconds_bucket(int64_t usec);
 
 /* Estimated latency percentile (0 < p < 100) of a command in microseconds, from its
  * histogram (the upper bound of the bucket holding it); 0 with no calls. */

@@ -25,6 +25,13 @@ enum conf_role {
     CONF_ROLE_ADMIN = 1, /* everything */
 };
 
+/* tls-auth-clients, as Redis names the values. */
+enum conf_tls_auth {
+    CONF_TLS_AUTH_NO = 0,       /* no client certificate asked for */
+    CONF_TLS_AUTH_YES = 1,      /* a client certificate signed by tls-ca-cert-file is required */
+    CONF_TLS_AUTH_OPTIONAL = 2, /* asked for; checked when sent, not required */
+};
+
 enum conf_profile {
     CONF_PROFILE_BITENANT = 0,
     CONF_PROFILE_MPBACKEND = 1,
@@ -46,6 +53,15 @@ typedef struct rbacd_conf {
     long long timeout;        /* idle client timeout in seconds, 0 = never (runtime) */
     long long tcp_keepalive;  /* seconds, default 300 */
     bool protected_mode;      /* default yes (runtime) */
+    /* TLS for clients (tls.h) */
+    long long tls_port;     /* TLS port beside port, 0 = none; default 0 */
+    char *tls_cert_file;    /* server certificate chain, PEM */
+    char *tls_key_file;     /* its private key, PEM */
+    char *tls_ca_cert_file; /* CAs client certificates must chain to, PEM */
+    int tls_auth_clients;   /* enum conf_tls_auth, default yes */
+    char *tls_protocols;    /* "TLSv1.2 TLSv1.3" (default): the versions allowed */
+    char *tls_ciphers;      /* TLSv1.2 cipher list, "" = OpenSSL's default */
+    char *tls_ciphersuites; /* TLSv1.3 cipher suites, "" = OpenSSL's default */
     /* access control */
     conf_user *users; /* `user NAME ROLE HASH` lines, in file order */
     size_t nusers;
@@ -62,6 +78,9 @@ typedef struct rbacd_conf {
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
     long long db_retries;         /* write retries after 1213, default 3 (runtime) */
+    bool db_tls;                  /* TLS to MariaDB, required (never plain); default no */
+    char *db_tls_ca;              /* CAs the server certificate must chain to, "" = the system's */
+    bool db_tls_verify;           /* check the server certificate: chain and name; default yes */
     /* engine, sync, sessions */
     int profile;                     /* enum conf_profile, default bitenant */
     long long sync_interval_ms;      /* default 100 (runtime) */
@@ -70,9 +89,17 @@ typedef struct rbacd_conf {
     long long session_ttl;           /* seconds, default 7200 (runtime) */
     long long session_max_per_user;  /* default 20 (runtime) */
     long long worker_threads;        /* default 4 */
+    /* housekeeping */
+    long long log_retention_months;  /* log partitions kept, months; 0 = for ever (runtime) */
+    long long log_partitions_ahead;  /* log partitions made ahead, months; default 3 (runtime) */
+    long long housekeeping_interval; /* seconds between partition passes, default 3600 (runtime) */
+    long long purge_batch;           /* rows one purge DELETE removes at most, default 1000
+                                        (runtime) */
     /* observability */
-    long long http_port;               /* 0 = off; not served yet */
-    char *http_bind;                   /* default "127.0.0.1"; not served yet */
+    long long http_port;               /* /metrics /healthz /readyz, 0 = off (default) */
+    char *http_bind;                   /* address of the HTTP listener, default "127.0.0.1" */
+    long long readyz_db_grace_ms;      /* /readyz 503 after the database is down this long,
+                                          default 5000 (runtime) */
     int loglevel;                      /* enum log_level, default notice (runtime) */
     char *logfile;                     /* "" = stderr */
     char *pidfile;                     /* "" = none */

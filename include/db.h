@@ -34,6 +34,9 @@ typedef struct db_params {
     char name[128];
     unsigned connect_timeout; /* seconds */
     unsigned rw_timeout;      /* seconds */
+    bool tls;                 /* TLS required (db-tls) */
+    bool tls_verify;          /* the server certificate is checked: chain and host name */
+    char tls_ca[4096];        /* CA file for that check, "" = the system's CAs */
     const char *init_vars;    /* more "@name = value" set on every connect, or NULL */
 } db_params;
 

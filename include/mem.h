@@ -17,6 +17,12 @@ char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 void mem_free(void *ptr);
 
+/* The process's memory as INFO memory and GET /metrics report it: bytes the allocator
+ * has handed out (heap and mmapped blocks), and the resident set size (0 when
+ * /proc/self/statm cannot be read). */
+size_t mem_used_bytes(void);
+size_t mem_rss_bytes(void);
+
 /* Grows *arr (element size elem) so that it holds at least need elements. */
 void mem_grow(void **arr, size_t *cap, size_t need, size_t elem);
 

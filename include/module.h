@@ -12,6 +12,7 @@
  *                                       asked for): model_loaded of every started module
  *   exit         module_shutdown_all()  shutdown in reverse list order
  *   INFO         walks module_list      each info_section, in list order, after stats
+ *   /metrics     module_metrics_all()   metrics of every module, in list order (http.c)
  *
  * Threading: every hook runs on the loop thread (the rule is worker.h's). A module
  * that needs threads starts its own pool in init and stops it in shutdown.
@@ -40,7 +41,22 @@ typedef struct module {
     const char *info_section;     /* INFO section name, lower case ("sessions"), NULL = none;
                                      the section is part of INFO's default set */
     void (*info)(buf *out);       /* the section body: `key:value\r\n` lines */
+    void (*metrics)(buf *out);    /* the module's families for GET /metrics, below */
 } module;
+
+/*
+ * The metrics hook. Each module writes its own metric families in the Prometheus text
+ * exposition format (version 0.0.4) with the metrics_* writers (metrics.h), reading the
+ * same state its INFO section shows: one count, two reports, never a second counting
+ * path. Rules every hook keeps, so that the page stays valid whatever the modules:
+ *   - names start with "rbacd_", are unique across modules, and a family's samples are
+ *     written together, after its HELP and TYPE lines (metrics_family);
+ *   - counters end in "_total", durations are in seconds, sizes in bytes;
+ *   - a family is written on every scrape, loaded or not (a count the module does not
+ *     have yet is 0, or the family has no sample), so dashboards see no gaps;
+ *   - the hook runs on the loop thread, on every scrape: it reads in-memory state only
+ *     and never blocks (no database, no locks held by workers for long).
+ */
 
 /* The server's modules in start order, NULL-terminated (module.c says why this order). */
 extern const module *const module_list[];
@@ -57,6 +73,9 @@ void module_shutdown_all(const module *const *list, size_t *started);
 void module_cron_all(const module *const *list, size_t started, int64_t now_ms);
 /* Calls model_loaded of the first started modules of list, in order. */
 void module_model_loaded_all(const module *const *list, size_t started);
+/* Appends the metric families of every module of list (NULL-terminated), in order,
+ * whether started or not: a hook copes with a module that is not running. */
+void module_metrics_all(const module *const *list, buf *out);
 /* Appends m's INFO section: "# Title\r\n" (the section name with a capital), the body,
  * and a blank line. Nothing when m has no section. */
 void module_info(const module *m, buf *out);

@@ -3,7 +3,8 @@
  * start-up and shutdown. Everything in `server` is owned by the event-loop thread (the
  * threading rule is written once, in worker.h).
  *
- * Start-up:  config -> log -> listeners -> general workers -> pidfile -> modules' init
+ * Start-up:  config (checked, TLS files loaded: main.c) -> log -> TLS context ->
+ *            listeners -> general workers -> pidfile -> modules' init
  *            in module_list order (loader: first load on a worker; sessions; sync) ->
  *            serve. While the first load runs, data commands answer -LOADING and INFO
  *            shows loading:1; connection commands work.
@@ -27,8 +28,9 @@ struct evconnlistener;
 struct client;
 struct worker_pool;
 struct rbac_model;
+struct ssl_ctx_st;
 
-#define SERVER_MAX_LISTENERS 16
+#define SERVER_MAX_LISTENERS 33 /* port and tls-port on 16 bind addresses, a unix socket */
 #define SERVER_OPS_SAMPLES   16 /* instantaneous_ops_per_sec averages this many cron samples */
 
 typedef struct slowlog_entry {
@@ -55,8 +57,9 @@ typedef struct server_stats {
 typedef struct server {
     rbacd_conf conf;         /* current configuration (CONFIG SET edits it) */
     struct event_base *base; /* the loop */
-    struct evconnlistener *listeners[SERVER_MAX_LISTENERS]; /* TCP and unix */
+    struct evconnlistener *listeners[SERVER_MAX_LISTENERS]; /* TCP, TLS and unix */
     int nlisteners;
+    struct ssl_ctx_st *tls_ctx; /* what tls-port sessions are made of; NULL when it is 0 */
     struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_cron;
     struct worker_pool *workers; /* general blocking jobs (worker.h lists every pool) */
     size_t modules_started;      /* module_list entries whose init ran (module.h) */

@@ -57,6 +57,11 @@ void session_user_changed(uint64_t tenant, uint64_t user);
 /* Drops the user's sessions from memory at once (no database access). */
 void session_forget_user(uint64_t tenant, uint64_t user);
 
+/* The purge of expired tenant_session rows so far: purge statements run (each deletes
+ * purge-batch rows at most), rows deleted, statements that failed (INFO housekeeping).
+ * Loop thread. */
+void session_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures);
+
 /* SESSION command rows (listed in command.c). */
 extern command cmd_session_table[];
 

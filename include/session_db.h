@@ -36,7 +36,6 @@
 #include <stdint.h>
 
 #define SESSION_BATCH_MAX        512   /* ops in one batch (bounds statement size) */
-#define SESSION_PURGE_LIMIT      10000 /* expired rows deleted by one purge statement */
 #define SESSION_DB_ERR_MAX       256   /* error text kept per batch */
 #define SESSION_IP_MAX_CHARS     64    /* tenant_session.ip, tenant_login_log.ip */
 #define SESSION_UA_MAX_CHARS     512   /* user_agent columns */
@@ -130,6 +129,7 @@ typedef struct session_op {
     size_t nevict;                      /* entries in evict */
     session_row row;                    /* touch, lookup: the session as stored */
     uint64_t count;                     /* revokeall: revoked; purge: deleted */
+    long long limit;                    /* purge: rows deleted at most (purge-batch) */
     session_rows rows;                  /* user, load: the live sessions; create: the user's live
                                            sessions after it committed, oldest first */
     struct session_op *next;            /* queue / batch link */

@@ -53,6 +53,9 @@ extern const module sync_module;
 
 /* The highest rbac_change id this instance has applied (REVISION). */
 uint64_t sync_revision(void);
+/* Wall clock (ms) since which change-log polls cannot reach the database, 0 while they
+ * can (GET /readyz). */
+int64_t sync_db_down_since_ms(void);
 /* Changes another module applied to memory itself (session writes): their rbac_change
  * ids[0..n) count as applied, for REVISION and WAITREV. Loop thread. */
 void sync_changes_applied(const uint64_t *ids, size_t n);
@@ -64,6 +67,11 @@ struct worker_pool *sync_lane(void);
  * rbac_change id, and holes[0..n) the ids below it the snapshot did not hold (any order;
  * the array stays the caller's). Resets the change-log cursor to the snapshot. */
 void sync_model_loaded(const uint64_t *holes, size_t nholes);
+
+/* The purge of old rbac_change rows so far: purge jobs done (each one DELETE of
+ * purge-batch rows at most), rows deleted, jobs that failed (INFO housekeeping). Loop
+ * thread. */
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures);
 
 /* Write and revision command rows (listed in command.c). */
 extern command cmd_write_table[];

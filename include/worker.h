@@ -23,8 +23,9 @@
  * FOUR POOLS, each for a reason (all started and stopped on the loop thread):
  *
  *   server.workers   `worker-threads` threads (server.c). General blocking jobs with no
- *                    order to keep: AUTH password checks, purges of old rows, freeing
- *                    replaced models, the first model load.
+ *                    order to keep: AUTH password checks, purges of old rows, log
+ *                    partition passes (housekeeping.c), freeing replaced models, the
+ *                    first model load.
  *   sync lane        1 thread (sync.c). Write-through transactions, change-log polls
  *                    and model loads: they must reach the model in commit order, and
  *                    one thread is one order.
@@ -37,9 +38,10 @@
  * Each thread of each pool has its own database connection (lazily opened); the
  * reconnect backoff below is shared by all of them. A connect walks the db-host list from
  * its first node; a connection to a later node tries the first again after 5 s (then
- * 10 s, then every 20 s), between jobs, and moves back when it answers. Each pool logs one warning
- * when its connections are lost (or cannot be made) and one notice when it has one again, named
- * after the pool ("workers", "sync lane", "session lane", "password checkers").
+ * 10 s, then every 20 s), between jobs, and moves back when it answers. Each pool logs one
+ * warning when its connections are lost (or cannot be made) and one notice when it has one
+ * again, named after the pool (worker_pool_set_name: "general", "sync", "session",
+ * "session_hashers").
  */
 #ifndef RBACD_WORKER_H
 #define RBACD_WORKER_H
@@ -56,12 +58,10 @@ typedef void worker_done_fn(void *arg); /* on the loop thread, once job has retu
 
 typedef struct worker_pool worker_pool;
 
-/* Starts n threads whose completions are delivered on base. name (copied) labels the
- * pool's log lines, such as the one warning when its database connections are lost and
- * the one notice when they are back. db is copied; each worker opens its own connection
- * lazily. Returns NULL (and logs why) on failure. */
-worker_pool *worker_pool_start(struct event_base *base, const char *name, size_t n,
-                               const struct db_params *db) __attribute__((warn_unused_result));
+/* Starts n threads whose completions are delivered on base. db is copied; each worker
+ * opens its own connection lazily. Returns NULL (and logs why) on failure. */
+worker_pool *worker_pool_start(struct event_base *base, size_t n, const struct db_params *db)
+    __attribute__((warn_unused_result));
 /* Queues a job. done may be NULL. Never fails (the queue is unbounded; callers bound
  * what they submit). */
 void worker_submit(worker_pool *p, worker_job_fn *job, worker_done_fn *done, void *arg);
@@ -70,6 +70,15 @@ void worker_submit(worker_pool *p, worker_job_fn *job, worker_done_fn *done, voi
 void worker_pool_stop(worker_pool *p);
 /* Jobs queued or running (INFO). */
 size_t worker_pool_pending(const worker_pool *p);
+/* Names a pool for reports (GET /metrics: pool="sync"); name is a string literal the
+ * pool keeps pointing to. Unnamed pools are "workers"; a NULL p does nothing. Loop
+ * thread. */
+void worker_pool_set_name(worker_pool *p, const char *name);
+/* Calls fn for every running pool, oldest first, with its name, whether the last
+ * database attempt of one of its threads worked (true before any attempt), and its
+ * pending jobs. Loop thread (it walks the list worker_pool_start/stop keep). */
+void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t pending),
+                      void *ctx);
 
 /* For use inside a job: this worker's database connection, connected (UTC session)
  * on first use and after a failure. While the database is unreachable, returns NULL at

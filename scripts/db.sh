@@ -8,7 +8,10 @@
 # DATADIR/socket-path so that other scripts find it without recomputing it (a socket
 # path longer than the kernel's limit is moved under /tmp).
 #
-#   scripts/db.sh start DATADIR PORT          create DATADIR if needed, start, wait until ready
+#   scripts/db.sh start DATADIR PORT [OPTION...]
+#                                             create DATADIR if needed, start, wait until ready;
+#                                             OPTIONs go to mariadbd as they are (e.g.
+#                                             --ssl-cert=F --ssl-key=F --ssl-ca=F for TLS)
 #   scripts/db.sh stop  DATADIR               shut down, wait for the process to exit
 #   scripts/db.sh status DATADIR              exit 0 if the server answers
 #   scripts/db.sh load  DATADIR DBNAME [--demo] [--profile bitenant|mpbackend]
@@ -113,10 +116,11 @@ log_tail() {
 }
 
 cmd_start() {
-    (($# == 2)) || usage
+    (($# >= 2)) || usage
     local dir port sock pid deadline
     dir=$(abs_datadir "$1")
     port=$2
+    shift 2
     if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
         die "bad port: $port"
     fi
@@ -148,7 +152,7 @@ cmd_start() {
             --port="$port" --bind-address=127.0.0.1 --user="$(id -un)" \
             --skip-log-bin --default-time-zone=+00:00 \
             --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-            --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
+            --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" "$@" \
             </dev/null >/dev/null 2>&1 &
         pid=$!
     fi

@@ -16,10 +16,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PACKAGES=(
     build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
-    libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev
+    libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev libssl-dev
     mariadb-server-core mariadb-client
     mariadb-server galera-4 rsync
     redis-tools python3 python3-redis python3-pymysql
+    prometheus openssl
     valgrind
 )
 [[ ${1:-} == --bench ]] && PACKAGES+=(redis-server gnuplot-nox)

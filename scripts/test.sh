@@ -11,7 +11,8 @@
 # fixture) and their own rbacd instances; the benchmark starts its own MariaDB (port
 # 3471, build-bench/benchdb), rbacd and redis-server.
 #
-# Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port.
+# Environment: RBACD_TEST_DB_PORT (default 3417) — the test MariaDB's TCP port;
+#              test_db_tls.py's MariaDB (TLS) takes the port after it.
 #              RBACD_TEST_ONLY=asan|release|fuzz|bench — run one of the four only (the
 #              format check always runs).
 #

@@ -10,6 +10,16 @@
  * Writing: replies collect in c->out during a batch and go out with one write(2);
  * what the socket does not take waits for EV_WRITE.
  *
+ * Bytes move through client_sock_read() and client_sock_write(), the one place that
+ * tells a plain socket from a TLS session (tls.h): read(2)/write(2), or tls_read()/
+ * tls_write(), answering in the same terms. The rest is shared, with two additions a
+ * plain socket never needs: a read that must first write waits for EV_WRITE
+ * (read_wants_write), a write that must first read waits for EV_READ
+ * (write_wants_read); and input already inside the session after a read makes the
+ * read event active again, since the socket will not signal it. A plain connection
+ * whose first byte opens a TLS handshake record is a TLS client on the wrong port: it
+ * is closed at once, without a reply it could not read.
+ *
  * A client is never freed from inside its own request processing: commands that end a
  * connection (QUIT, CLIENT KILL of itself, protocol errors) move it to CLIENT_CLOSING
  * and the I/O path frees it once the last reply is written.
@@ -19,6 +29,7 @@
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -40,6 +51,8 @@
 #define CLIENT_PREAUTH_MAX_OUTPUT 65536         /* before AUTH: pending replies at most */
 #define CLIENT_MAX_ARGS           (1024 * 1024) /* after AUTH: arguments in one request */
 #define CLIENT_MAX_INLINE         (64 * 1024)   /* inline request line */
+#define CLIENT_IO_ERR_MAX         256           /* why a read or write failed, for the log */
+#define TLS_RECORD_HANDSHAKE      0x16 /* first byte of a TLS ClientHello; no RESP request's */
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
@@ -48,11 +61,60 @@ static void client_set_reading(client *c, bool on)
 {
     if (on == c->reading)
         return;
-    if (on)
+    if (on) {
         event_add(c->ev_read, NULL);
-    else
+        /* Input the session already holds: the socket will not say so. */
+        if (c->tls && tls_pending(c->tls))
+            event_active(c->ev_read, EV_READ, 0);
+    } else {
         event_del(c->ev_read);
+    }
     c->reading = on;
+}
+
+/* ---- moving bytes: a plain socket or a TLS session ---- */
+
+/* Reads up to len bytes: n > 0, or an enum tls_io (err set for TLS_IO_ERROR). */
+static ssize_t client_sock_read(client *c, char *dst, size_t len, char *err, size_t errlen)
+{
+    if (c->tls)
+        return tls_read(c->tls, dst, len, err, errlen);
+    for (;;) {
+        ssize_t n = read(c->fd, dst, len);
+        if (n >= 0)
+            return n; /* 0 = TLS_IO_CLOSED */
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TLS_IO_WANT_READ;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return TLS_IO_ERROR;
+    }
+}
+
+/* Writes up to len bytes: n > 0, or an enum tls_io (err set for TLS_IO_ERROR). */
+static ssize_t client_sock_write(client *c, const char *src, size_t len, char *err, size_t errlen)
+{
+    if (c->tls)
+        return tls_write(c->tls, src, len, err, errlen);
+    for (;;) {
+        ssize_t n = write(c->fd, src, len);
+        if (n >= 0)
+            return n > 0 ? n : TLS_IO_WANT_WRITE;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TLS_IO_WANT_WRITE;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return TLS_IO_ERROR;
+    }
+}
+
+/* Whether output waits for an event (the socket full, or a TLS write that has to read
+ * first) rather than being writable now. */
+static bool client_output_waits(const client *c)
+{
+    return c->write_wants_read || event_pending(c->ev_write, EV_WRITE, NULL);
 }
 
 client *client_create(int fd, int kind, const char *addr, const char *laddr, bool loopback)
@@ -62,7 +124,13 @@ client *client_create(int fd, int kind, const char *addr, const char *laddr, boo
         close(fd);
         return NULL;
     }
-    if (kind == CLIENT_TCP) {
+    struct ssl_st *tls = NULL;
+    if (kind == CLIENT_TLS && !(tls = tls_conn_new(server.tls_ctx, fd))) {
+        log_warn("cannot start a TLS session for %s", addr);
+        close(fd);
+        return NULL;
+    }
+    if (kind != CLIENT_UNIX) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (server.conf.tcp_keepalive > 0) {
@@ -75,6 +143,7 @@ client *client_create(int fd, int kind, const char *addr, const char *laddr, boo
     c->id = ++server.next_client_id;
     c->fd = fd;
     c->kind = kind;
+    c->tls = tls;
     c->proto = 2;
     c->loopback = loopback;
     snprintf(c->addr, sizeof c->addr, "%s", addr);
@@ -109,6 +178,7 @@ void client_free(client *c)
     log_client(LOG_LVL_VERBOSE, c, "closed");
     event_free(c->ev_read);
     event_free(c->ev_write);
+    tls_conn_free(c->tls);
     close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -117,6 +187,17 @@ void client_free(client *c)
     mem_free(c->lib_name);
     mem_free(c->lib_ver);
     mem_free(c);
+}
+
+void client_free_flush(client *c)
+{
+    if (c->out_pos < c->out.len) {
+        char err[CLIENT_IO_ERR_MAX];
+        ssize_t n = client_sock_write(c, c->out.data + c->out_pos, c->out.len - c->out_pos, err,
+                                      sizeof err);
+        (void)n; /* the connection closes either way */
+    }
+    client_free(c);
 }
 
 client *client_by_id(uint64_t id)
@@ -130,7 +211,7 @@ client *client_by_id(uint64_t id)
 void client_close_after_reply(client *c)
 {
     c->state = CLIENT_CLOSING;
-    client_set_reading(c, false);
+    client_set_reading(c, c->write_wants_read); /* a TLS write may need the peer's bytes */
 }
 
 void client_abort(client *c)
@@ -157,19 +238,24 @@ static bool client_output_over_limit(const client *c)
 static bool client_write_now(client *c)
 {
     while (c->out_pos < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos);
+        char err[CLIENT_IO_ERR_MAX];
+        ssize_t n = client_sock_write(c, c->out.data + c->out_pos, c->out.len - c->out_pos, err,
+                                      sizeof err);
         if (n > 0) {
             c->out_pos += (size_t)n;
             server.stats.net_out += (uint64_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == TLS_IO_WANT_WRITE) {
             event_add(c->ev_write, NULL);
             return true;
         }
-        log_client(LOG_LVL_VERBOSE, c, "write error: %s", strerror(errno));
+        if (n == TLS_IO_WANT_READ) {
+            c->write_wants_read = true;
+            client_set_reading(c, true);
+            return true;
+        }
+        log_client(LOG_LVL_VERBOSE, c, "write error: %s", err);
         client_free(c);
         return false;
     }
@@ -185,8 +271,8 @@ static bool client_write_now(client *c)
 
 void client_flush(client *c)
 {
-    if (event_pending(c->ev_write, EV_WRITE, NULL))
-        return; /* the write event will take it from here */
+    if (client_output_waits(c))
+        return; /* the write (or read) event will take it from here */
     client_write_now(c);
 }
 
@@ -269,14 +355,20 @@ static enum input_stop client_process_input(client *c)
  * a hang-up is noticed and frees it at once), up to the query limit. It pauses while
  * replies are over the output limit, which is what pushes back on a client that does
  * not read. */
-static void client_update_reading(client *c)
+static bool client_wants_input(const client *c)
 {
     resp_limits lim;
     size_t max_query;
     client_limits(c, &lim, &max_query);
-    bool on = c->state != CLIENT_CLOSING && !client_output_over_limit(c) &&
-              !(c->state == CLIENT_BLOCKED && c->in.len > max_query);
-    client_set_reading(c, on);
+    return c->state != CLIENT_CLOSING && !client_output_over_limit(c) &&
+           !(c->state == CLIENT_BLOCKED && c->in.len > max_query);
+}
+
+/* A TLS write that waits for the peer keeps the read event on, whatever the input
+ * wants. */
+static void client_update_reading(client *c)
+{
+    client_set_reading(c, client_wants_input(c) || c->write_wants_read);
 }
 
 /* Runs buffered requests and writes their replies until the client has to wait for
@@ -289,11 +381,11 @@ static bool client_pump(client *c)
             log_client(LOG_LVL_VERBOSE, c, "closed: too much output before AUTH");
             client_abort(c);
         }
-        if (event_pending(c->ev_write, EV_WRITE, NULL))
+        if (client_output_waits(c))
             break; /* the socket is full; client_on_write pumps again */
         if (!client_write_now(c))
             return false;
-        if (event_pending(c->ev_write, EV_WRITE, NULL) || why != INPUT_OUTPUT_FULL)
+        if (client_output_waits(c) || why != INPUT_OUTPUT_FULL)
             break;
         /* everything was written: go on with the requests still buffered */
     }
@@ -301,12 +393,84 @@ static bool client_pump(client *c)
     return true;
 }
 
+/* The handshake has just finished: say so once, with what was agreed. */
+static void client_tls_ready(client *c)
+{
+    c->tls_ready = true;
+    if (atomic_load_explicit(&log_min_level, memory_order_relaxed) <= LOG_LVL_VERBOSE) {
+        char what[CLIENT_IO_ERR_MAX];
+        tls_describe(c->tls, what, sizeof what);
+        log_client(LOG_LVL_VERBOSE, c, "TLS handshake done: %s", what);
+    }
+}
+
+/* Reads what the connection has into c->in and runs it. Returns false when c was
+ * freed. */
+static bool client_read_now(client *c)
+{
+    size_t want = CLIENT_READ_CHUNK;
+    if (c->req.need > c->in.len && c->req.need - c->in.len > want)
+        want = c->req.need - c->in.len;
+    buf_reserve(&c->in, want);
+    char err[CLIENT_IO_ERR_MAX];
+    ssize_t n =
+        client_sock_read(c, c->in.data + c->in.len, c->in.cap - c->in.len - 1, err, sizeof err);
+    if (c->tls && !c->tls_ready && n != TLS_IO_ERROR && tls_handshake_done(c->tls))
+        client_tls_ready(c);
+    if (n == TLS_IO_WANT_READ)
+        return true;
+    if (n == TLS_IO_WANT_WRITE) {
+        c->read_wants_write = true;
+        event_add(c->ev_write, NULL);
+        return true;
+    }
+    if (n <= 0) {
+        if (n == TLS_IO_ERROR && c->tls && !c->tls_ready)
+            log_client(LOG_LVL_VERBOSE, c, "TLS handshake failed: %s", err);
+        else if (n == TLS_IO_ERROR)
+            log_client(LOG_LVL_VERBOSE, c, "read error: %s", err);
+        client_free(c); /* a job still running for it finds no client by id */
+        return false;
+    }
+    c->in.len += (size_t)n;
+    c->in.data[c->in.len] = '\0';
+    server.stats.net_in += (uint64_t)n;
+    if (!c->tls && c->commands == 0 && c->in.len == (size_t)n &&
+        (unsigned char)c->in.data[0] == TLS_RECORD_HANDSHAKE) {
+        /* A TLS client on the plain port: no reply it could read, no request run. */
+        if (server.conf.tls_port > 0)
+            log_client(LOG_LVL_VERBOSE, c,
+                       "closed: a TLS handshake on the plain port (tls-port is %lld)",
+                       server.conf.tls_port);
+        else
+            log_client(LOG_LVL_VERBOSE, c,
+                       "closed: a TLS handshake on the plain port (no tls-port)");
+        client_free(c);
+        return false;
+    }
+    if (c->state == CLIENT_READY) {
+        if (!client_pump(c))
+            return false;
+    } else {
+        client_update_reading(c);
+    }
+    /* Records the session read ahead are input the socket will not signal again. */
+    if (c->tls && c->reading && tls_pending(c->tls))
+        event_active(c->ev_read, EV_READ, 0);
+    return true;
+}
+
 static void client_on_write(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
+    if (c->read_wants_write) {
+        c->read_wants_write = false;
+        if (!client_read_now(c))
+            return;
+    }
     if (!client_write_now(c))
         return;
-    if (!event_pending(c->ev_write, EV_WRITE, NULL) && c->state == CLIENT_READY)
+    if (!client_output_waits(c) && c->state == CLIENT_READY)
         client_pump(c);
     else
         client_update_reading(c);
@@ -315,26 +479,16 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
 static void client_on_read(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
-    size_t want = CLIENT_READ_CHUNK;
-    if (c->req.need > c->in.len && c->req.need - c->in.len > want)
-        want = c->req.need - c->in.len;
-    buf_reserve(&c->in, want);
-    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
-        if (n < 0)
-            log_client(LOG_LVL_VERBOSE, c, "read error: %s", strerror(errno));
-        client_free(c); /* a job still running for it finds no client by id */
-        return;
+    if (c->write_wants_read) {
+        c->write_wants_read = false;
+        if (!client_write_now(c))
+            return;
+        if (!client_wants_input(c)) {
+            client_update_reading(c);
+            return;
+        }
     }
-    if (n < 0)
-        return;
-    c->in.len += (size_t)n;
-    c->in.data[c->in.len] = '\0';
-    server.stats.net_in += (uint64_t)n;
-    if (c->state == CLIENT_READY)
-        client_pump(c);
-    else
-        client_update_reading(c);
+    client_read_now(c);
 }
 
 void client_block(client *c)

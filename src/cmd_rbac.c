@@ -15,6 +15,7 @@
 #include "client.h"
 #include "loader.h"
 #include "mem.h"
+#include "metrics.h"
 #include "rbac.h"
 #include "rbac_reply.h"
 #include "server.h"
@@ -185,10 +186,40 @@ static void cmd_rbac_info(buf *out)
                (unsigned long long)ok, (unsigned long long)failed);
 }
 
+/* The model's families: what INFO rbac shows. Zeros until the first load. */
+static void cmd_rbac_metrics(buf *out)
+{
+    rbac_stats st = {0};
+    if (server.model)
+        rbac_model_stats(server.model, &st);
+    uint64_t ok, failed;
+    loader_counters(&ok, &failed);
+    metrics_gauge(out, "rbacd_tenants", "Live tenants in the loaded model.", (double)st.tenants);
+    metrics_gauge(out, "rbacd_users", "Live users in the loaded model.", (double)st.users);
+    metrics_gauge(out, "rbacd_roles", "Live roles in the loaded model.", (double)st.roles);
+    metrics_gauge(out, "rbacd_menus", "Live menus (permissions) in the loaded model.",
+                  (double)st.menus);
+    metrics_gauge(out, "rbacd_packages", "Live packages in the loaded model.", (double)st.packages);
+    metrics_gauge(out, "rbacd_subscriptions", "Subscriptions of all tenants in the loaded model.",
+                  (double)st.subscriptions);
+    metrics_gauge(out, "rbacd_model_bytes", "Approximate memory held by the model.",
+                  (double)st.bytes);
+    metrics_gauge(out, "rbacd_model_revision", "Change-log revision the loaded model was read at.",
+                  (double)(server.model ? rbac_model_revision(server.model) : 0));
+    metrics_counter(out, "rbacd_model_loads_total", "Model loads that worked.", ok);
+    metrics_counter(out, "rbacd_model_load_failures_total", "Model loads that failed.", failed);
+    metrics_gauge(out, "rbacd_model_last_load_duration_seconds", "How long the last load took.",
+                  (double)server.last_load_ms / 1e3);
+    metrics_gauge(out, "rbacd_model_last_load_timestamp_seconds",
+                  "Unix time the last load finished, 0 = none yet.",
+                  (double)server.last_load_at_ms / 1e3);
+}
+
 const module cmd_rbac_module = {
     .name = "rbac",
     .info_section = "rbac",
     .info = cmd_rbac_info,
+    .metrics = cmd_rbac_metrics,
 };
 
 /* ---- the rows ---- */

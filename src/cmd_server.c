@@ -755,18 +755,6 @@ static bool section_wanted(size_t argc, const resp_arg *argv, const char *name, 
     return false;
 }
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, rss = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-            rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 static void info_server(buf *o)
 {
     struct utsname u;
@@ -796,9 +784,8 @@ static void info_clients(buf *o)
 
 static void info_memory(buf *o)
 {
-    struct mallinfo2 mi = mallinfo2();
-    size_t used = mi.uordblks + mi.hblkhd;
-    buf_printf(o, "# Memory\r\nused_memory:%zu\r\nused_memory_rss:%ld\r\n", used, rss_bytes());
+    buf_printf(o, "# Memory\r\nused_memory:%zu\r\nused_memory_rss:%zu\r\n", mem_used_bytes(),
+               mem_rss_bytes());
     if (server.model)
         buf_printf(o, "used_memory_model:%zu\r\n", cmd_rbac_model_bytes());
     buf_append_str(o, "\r\n");

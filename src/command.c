@@ -401,6 +401,19 @@ static size_t hist_bucket(int64_t usec)
     return b < COMMAND_HIST_BUCKETS ? b : COMMAND_HIST_BUCKETS - 1;
 }
 
+const double command_seconds_bounds_us[COMMAND_SECONDS_BOUNDS] = {
+    1,    2.5,   5,     10,    25,     50,     100,    250, 500,   1000, 2500,
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1e6, 2.5e6, 5e6,  10e6,
+};
+
+size_t command_seconds_bucket(int64_t usec)
+{
+    size_t b = 0; /* most calls take a few microseconds: a scan from the bottom is short */
+    while (b < COMMAND_SECONDS_BOUNDS && (double)usec > command_seconds_bounds_us[b])
+        b++;
+    return b;
+}
+
 double command_percentile(const command_stats *st, double p)
 {
     if (st->calls == 0)
@@ -487,6 +500,7 @@ void command_process(client *c)
     run->stats.calls++;
     run->stats.usec += (uint64_t)dt;
     run->stats.hist[hist_bucket(dt)]++;
+    run->stats.seconds_hist[command_seconds_bucket(dt)]++;
     server.stats.commands++;
     if (c->out.len > out_before && c->out.data[out_before] == '-') {
         run->stats.failed_calls++;

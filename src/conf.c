@@ -33,9 +33,11 @@
 #include "conf.h"
 #include "auth.h"
 #include "db.h"
+#include "housekeeping.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -80,9 +82,10 @@ typedef struct conf_row {
     /* After CONFIG SET on the live configuration: makes the running server follow the
      * new value (loop thread). NULL: the value is read where it is used. */
     void (*apply)(const rbacd_conf *c);
-    /* CT_STRING: a value check beyond the length; false with msg saying what is wrong
-     * (the value may be quoted back: secrets have no check). NULL: any value. */
-    bool (*check)(const char *v, char *msg, size_t len);
+    /* CT_STRING: what the value must look like beyond its length, checked before it is
+     * stored (a refused value leaves the field as it was); NULL = any text. Says what
+     * is wrong in msg. */
+    bool (*check)(const char *value, char *msg, size_t len);
 } conf_row;
 
 /* Bounds, named once. */
@@ -91,10 +94,12 @@ typedef struct conf_row {
 #define GB              (1024LL * MB)
 #define PORT_MAX        65535
 #define YEAR_S          31536000LL /* 365 days in seconds */
+#define LOG_MONTHS_MAX  1200       /* a century of monthly log partitions */
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
 #define HOST_MAXLEN     255        /* a DNS name or an address */
 #define DB_HOSTS_MAXLEN 4095       /* a db-host list */
+#define TLS_LIST_MAXLEN 1024       /* tls-protocols, tls-ciphers, tls-ciphersuites */
 #define BIND_MAX        16         /* addresses on one bind line */
 #define USER_NAME_MAX   63         /* ACL user name length */
 #define PASS_MAXLEN     1024       /* requirepass */
@@ -110,7 +115,7 @@ typedef struct conf_row {
 #define FIELD(f, T) _Generic(((rbacd_conf *)0)->f, T : offsetof(rbacd_conf, f))
 
 /* The last argument of a row is its help line, optionally followed by
- * `.apply = hook`. */
+ * `.apply = hook` and (strings) `.check = validator`. */
 /* clang-format off */
 #define ROW_(n, t, o, lo, hi, nm, d, fl, ...) \
     {.name = n, .type = t, .off = o, .min = lo, .max = hi, .names = nm, .def = d, .flags = fl, \
@@ -144,6 +149,8 @@ static bool check_db_hosts(const char *v, char *msg, size_t len)
     size_t n;
     return db_hosts_parse(v, 3306, nodes, &n, msg, len);
 }
+/* Value checks of string rows (defined with the value parsers below). */
+static bool check_tls_protocols(const char *v, char *msg, size_t len);
 
 static const char *const loglevel_names[] = {
     [LOG_LVL_DEBUG] = "debug",     [LOG_LVL_VERBOSE] = "verbose", [LOG_LVL_NOTICE] = "notice",
@@ -153,6 +160,12 @@ static const char *const profile_names[] = {
     [CONF_PROFILE_BITENANT] = "bitenant",
     [CONF_PROFILE_MPBACKEND] = "mpbackend",
     [CONF_PROFILE_MPBACKEND + 1] = NULL,
+};
+static const char *const tls_auth_names[] = {
+    [CONF_TLS_AUTH_NO] = "no",
+    [CONF_TLS_AUTH_YES] = "yes",
+    [CONF_TLS_AUTH_OPTIONAL] = "optional",
+    [CONF_TLS_AUTH_OPTIONAL + 1] = NULL,
 };
 static const char *const role_names[] = {
     [CONF_ROLE_CHECK] = "check",
@@ -172,6 +185,20 @@ static const conf_row conf_rows[] = {
     ROW_INT("timeout", timeout, 0, YEAR_S, "0", RT, "close clients idle this long (s), 0 = never"),
     ROW_INT("tcp-keepalive", tcp_keepalive, 0, 86400, "300", 0, "TCP keepalive (s), 0 = off"),
     ROW_BOOL("protected-mode", protected_mode, "yes", RT, "no user configured: loopback only"),
+    /* TLS for clients (checked together, files loaded: tls_check_conf) */
+    ROW_INT("tls-port", tls_port, 0, PORT_MAX, "0", 0, "TLS port beside port, 0 = none"),
+    ROW_STR("tls-cert-file", tls_cert_file, PATH_MAXLEN, "", 0, "server certificate chain (PEM)"),
+    ROW_STR("tls-key-file", tls_key_file, PATH_MAXLEN, "", 0, "its private key (PEM)"),
+    ROW_STR("tls-ca-cert-file", tls_ca_cert_file, PATH_MAXLEN, "", 0,
+            "CAs of client certificates (PEM)"),
+    ROW_ENUM("tls-auth-clients", tls_auth_clients, tls_auth_names, "yes", 0,
+             "client certificate required, optional, or not asked for"),
+    ROW_STR("tls-protocols", tls_protocols, TLS_LIST_MAXLEN, "TLSv1.2 TLSv1.3", 0,
+            "TLS versions allowed", .check = check_tls_protocols),
+    ROW_STR("tls-ciphers", tls_ciphers, TLS_LIST_MAXLEN, "", 0,
+            "TLSv1.2 cipher list, empty = OpenSSL's"),
+    ROW_STR("tls-ciphersuites", tls_ciphersuites, TLS_LIST_MAXLEN, "", 0,
+            "TLSv1.3 cipher suites, empty = OpenSSL's"),
     /* access control */
     ROW_("user", CT_USER, FIELD(users, conf_user *), 3, 3, NULL, NULL, 0,
          "NAME ROLE HASH, repeatable"),
@@ -192,6 +219,11 @@ static const conf_row conf_rows[] = {
     ROW_INT("db-timeout", db_timeout, 1, 3600, "10", 0, "read/write timeout (s)"),
     ROW_INT("db-retries", db_retries, 0, 100, "3", RT,
             "a write refused by a deadlock or cluster conflict (1213) runs again this often"),
+    ROW_BOOL("db-tls", db_tls, "no", 0, "TLS to MariaDB, required"),
+    ROW_STR("db-tls-ca", db_tls_ca, PATH_MAXLEN, "", 0,
+            "CAs of the MariaDB certificate (PEM), empty = the system's"),
+    ROW_BOOL("db-tls-verify", db_tls_verify, "yes", 0,
+             "check the MariaDB certificate: chain and host name"),
     /* engine, sync, sessions */
     ROW_ENUM("profile", profile, profile_names, "bitenant", 0, "schema profile"),
     ROW_INT("sync-interval-ms", sync_interval_ms, 10, 60000, "100", RT, "rbac_change poll (ms)"),
@@ -203,11 +235,24 @@ static const conf_row conf_rows[] = {
     ROW_INT("session-max-per-user", session_max_per_user, 1, 10000, "20", RT,
             "live sessions per user; the oldest goes past it"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
+    /* housekeeping */
+    ROW_INT("log-retention-months", log_retention_months, 0, LOG_MONTHS_MAX, "0", RT,
+            "drop log partitions older than this many months, 0 = keep for ever",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("log-partitions-ahead", log_partitions_ahead, 1, LOG_MONTHS_MAX, "3", RT,
+            "monthly log partitions kept ready ahead of the current one",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("housekeeping-interval", housekeeping_interval, 1, 86400, "3600", RT,
+            "seconds between two passes over the log partitions",
+            .apply = housekeeping_conf_changed),
+    ROW_INT("purge-batch", purge_batch, 1, 100000, "1000", RT,
+            "rows one purge statement deletes at most (sessions, rbac_change)"),
     /* observability */
     ROW_INT("http-port", http_port, 0, PORT_MAX, "0", 0,
-            "/metrics and /healthz port, 0 = off (not served yet)"),
-    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0,
-            "address of the HTTP listener (not served yet)"),
+            "/metrics, /healthz and /readyz port, 0 = off"),
+    ROW_STR("http-bind", http_bind, HOST_MAXLEN, "127.0.0.1", 0, "address of the HTTP listener"),
+    ROW_INT("readyz-db-grace-ms", readyz_db_grace_ms, 0, 3600000, "5000", RT,
+            "/readyz: 503 once the database is unreachable this long (ms)"),
     ROW_ENUM("loglevel", loglevel, loglevel_names, "notice", RT, "least important line logged",
              .apply = apply_loglevel),
     ROW_STR("logfile", logfile, PATH_MAXLEN, "", 0, "log file, empty = stderr"),
@@ -365,6 +410,16 @@ static int find_name(const char *const *names, const char *s)
         if (strcasecmp(names[i], s) == 0)
             return i;
     return -1;
+}
+
+/* tls-protocols: version names only (tls.c knows them). */
+static bool check_tls_protocols(const char *v, char *msg, size_t len)
+{
+    char e[ECHO_MAX + 4];
+    if (tls_protocols_valid(v))
+        return true;
+    snprintf(msg, len, "'%s' is not a list of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3", echo(v, e));
+    return false;
 }
 
 /* ---- row setters: check, then write; msg says what is wrong with the value ---------- */

@@ -155,7 +155,20 @@ int dal_log_probe(MYSQL *db, uint64_t lo, uint64_t hi, dal_ids *present)
 
 /* The purge deletes by id below a cutoff: the highest id old enough, at most the low
  * water of the instance purging. Bounding the scan by id keeps the DELETE off recent
- * rows, whose locks a concurrent probe would mistake for an open transaction. */
+ * rows, whose locks a concurrent probe would mistake for an open transaction. The ids
+ * are picked by a plain (non-locking) read and deleted by primary key: a range DELETE
+ * would also lock the first row past its end, and when an open transaction holds that
+ * one (the very id the low water waits for) the purge would wait for it, then fail. */
+static bool collect_id(void *arg, MYSQL_ROW row, const unsigned long *len)
+{
+    buf *q = arg;
+    uint64_t id;
+    if (!dal_col_u64(row[0], len[0], &id))
+        return false;
+    buf_printf(q, "%s%" PRIu64, q->data[q->len - 1] == '(' ? "" : ",", id);
+    return true;
+}
+
 bool dal_log_purge(MYSQL *db, long long retention_s, uint64_t max_id, int rows, int rounds,
                    uint64_t *purged, char *err, size_t errlen)
 {
@@ -168,21 +181,37 @@ bool dal_log_purge(MYSQL *db, long long retention_s, uint64_t max_id, int rows, 
         return false;
     if (cutoff > max_id)
         cutoff = max_id;
-    snprintf(sql, sizeof sql,
-             "DELETE FROM rbac_change WHERE id <= %" PRIu64
-             " AND changed_at < NOW(3) - INTERVAL %lld SECOND ORDER BY id LIMIT %d",
-             cutoff, retention_s, rows);
-    for (int round = 0; cutoff > 0 && round < rounds; round++) {
-        if (mysql_real_query(db, sql, strlen(sql)) != 0) {
-            dal_error(db, "purge rbac_change", err, errlen);
-            return false;
-        }
-        my_ulonglong n = mysql_affected_rows(db);
-        if (n == (my_ulonglong)-1)
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT id FROM rbac_change WHERE id <= %" PRIu64
+                     " AND changed_at < NOW(3) - INTERVAL %lld SECOND ORDER BY id LIMIT %d",
+                     cutoff, retention_s, rows);
+    bool ok = true;
+    buf q;
+    buf_init(&q);
+    for (int round = 0; ok && cutoff > 0 && round < rounds; round++) {
+        buf_clear(&q);
+        buf_append_str(&q, "DELETE FROM rbac_change WHERE id IN (");
+        size_t empty = q.len;
+        if (!dal_query_rows(db, sql, (size_t)n, 1, collect_id, &q, "purge rbac_change", err,
+                            errlen)) {
+            ok = false;
             break;
-        *purged += n;
-        if (n < (my_ulonglong)rows)
+        }
+        if (q.len == empty)
+            break;
+        buf_append_str(&q, ")");
+        if (mysql_real_query(db, q.data, q.len) != 0) {
+            dal_error(db, "purge rbac_change", err, errlen);
+            ok = false;
+            break;
+        }
+        my_ulonglong got = mysql_affected_rows(db);
+        if (got == (my_ulonglong)-1)
+            break;
+        *purged += got;
+        if (got < (my_ulonglong)rows)
             break;
     }
-    return true;
+    buf_free(&q);
+    return ok;
 }

@@ -2,7 +2,11 @@
  * MariaDB connections. Every connection rbacd opens goes through db_connect(), so
  * every one has the same session: UTC time zone (DATETIME columns are UTC by
  * contract), utf8mb4, autocommit on, bounded connect/read/write timeouts (a dead
- * database must make a job fail, not hang a worker forever).
+ * database must make a job fail, not hang a worker forever), and with db-tls the same
+ * TLS: required (a server without TLS is refused, never used in clear), and with
+ * db-tls-verify the server's certificate checked against db-tls-ca (or the system's
+ * CAs) and the host name rbacd connects to. A refused certificate fails the connect
+ * like an unreachable server: the worker backs off and the job reports it.
  *
  * db-host may list several servers (a Galera cluster, SPEC section 6). A connect walks
  * the list from the node asked for (the workers ask for the first, the preferred node)
@@ -14,6 +18,7 @@
 #include "db.h"
 #include "buf.h"
 #include "conf.h"
+#include "log.h"
 #include "mem.h"
 
 #include <errmsg.h>
@@ -137,6 +142,20 @@ void db_params_from_conf(db_params *p, const rbacd_conf *c)
     copy_str(p->name, sizeof p->name, c->db_name);
     p->connect_timeout = (unsigned)c->db_connect_timeout;
     p->rw_timeout = (unsigned)c->db_timeout;
+    p->tls = c->db_tls;
+    p->tls_verify = c->db_tls_verify;
+    copy_str(p->tls_ca, sizeof p->tls_ca, c->db_tls_ca);
+}
+
+/* Connector/C's TLS options for p. Without db-tls-verify the CA is not handed over
+ * either: Connector/C would check the chain against it (though not the name). */
+static void db_set_tls(MYSQL *m, const db_params *p)
+{
+    my_bool on = 1, verify = p->tls_verify;
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+    mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    if (p->tls_verify && p->tls_ca[0])
+        mysql_optionsv(m, MYSQL_OPT_SSL_CA, p->tls_ca);
 }
 
 void db_node_name(const db_params *p, size_t i, char *out, size_t outlen)
@@ -194,6 +213,8 @@ MYSQL *db_connect_node(const db_params *p, size_t i, db_conn_info *info, char *e
              "SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = " DB_LOCK_WAIT_S "%s%s",
              p->init_vars ? ", " : "", p->init_vars ? p->init_vars : "");
     mysql_options(m, MYSQL_INIT_COMMAND, init);
+    if (p->tls)
+        db_set_tls(m, p);
     const char *sock = p->socket[0] ? p->socket : NULL;
     const char *host = sock ? "localhost" : (i < p->nnodes ? p->nodes[i].host : "");
     unsigned port = sock || i >= p->nnodes ? 0 : p->nodes[i].port;
@@ -211,6 +232,9 @@ MYSQL *db_connect_node(const db_params *p, size_t i, db_conn_info *info, char *e
         mysql_close(m);
         return NULL;
     }
+    if (p->tls)
+        log_verbose("connected to MariaDB at %s with %s", where,
+                    mysql_get_ssl_cipher(m) ? mysql_get_ssl_cipher(m) : "TLS");
     return m;
 }
 

@@ -8,6 +8,8 @@
 #include "auth.h"
 #include "conf.h"
 #include "server.h"
+#include "rbacd_git.h" /* RBACD_GIT_DESCRIBE, generated at build time */
+#include "tls.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -63,7 +65,10 @@ int main(int argc, char **argv)
     int i = 1;
     if (argc > 1) {
         if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
-            printf("rbacd %s\n", RBACD_VERSION);
+            if (RBACD_GIT_DESCRIBE[0])
+                printf("rbacd %s (git %s)\n", RBACD_VERSION, RBACD_GIT_DESCRIBE);
+            else
+                printf("rbacd %s\n", RBACD_VERSION);
             return 0;
         }
         if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -89,6 +94,11 @@ int main(int argc, char **argv)
     }
     if (!conf_load_args(&server.conf, argc - i, argv + i, err, sizeof err) ||
         !conf_load_env(&server.conf, err, sizeof err)) {
+        fprintf(stderr, "rbacd: %s\n", err);
+        goto out;
+    }
+    /* What one key alone does not say: keys that need each other, files that must load. */
+    if (!tls_check_conf(&server.conf, err, sizeof err)) {
         fprintf(stderr, "rbacd: %s\n", err);
         goto out;
     }

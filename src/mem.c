@@ -4,9 +4,11 @@
  */
 #include "mem.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void mem_oom(size_t size)
 {
@@ -65,4 +67,23 @@ void mem_grow(void **arr, size_t *cap, size_t need, size_t elem)
         ncap *= 2;
     *arr = mem_realloc(*arr, ncap * elem);
     *cap = ncap;
+}
+
+size_t mem_used_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+size_t mem_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    return rss > 0 && page > 0 ? (size_t)rss * (size_t)page : 0;
 }

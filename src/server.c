@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mem.h"
 #include "module.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -69,10 +70,14 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t outlen, boo
     }
 }
 
-static void reject(int fd, const char *msg)
+/* Refuses a connection with msg. A tls-port connection is closed without a word: the
+ * message would have to wait for a handshake, holding the descriptor being refused. */
+static void reject(int fd, int kind, const char *msg)
 {
-    ssize_t w = write(fd, msg, strlen(msg));
-    (void)w;
+    if (kind != CLIENT_TLS) {
+        ssize_t w = write(fd, msg, strlen(msg));
+        (void)w;
+    }
     close(fd);
     server.stats.rejected_conns++;
 }
@@ -87,7 +92,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct sockaddr_storage local;
     socklen_t llen = sizeof local;
     bool dummy;
-    if (kind == CLIENT_TCP && getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+    if (kind != CLIENT_UNIX && getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
         format_addr((struct sockaddr *)&local, laddr, sizeof laddr, &dummy);
     else
         snprintf(laddr, sizeof laddr, "%s:0", server.conf.unixsocket);
@@ -96,11 +101,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     if (server.nclients >= (size_t)server.conf.maxclients) {
-        reject(fd, "-ERR max number of clients reached\r\n");
+        reject(fd, kind, "-ERR max number of clients reached\r\n");
         return;
     }
     if (server.conf.protected_mode && !loopback && !auth_required()) {
-        reject(fd, protected_msg);
+        reject(fd, kind, protected_msg);
         return;
     }
     server.stats.connections++;
@@ -176,13 +181,14 @@ static bool listen_fd(int fd, int kind)
     return true;
 }
 
-/* Binds one TCP address ("-" prefix: optional, failure only logged). */
-static bool listen_tcp(const char *spec)
+/* Binds one TCP address ("-" prefix: optional, failure only logged) on port_num, for
+ * clients of kind (CLIENT_TCP, or CLIENT_TLS on tls-port). */
+static bool listen_tcp(const char *spec, long long port_num, int kind)
 {
     bool optional = spec[0] == '-';
     const char *host = optional ? spec + 1 : spec;
-    char port[16];
-    snprintf(port, sizeof port, "%lld", server.conf.port);
+    char port[24];
+    snprintf(port, sizeof port, "%lld", port_num);
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -207,9 +213,9 @@ static bool listen_tcp(const char *spec)
             continue;
         }
         evutil_make_socket_nonblocking(fd);
-        ok = listen_fd(fd, CLIENT_TCP);
+        ok = listen_fd(fd, kind);
         if (ok)
-            log_notice("listening on %s:%s", host, port);
+            log_notice("listening on %s:%s%s", host, port, kind == CLIENT_TLS ? " (TLS)" : "");
     }
     freeaddrinfo(res);
     return ok || optional;
@@ -241,23 +247,29 @@ static bool listen_unix(const char *path)
     return true;
 }
 
+/* Listens on every bind address at port_num (nothing when it is 0). */
+static bool listen_bind_addresses(long long port_num, int kind)
+{
+    if (port_num <= 0)
+        return true;
+    char *copy = mem_strdup(server.conf.bind ? server.conf.bind : "");
+    char *save = NULL;
+    bool ok = true;
+    for (char *tok = strtok_r(copy, " ", &save); tok && ok; tok = strtok_r(NULL, " ", &save))
+        ok = listen_tcp(tok, port_num, kind);
+    mem_free(copy);
+    return ok;
+}
+
 static bool open_listeners(void)
 {
-    if (server.conf.port > 0) {
-        char *copy = mem_strdup(server.conf.bind ? server.conf.bind : "");
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-            if (!listen_tcp(tok)) {
-                mem_free(copy);
-                return false;
-            }
-        }
-        mem_free(copy);
-    }
+    if (!listen_bind_addresses(server.conf.port, CLIENT_TCP) ||
+        !listen_bind_addresses(server.conf.tls_port, CLIENT_TLS))
+        return false;
     if (server.conf.unixsocket && server.conf.unixsocket[0] && !listen_unix(server.conf.unixsocket))
         return false;
     if (server.nlisteners == 0) {
-        log_warn("no listener is open (port 0 and no unixsocket?)");
+        log_warn("no listener is open (port 0, tls-port 0 and no unixsocket?)");
         return false;
     }
     return true;
@@ -416,15 +428,8 @@ static bool add_signal(struct event **ev, int sig)
 
 static void free_all_clients(void)
 {
-    while (server.clients) {
-        client *c = server.clients;
-        /* last chance for pending replies (SHUTDOWN, QUIT) */
-        if (c->out_pos < c->out.len) {
-            ssize_t w = write(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos);
-            (void)w;
-        }
-        client_free(c);
-    }
+    while (server.clients)
+        client_free_flush(server.clients); /* last chance for replies (SHUTDOWN, QUIT) */
 }
 
 int server_main(void)
@@ -458,6 +463,11 @@ int server_main(void)
     }
     command_init();
     adjust_fd_limit();
+    if (server.conf.tls_port > 0 &&
+        !(server.tls_ctx = tls_ctx_new(&server.conf, err, sizeof err))) {
+        log_warn("%s", err);
+        goto done;
+    }
     if (!open_listeners())
         goto done;
     if (!add_signal(&server.ev_sigterm, SIGTERM) || !add_signal(&server.ev_sigint, SIGINT) ||
@@ -470,8 +480,8 @@ int server_main(void)
     event_add(server.ev_cron, &tv);
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
-    server.workers =
-        worker_pool_start(server.base, "workers", (size_t)server.conf.worker_threads, &dbp);
+    server.workers = worker_pool_start(server.base, (size_t)server.conf.worker_threads, &dbp);
+    worker_pool_set_name(server.workers, "general");
     sodium_memzero(&dbp, sizeof dbp); /* the pool has its copy; wipe ours on every path */
     if (!server.workers)
         goto done;
@@ -501,6 +511,8 @@ done:
         event_free(server.ev_sighup);
     command_free();
     auth_free();
+    tls_ctx_free(server.tls_ctx);
+    server.tls_ctx = NULL;
     idmap_free(&server.clients_by_id);
     if (server.base)
         event_base_free(server.base);

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mem.h"
 #include "rbac.h"
 #include "rbac_reply.h"
@@ -500,7 +501,9 @@ static void apply_op(session_op *op, int64_t now_ms)
         break;
     case SESSION_OP_PURGE:
         sess.stats.purged += op->ok ? op->count : 0;
-        if (op->ok && op->count >= SESSION_PURGE_LIMIT)
+        sess.stats.purge_failures += !op->ok;
+        sess.stats.purge_runs++;
+        if (op->ok && op->count >= (uint64_t)op->limit)
             sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
         break;
     default: /* SESSION_OP_LOGIN_FAILED: its row is all there is */
@@ -774,11 +777,11 @@ static bool session_init(void)
     sess.hasher_threads = hasher_count();
     /* The lane's own session inserts leave no change row (see the insert trigger). */
     dbp.init_vars = SESSION_LANE_VAR " = 1";
-    sess.lane = worker_pool_start(server.base, "session lane", SESSION_LANES, &dbp);
+    sess.lane = worker_pool_start(server.base, SESSION_LANES, &dbp);
     dbp.init_vars = NULL;
-    sess.hashers =
-        sess.lane ? worker_pool_start(server.base, "password checkers", sess.hasher_threads, &dbp)
-                  : NULL;
+    sess.hashers = sess.lane ? worker_pool_start(server.base, sess.hasher_threads, &dbp) : NULL;
+    worker_pool_set_name(sess.lane, "session");
+    worker_pool_set_name(sess.hashers, "session_hashers");
     sodium_memzero(&dbp, sizeof dbp);
     if (!sess.ev_kick || !sess.lane || !sess.hashers) {
         log_warn("sessions: cannot start the session lane and the password checkers");
@@ -837,8 +840,17 @@ static void session_cron(int64_t now_ms)
         queue_load();
     if (now_ms >= sess.next_purge_ms) {
         sess.next_purge_ms = now_ms + SESSION_PURGE_INTERVAL_MS;
-        session_enqueue(session_op_new(SESSION_OP_PURGE, 0));
+        session_op *op = session_op_new(SESSION_OP_PURGE, 0);
+        op->limit = server.conf.purge_batch;
+        session_enqueue(op);
     }
+}
+
+void session_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
+{
+    *runs = sess.stats.purge_runs;
+    *purged = sess.stats.purged;
+    *failures = sess.stats.purge_failures;
 }
 
 static void session_info(buf *out)
@@ -868,6 +880,45 @@ static void session_info(buf *out)
                session_store_bytes(&sess.store));
 }
 
+/* The sessions' families: what INFO sessions shows. */
+static void session_metrics(buf *out)
+{
+    const session_stats *st = &sess.stats;
+    metrics_gauge(out, "rbacd_sessions", "Live sessions held in memory.",
+                  (double)session_store_count(&sess.store));
+    metrics_gauge(out, "rbacd_session_users", "Users with a live session in memory.",
+                  (double)session_store_users(&sess.store));
+    metrics_gauge(out, "rbacd_sessions_loaded",
+                  "1 once the sessions were read from the database after the model.",
+                  sess.loaded ? 1 : 0);
+    metrics_family(out, "rbacd_session_logins_total", "counter",
+                   "SESSION LOGIN answers: result ok a token, result failed WRONGPASS.");
+    buf labels;
+    buf_init(&labels);
+    metrics_label(&labels, "result", "ok");
+    metrics_sample_u64(out, "rbacd_session_logins_total", &labels, st->logins_ok);
+    buf_clear(&labels);
+    metrics_label(&labels, "result", "failed");
+    metrics_sample_u64(out, "rbacd_session_logins_total", &labels, st->logins_failed);
+    buf_free(&labels);
+    metrics_gauge(out, "rbacd_session_logins_in_progress", "SESSION LOGIN checks running.",
+                  (double)sess.logins_running);
+    metrics_counter(out, "rbacd_sessions_created_total", "Sessions committed (CREATE, LOGIN).",
+                    st->created);
+    metrics_counter(out, "rbacd_sessions_revoked_total",
+                    "Sessions revoked (REVOKE, REVOKEALL, the per-user cap).", st->revoked);
+    metrics_counter(out, "rbacd_sessions_expired_total", "Sessions dropped from memory on expiry.",
+                    st->expired);
+    metrics_counter(out, "rbacd_session_read_throughs_total",
+                    "Session lookups sent to the database on a miss.", st->read_throughs);
+    metrics_counter(out, "rbacd_session_db_errors_total",
+                    "Session batches in which a statement failed.", st->db_errors);
+    metrics_gauge(out, "rbacd_session_queue", "Session operations waiting for the lane.",
+                  (double)sess.queued);
+    metrics_gauge(out, "rbacd_session_memory_bytes", "Memory held by the session store.",
+                  (double)session_store_bytes(&sess.store));
+}
+
 /* The change log is followed from the new model's revision on: session changes below it
  * may never be fetched (a reload skips what it covers; at start the model and the
  * sessions are read at different instants). So the sessions are read again after the
@@ -894,6 +945,7 @@ const module session_module = {
     .model_loaded = session_model_loaded,
     .info_section = "sessions",
     .info = session_info,
+    .metrics = session_metrics,
 };
 
 void session_user_changed(uint64_t tenant, uint64_t user)

@@ -1080,7 +1080,7 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
     buf_init(&q);
     buf_printf(&q, "DELETE FROM %s WHERE %s <= ", t->table, t->expires);
     sql_time(&q, b->now_ms);
-    buf_printf(&q, "%s LIMIT %d", t->purgeable, SESSION_PURGE_LIMIT);
+    buf_printf(&q, "%s LIMIT %lld", t->purgeable, op->limit);
     op->ok = run_stmt(m, b, &q, "purge sessions", &op->count);
     buf_free(&q);
     return op->ok;

@@ -54,6 +54,8 @@ typedef struct session_stats {
     uint64_t overlapped;        /* batches started while another was in flight */
     uint64_t db_errors;         /* batches in which a statement failed */
     uint64_t purged;            /* expired rows deleted from the database */
+    uint64_t purge_failures;    /* purge statements that failed */
+    uint64_t purge_runs;        /* purge statements run */
 } session_stats;
 
 /* The user variable the session lane's connections set: the session tables' insert

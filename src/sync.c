@@ -30,6 +30,7 @@
 #include "db.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "mem.h"
 #include "rbac.h"
 #include "resp.h"
@@ -72,6 +73,8 @@ typedef struct sync_stats {
     uint64_t gaps;           /* polls that found purged rows not yet read */
     uint64_t holes_dropped;  /* ids given up as rolled back */
     uint64_t purged;         /* change rows deleted */
+    uint64_t purge_failures; /* purge jobs that failed */
+    uint64_t purge_runs;     /* purge jobs done (one DELETE of purge-batch rows at most) */
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
@@ -463,11 +466,15 @@ static void purge_done(void *arg)
     sync.purge_running = false;
     if (!sync.stopped) {
         sync.st.purged += j->purged;
+        sync.st.purge_failures += j->failed;
+        sync.st.purge_runs++;
         if (j->failed)
             log_verbose("change log: purge failed: %s", j->err);
         else if (j->purged)
             log_verbose("change log: purged %" PRIu64 " rows older than %lld s", j->purged,
                         j->retention_s);
+        if (!j->failed && j->purged >= (uint64_t)j->batch)
+            sync.next_purge_ms = 0; /* a full batch: more may be due, again at the next tick */
     }
     mem_free(j);
 }
@@ -487,6 +494,7 @@ static void maybe_purge(int64_t now_ms)
     sync.next_purge_ms = now_ms + purge_period_ms();
     sync_purge_job *j = mem_calloc(1, sizeof *j);
     j->retention_s = server.conf.change_retention;
+    j->batch = (int)server.conf.purge_batch;
     j->max_id = sync_cursor_low_water(&sync.cur); /* never what this instance has not read */
     sync.purge_running = true;
     worker_submit(server.workers, sync_purge_run, purge_done, j);
@@ -494,12 +502,20 @@ static void maybe_purge(int64_t now_ms)
 
 /* -------------------------------------------------------------- interface ---- */
 
+void sync_purge_stats(uint64_t *runs, uint64_t *purged, uint64_t *failures)
+{
+    *runs = sync.st.purge_runs;
+    *purged = sync.st.purged;
+    *failures = sync.st.purge_failures;
+}
+
 static bool sync_init(void)
 {
     db_params dbp;
     db_params_from_conf(&dbp, &server.conf);
     sync.profile = dal_profile_of(server.conf.profile);
-    sync.lane = worker_pool_start(server.base, "sync lane", 1, &dbp);
+    sync.lane = worker_pool_start(server.base, 1, &dbp);
+    worker_pool_set_name(sync.lane, "sync");
     sodium_memzero(&dbp, sizeof dbp); /* not memset: a dead store may be optimised away */
     if (!sync.lane) {
         log_warn("cannot start the sync lane");
@@ -622,6 +638,47 @@ static void sync_info(buf *out)
                server.conf.sync_cluster_grace_ms);
 }
 
+int64_t sync_db_down_since_ms(void)
+{
+    return sync.db_down ? sync.down_since_ms : 0;
+}
+
+/* The change log's families: what INFO sync shows. */
+static void sync_metrics(buf *out)
+{
+    int64_t now = util_now_ms();
+    metrics_gauge(out, "rbacd_sync_revision",
+                  "Highest change-log revision this instance has applied (REVISION).",
+                  (double)sync.cur.max_seen);
+    metrics_family(out, "rbacd_sync_lag_seconds", "gauge",
+                   "Seconds since the last change-log poll or load that worked; no sample "
+                   "before the first.");
+    if (sync.last_poll_ok_ms)
+        metrics_sample(out, "rbacd_sync_lag_seconds", NULL,
+                       (double)(now - sync.last_poll_ok_ms) / 1e3);
+    metrics_gauge(out, "rbacd_sync_database_up",
+                  "1 unless the last change-log poll could not reach the database.",
+                  (!sync.db_down && worker_db_is_up()) ? 1 : 0);
+    metrics_counter(out, "rbacd_sync_polls_total", "Change-log polls.", sync.st.polls);
+    metrics_counter(out, "rbacd_sync_poll_failures_total", "Change-log polls that failed.",
+                    sync.st.poll_failures);
+    metrics_counter(out, "rbacd_sync_changes_fetched_total", "Change-log rows fetched.",
+                    sync.st.changes);
+    metrics_counter(out, "rbacd_sync_records_applied_total", "Records applied to the model.",
+                    sync.st.applied);
+    metrics_counter(out, "rbacd_sync_tenant_reloads_total", "Tenants read whole again.",
+                    sync.st.tenant_reloads);
+    metrics_counter(out, "rbacd_sync_full_reloads_total", "Full reloads the change log asked for.",
+                    sync.st.full_reloads);
+    metrics_counter(out, "rbacd_sync_writes_total", "Write commands committed.", sync.st.writes);
+    metrics_counter(out, "rbacd_sync_write_errors_total", "Write commands refused (-ERR).",
+                    sync.st.write_errors);
+    metrics_counter(out, "rbacd_sync_write_db_errors_total",
+                    "Write commands that failed on the database (-DBERR).", sync.st.write_dberrs);
+    metrics_gauge(out, "rbacd_sync_waitrev_blocked", "Clients blocked in WAITREV.",
+                  (double)sync.nwaiters);
+}
+
 const module sync_module = {
     .name = "sync",
     .init = sync_init,
@@ -629,4 +686,5 @@ const module sync_module = {
     .cron = sync_cron,
     .info_section = "sync",
     .info = sync_info,
+    .metrics = sync_metrics,
 };

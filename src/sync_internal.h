@@ -140,6 +140,7 @@ void sync_poll_job_free(sync_poll_job *j);
 typedef struct sync_purge_job {
     long long retention_s;  /* rows older than this go ... */
     uint64_t max_id;        /* ... if at or below this (this instance's low water) */
+    int batch;              /* rows one DELETE removes at most (purge-batch) */
     uint64_t purged;        /* out: rows deleted */
     bool failed;            /* out: err holds why */
     char err[SYNC_ERR_MAX]; /* out */

@@ -33,8 +33,9 @@
 #define SYNC_TENANT_RELOAD_KEYS  64   /* keys of one tenant before its size is looked at */
 #define SYNC_TENANT_RELOAD_RATIO 4    /* read whole when keys * ratio >= its users + roles */
 #define SYNC_TENANT_RELOADS_MAX  4    /* tenants read whole per poll at most */
-#define SYNC_PURGE_ROWS          5000 /* rows per DELETE statement */
-#define SYNC_PURGE_ROUNDS        20   /* statements per purge run */
+#define SYNC_PURGE_ROUNDS                                                                          \
+    1 /* statements per purge job: one batch, the next one                                         \
+         at the next tick (sync.c), so no lock is held long */
 
 typedef struct keyvec {
     dal_key *v;    /* keys */
@@ -193,7 +194,7 @@ void sync_purge_run(void *arg)
         j->failed = true;
         return;
     }
-    j->failed = !dal_log_purge(db, j->retention_s, j->max_id, SYNC_PURGE_ROWS, SYNC_PURGE_ROUNDS,
+    j->failed = !dal_log_purge(db, j->retention_s, j->max_id, j->batch, SYNC_PURGE_ROUNDS,
                                &j->purged, j->err, sizeof j->err);
     dal_done();
 }

@@ -40,7 +40,6 @@
 #define WORKER_BACKOFF_MAX_US   5000000  /* retries never further apart than this */
 #define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
 #define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
-#define WORKER_NAME_MAX         32       /* a pool's name in the log */
 /* A connection to a later db-host node tries the first one again after
  * WORKER_PREFER_EVERY_US, doubling while it fails up to WORKER_PREFER_MAX_US, with a
  * connect timeout of WORKER_PREFER_CONNECT_S: the try runs between jobs, on the pool's
@@ -72,11 +71,10 @@ typedef struct db_health {
 } db_health;
 
 struct worker_pool {
-    char name[WORKER_NAME_MAX]; /* in log lines: "sync lane", "workers", ... */
-    struct event_base *base;    /* loop that runs done callbacks */
-    struct event *ev_done;      /* fires when done_fd is written */
-    int done_fd;                /* eventfd: workers signal completions */
-    pthread_t *threads;         /* n threads */
+    struct event_base *base; /* loop that runs done callbacks */
+    struct event *ev_done;   /* fires when done_fd is written */
+    int done_fd;             /* eventfd: workers signal completions */
+    pthread_t *threads;      /* n threads */
     size_t nthreads;
     pthread_mutex_t lock;      /* guards todo, stopping, running */
     pthread_cond_t cond;       /* signalled when todo grows or stopping is set */
@@ -89,7 +87,12 @@ struct worker_pool {
     db_health health;          /* whether its connections reach the database */
     atomic_size_t node;        /* db-host index of its last connection made */
     atomic_bool galera;        /* that connection is to a Galera node */
+    const char *name;          /* for reports (worker_pool_set_name), a string literal */
+    atomic_bool db_up;         /* the last database attempt of one of its threads worked */
+    struct worker_pool *next;  /* the list of running pools (loop thread) */
 };
+
+static worker_pool *pools; /* running pools, newest first (loop thread only) */
 
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
@@ -201,14 +204,16 @@ static void on_done_event(evutil_socket_t fd, short what, void *arg)
     pool_drain_done(arg);
 }
 
-worker_pool *worker_pool_start(struct event_base *base, const char *name, size_t n,
-                               const db_params *db)
+worker_pool *worker_pool_start(struct event_base *base, size_t n, const db_params *db)
 {
     worker_pool *p = mem_calloc(1, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
     p->base = base;
     p->db = *db;
     p->done_fd = -1;
+    p->name = "workers";
+    atomic_init(&p->db_up, true);
+    p->next = pools;
+    pools = p;
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->health.lock, NULL);
@@ -254,6 +259,12 @@ void worker_pool_stop(worker_pool *p)
 {
     if (!p)
         return;
+    for (worker_pool **link = &pools; *link; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->cond);
@@ -323,6 +334,28 @@ static void health_up(worker_pool *p)
         h->warned = false;
     }
     pthread_mutex_unlock(&h->lock);
+}
+
+void worker_pool_set_name(worker_pool *p, const char *name)
+{
+    if (p)
+        p->name = name;
+}
+
+/* Oldest first: the list is newest first, so recurse to its end. */
+static void pool_each_from(worker_pool *p, void (*fn)(void *, const char *, bool, size_t),
+                           void *ctx)
+{
+    if (!p)
+        return;
+    pool_each_from(p->next, fn, ctx);
+    fn(ctx, p->name, atomic_load(&p->db_up), worker_pool_pending(p));
+}
+
+void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t pending),
+                      void *ctx)
+{
+    pool_each_from(pools, fn, ctx);
 }
 
 static void db_record_failure(const char *err)
@@ -398,6 +431,7 @@ MYSQL *worker_db(char *err, size_t errlen)
     if (tl_db) {
         maybe_return_to_first(now);
         tl_db_used_us = now;
+        atomic_store(&tl_pool->db_up, true);
         return tl_db;
     }
     if (!tl_pool) {
@@ -411,6 +445,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         pthread_mutex_unlock(&db_err_lock);
         snprintf(err, errlen, "database unavailable: %s", last);
         health_down(tl_pool, "database unreachable", last);
+        atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
     char cerr[256];
@@ -420,8 +455,10 @@ MYSQL *worker_db(char *err, size_t errlen)
         db_record_failure(cerr);
         health_down(tl_pool, "database unreachable", cerr);
         snprintf(err, errlen, "%s", cerr);
+        atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
+    atomic_store(&tl_pool->db_up, true);
     tl_db_used_us = util_mono_us();
     tl_prefer_step_us = WORKER_PREFER_EVERY_US;
     tl_prefer_us = tl_db_used_us + tl_prefer_step_us;

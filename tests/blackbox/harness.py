@@ -28,6 +28,11 @@ Every black-box test imports this module (it sits next to them). It knows three 
     # leaving the block: SIGTERM, exit status 0 asserted, and the log and stderr are
     # searched for sanitizer reports (AddressSanitizer, LeakSanitizer, runtime error:)
 
+  With tls=make_certs(DIR) the server also listens on a free tls-port with those
+  certificates (client certificates required, as tls-auth-clients' default says);
+  srv.tls_client(cert="client") is a redis.Redis over TLS presenting the named client
+  certificate (None: none), srv.raw_connection(tls=True) a raw one.
+
   Starting means: a free TCP port, a temporary directory holding the configuration
   file and the log, the process, then PING polled every 20 ms until it answers (at
   most `start_timeout` seconds), then, with a database, `INFO persistence` polled until
@@ -49,7 +54,8 @@ need to see the exact bytes or the RESP3 types that redis-py 4.3 cannot show, an
                              [--arg ARG ...]
 
 starts a scratch database (unless --no-db) and a server, prints one line
-"PORT PID" on stdout, and keeps both until its standard input is closed; it then
+"PORT PID" on stdout (with --tls: "PORT PID TLS_PORT CERT_DIR", CERT_DIR holding the
+files make_certs() names), and keeps both until its standard input is closed; it then
 stops the server, checks it as above, drops the database and exits 0, or 1 if the
 server misbehaved (the reason goes to stderr).
 
@@ -65,6 +71,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -116,6 +123,61 @@ def db_socket():
 def default_conf_file():
     """conf/rbacd.conf of the checkout."""
     return os.path.join(source_dir(), "conf", "rbacd.conf")
+
+
+# The files make_certs() writes, by name.
+CERT_FILES = {
+    "ca": "ca.crt",                    # the CA the server trusts for client certificates
+    "server_cert": "server.crt",       # signed by ca, for 127.0.0.1 and localhost
+    "server_key": "server.key",
+    "client_cert": "client.crt",       # signed by ca
+    "client_key": "client.key",
+    "other_ca": "other-ca.crt",        # a CA the server does not trust
+    "other_client_cert": "other-client.crt",  # signed by other_ca
+    "other_client_key": "other-client.key",
+}
+
+
+def _openssl(*args, cwd):
+    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("openssl %s failed: %s" % (" ".join(args), p.stderr))
+
+
+def issue_cert(cwd, name, subject, ca, ext):
+    """Writes NAME.key and NAME.crt into directory cwd: a P-256 key and a certificate for
+    it signed by CA (the stem of CA.crt/CA.key there, as make_certs() leaves "ca"), with
+    the X.509v3 extensions in ext (one per line). Returns the two paths."""
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", name + ".key", "-out", name + ".csr", "-subj", subject, cwd=cwd)
+    with open(os.path.join(cwd, name + ".ext"), "w") as f:
+        f.write(ext)
+    _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+             "-CAcreateserial", "-days", "2", "-sha256", "-extfile", name + ".ext",
+             "-out", name + ".crt", cwd=cwd)
+    return os.path.join(cwd, name + ".crt"), os.path.join(cwd, name + ".key")
+
+
+def make_certs(directory):
+    """Writes test certificates into directory with the openssl command (made at test
+    time, valid two days): a CA, a server certificate it signs for 127.0.0.1 and
+    localhost, a client certificate it signs, and a second CA with a client certificate
+    of its own, which a server trusting only the first must refuse. Returns a dict
+    name -> absolute path (the names of CERT_FILES)."""
+    d = os.path.abspath(directory)
+    os.makedirs(d, exist_ok=True)
+    for ca, cn in (("ca", "rbacd test CA"), ("other-ca", "rbacd other CA")):
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2",
+                 "-subj", "/CN=" + cn, cwd=d)
+    issue_cert(d, "server", "/CN=localhost", "ca",
+               "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+               "extendedKeyUsage=serverAuth\n")
+    client_ext = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
+    issue_cert(d, "client", "/CN=gateway", "ca", client_ext)
+    issue_cert(d, "other-client", "/CN=intruder", "other-ca", client_ext)
+    return {k: os.path.join(d, v) for k, v in CERT_FILES.items()}
 
 
 def hash_password(password):
@@ -444,7 +506,8 @@ class RawResult(bytes):
 
 
 class RawConnection:
-    """One TCP (or unix) connection speaking RESP by hand:
+    """One TCP (or unix) connection speaking RESP by hand (over TLS when given an
+    ssl.SSLContext as tls):
 
         with RawConnection(port) as c:
             c.call("HELLO", "3")      # -> parsed reply (dict for a RESP3 map)
@@ -453,7 +516,7 @@ class RawConnection:
 
     Error replies come back as RespError values; they are not raised."""
 
-    def __init__(self, port=None, host="127.0.0.1", unix_path=None, timeout=10.0):
+    def __init__(self, port=None, host="127.0.0.1", unix_path=None, timeout=10.0, tls=None):
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -464,6 +527,12 @@ class RawConnection:
                 raise
         else:
             self.sock = socket.create_connection((host, port), timeout=timeout)
+            if tls is not None:
+                try:
+                    self.sock = tls.wrap_socket(self.sock, server_hostname=host)
+                except BaseException:
+                    self.sock.close()
+                    raise
         self.timeout = timeout
         self.buf = b""
         self.closed_by_peer = False
@@ -506,7 +575,7 @@ class RawConnection:
                 chunk = self.sock.recv(1 << 16)
             except socket.timeout:
                 return data
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLError):
                 self.closed_by_peer = True
                 return data
             if not chunk:
@@ -600,6 +669,8 @@ class RbacdServer:
     start_timeout
                 seconds to wait for PING (and again for loading:0)
     port        a fixed port instead of a free one
+    tls         certificates from make_certs(): the server also listens on a free
+                tls-port with them (.tls_port; keys the test sets itself win)
 
     env         the server's environment (default: the test's), sanitizer options added
     The harness passes --port, --db-socket, --db-name, --db-user, --db-password and
@@ -608,11 +679,12 @@ class RbacdServer:
     test gives the password another way: db-password-file, or RBACD_DB_PASSWORD in env.
     With port 0 and a unixsocket, the harness reaches the server through the socket.
 
-    .port .pid .proc .tmpdir .conf_path .log_path .stderr_path
+    .port .tls_port .pid .proc .tmpdir .conf_path .log_path .stderr_path
     .client(**kw)        redis.Redis to this server (decode_responses=True, timeouts)
     .admin_client(**kw)  the same, authenticated with password/username
     .raw(data, ...)      bytes in, bytes out on a fresh connection
-    .raw_connection()    a RawConnection
+    .raw_connection()    a RawConnection (tls=True: to tls-port, with the client certificate)
+    .tls_client(cert="client", **kw)  redis.Redis over TLS to tls-port
     .log_text() .stderr_text()
     .stop(sig, expect_status)  signal, wait, assert status, check for sanitizer reports
     .wait_exit(timeout, expect_status)  the same without sending a signal (SHUTDOWN)
@@ -622,7 +694,7 @@ class RbacdServer:
 
     def __init__(self, db=None, conf_lines=(), args=(), wait_loaded=True, password=None,
                  username=None, base_conf=False, cmd_prefix=(), start_timeout=20.0, port=None,
-                 env=None):
+                 env=None, tls=None):
         self.db = db
         self.db_name = db.name if isinstance(db, ScratchDb) else db
         self.conf_lines = list(conf_lines)
@@ -635,6 +707,8 @@ class RbacdServer:
         self.start_timeout = start_timeout
         self.fixed_port = port
         self.env = env
+        self.tls = tls
+        self.tls_port = None
         self.port = None
         self.unixsocket = None
         self.proc = None
@@ -677,6 +751,13 @@ class RbacdServer:
             ("db-password", DB_APP_PASSWORD),
             ("logfile", self.log_path),
         ]
+        if self.tls:
+            defaults += [
+                ("tls-port", str(self.tls_port)),
+                ("tls-cert-file", self.tls["server_cert"]),
+                ("tls-key-file", self.tls["server_key"]),
+                ("tls-ca-cert-file", self.tls["ca"]),
+            ]
         for k, v in defaults:
             if k not in own:
                 argv += ["--" + k, v]
@@ -708,6 +789,9 @@ class RbacdServer:
                 self.port = int(own_port)
             else:
                 self.port = self.fixed_port or free_port()
+            if self.tls:
+                own_tls_port = self._setting("tls-port")
+                self.tls_port = int(own_tls_port) if own_tls_port is not None else free_port()
             try:
                 self._spawn_and_wait()
                 return self
@@ -741,9 +825,9 @@ class RbacdServer:
     def _probe(self):
         """True once the server answers a PING (PONG, or NOAUTH when AUTH is needed)."""
         try:
-            with self.raw_connection(timeout=1.0) as c:
+            with self.raw_connection(timeout=1.0, tls=self.port == 0 and bool(self.tls)) as c:
                 v = c.call("PING")
-        except (OSError, ConnectionError, ValueError):
+        except (OSError, ConnectionError, ValueError, ssl.SSLError):
             return False
         if isinstance(v, RespError):
             return str(v).startswith(("NOAUTH", "LOADING"))
@@ -816,7 +900,30 @@ class RbacdServer:
                 kw.setdefault("username", self.username)
         return self.client(**kw)
 
-    def raw_connection(self, timeout=10.0):
+    def tls_context(self, cert="client"):
+        """An ssl.SSLContext trusting the test CA and presenting the client certificate
+        named cert ("client", "other_client", or None for none)."""
+        ctx = ssl.create_default_context(cafile=self.tls["ca"])
+        if cert:
+            ctx.load_cert_chain(self.tls[cert + "_cert"], self.tls[cert + "_key"])
+        return ctx
+
+    def tls_client(self, cert="client", **kw):
+        """redis.Redis to tls-port, verifying the server against the test CA and
+        presenting the client certificate named cert (None: none)."""
+        kw.setdefault("ssl", True)
+        kw.setdefault("ssl_ca_certs", self.tls["ca"])
+        kw.setdefault("ssl_cert_reqs", "required")
+        if cert:
+            kw.setdefault("ssl_certfile", self.tls[cert + "_cert"])
+            kw.setdefault("ssl_keyfile", self.tls[cert + "_key"])
+        kw.setdefault("port", self.tls_port)
+        kw.setdefault("host", "127.0.0.1")
+        return self.client(**kw)
+
+    def raw_connection(self, timeout=10.0, tls=False, cert="client"):
+        if tls:
+            return RawConnection(self.tls_port, timeout=timeout, tls=self.tls_context(cert))
         if self.port == 0 and self.unixsocket:
             return RawConnection(unix_path=self.unixsocket, timeout=timeout)
         return RawConnection(self.port, timeout=timeout)
@@ -1060,16 +1167,28 @@ def serve(argv):
     ap.add_argument("--arg", action="append", default=[], metavar="ARG",
                     help="one extra command-line argument (repeatable)")
     ap.add_argument("--password", help="requirepass the harness authenticates with")
+    ap.add_argument("--tls", action="store_true",
+                    help="also a tls-port with certificates made by make_certs()")
     opts = ap.parse_args(argv)
 
+    cert_dir = tempfile.mkdtemp(prefix="rbacd-certs-") if opts.tls else None
+    try:
+        certs = make_certs(cert_dir) if cert_dir else None
+    except BaseException:
+        shutil.rmtree(cert_dir, ignore_errors=True)
+        raise
     db = None if opts.no_db else scratch_db("serve", demo=not opts.no_demo,
                                             profile=opts.profile)
     args = opts.arg if opts.profile == "bitenant" else ["--profile", opts.profile] + opts.arg
-    srv = RbacdServer(db=db, conf_lines=opts.conf, args=args, password=opts.password)
+    srv = RbacdServer(db=db, conf_lines=opts.conf, args=args, password=opts.password,
+                      tls=certs)
     status = 0
     try:
         srv.start()
-        sys.stdout.write("%d %d\n" % (srv.port, srv.pid))
+        line = "%d %d" % (srv.port, srv.pid)
+        if cert_dir:
+            line += " %d %s" % (srv.tls_port, cert_dir)
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
         # Wait for EOF on stdin (the test is done), whatever it writes.
         while sys.stdin.buffer.read(4096):
@@ -1084,6 +1203,8 @@ def serve(argv):
     finally:
         srv._kill()
         srv.cleanup()
+        if cert_dir:
+            shutil.rmtree(cert_dir, ignore_errors=True)
         if db:
             with contextlib.suppress(Exception):
                 db.drop()
@@ -1095,5 +1216,5 @@ if __name__ == "__main__":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         sys.exit(serve(sys.argv[2:]))
     sys.stderr.write("usage: harness.py serve [--no-db] [--profile P] [--conf LINE ...] "
-                     "[--arg ARG ...]\n")
+                     "[--arg ARG ...] [--tls]\n")
     sys.exit(2)

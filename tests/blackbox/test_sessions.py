@@ -376,7 +376,12 @@ class SessionCommandsTest(SessionTestBase):
         conns = [self.srv.raw_connection(timeout=30) for _ in range(32)]
         made = {}  # connection index -> its tokens
         try:
-            for rnd in range(10):
+            # Ten rounds, or more until two batches were seen overlapping: on a busy
+            # machine the first batch may commit before the second wave arrives.
+            for rnd in range(40):
+                if rnd >= 10 and (self.info()["session_batches_overlapped"] >
+                                  before["session_batches_overlapped"]):
+                    break
                 for wave, users in ((conns[:16], (2, 3)), (conns[16:], (6, 7))):
                     for i, c in enumerate(wave):
                         c.send(encode_command("SESSION", "CREATE", 1, users[i % 2]))
@@ -606,8 +611,12 @@ class SlowHashTest(SessionTestBase):
             if p99 < 0.002:
                 break
         print("\n    " + "\n    ".join(report))
+        # A PING that waited for the hash would take about as long as the login. On a
+        # quiet machine p99 stays under 2 ms; with other programs on the cores the
+        # scheduler adds milliseconds, so the bound is a twentieth of the hash time.
         self.assertLess(p50, 0.001, report)
-        self.assertLess(p99, 0.002, report)
+        self.assertLess(p99, max(0.002, took / 20), report)
+        self.assertLess(lat[-1], took / 2, report)
 
 
 class InstancesTest(SessionTestBase):

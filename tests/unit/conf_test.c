@@ -159,6 +159,14 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.timeout, 0);
     CHECK_EQ_INT(c.tcp_keepalive, 300);
     CHECK(c.protected_mode);
+    CHECK_EQ_INT(c.tls_port, 0);
+    CHECK_EQ_STR(c.tls_cert_file, "");
+    CHECK_EQ_STR(c.tls_key_file, "");
+    CHECK_EQ_STR(c.tls_ca_cert_file, "");
+    CHECK_EQ_INT(c.tls_auth_clients, CONF_TLS_AUTH_YES); /* as in Redis */
+    CHECK_EQ_STR(c.tls_protocols, "TLSv1.2 TLSv1.3");
+    CHECK_EQ_STR(c.tls_ciphers, "");
+    CHECK_EQ_STR(c.tls_ciphersuites, "");
     CHECK(c.users == NULL);
     CHECK_EQ_INT(c.nusers, 0);
     CHECK_EQ_STR(c.requirepass, "");
@@ -170,6 +178,9 @@ static void test_defaults(void)
     CHECK_EQ_STR(c.db_name, "rbacd");
     CHECK_EQ_INT(c.db_connect_timeout, 3);
     CHECK_EQ_INT(c.db_timeout, 10);
+    CHECK(!c.db_tls);
+    CHECK_EQ_STR(c.db_tls_ca, "");
+    CHECK(c.db_tls_verify); /* checked once TLS is on, unless said otherwise */
     CHECK_EQ_INT(c.profile, CONF_PROFILE_BITENANT);
     CHECK_EQ_INT(c.sync_interval_ms, 100);
     CHECK_EQ_INT(c.change_retention, 86400);
@@ -437,6 +448,14 @@ static void test_file_errors_values(void)
     CHECK_FILE_ERR("loglevel x\n", 1,
                    "loglevel: 'x' is not one of debug, verbose, notice, warning");
     CHECK_FILE_ERR("profile erp\n", 1, "profile: 'erp' is not one of bitenant, mpbackend");
+    CHECK_FILE_ERR("tls-auth-clients maybe\n", 1,
+                   "tls-auth-clients: 'maybe' is not one of no, yes, optional");
+    CHECK_FILE_ERR("tls-protocols \"TLSv1.2 SSLv3\"\n", 1,
+                   "tls-protocols: 'TLSv1.2 SSLv3' is not a list of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3");
+    CHECK_FILE_ERR("tls-protocols \"\"\n", 1,
+                   "tls-protocols: '' is not a list of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3");
+    CHECK_FILE_ERR("tls-port 70000\n", 1,
+                   "tls-port: '70000' is not an integer between 0 and 65535");
     CHECK_FILE_ERR("unixsocketperm 999\n", 1,
                    "unixsocketperm: '999' is not an octal mode between 0 and 777");
     CHECK_FILE_ERR("unixsocketperm 1777\n", 1,
@@ -985,6 +1004,14 @@ static const char *const all_keys[] = {
     "timeout",
     "tcp-keepalive",
     "protected-mode",
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
+    "tls-auth-clients",
+    "tls-protocols",
+    "tls-ciphers",
+    "tls-ciphersuites",
     "user",
     "requirepass",
     "db-host",
@@ -997,6 +1024,9 @@ static const char *const all_keys[] = {
     "db-connect-timeout",
     "db-timeout",
     "db-retries",
+    "db-tls",
+    "db-tls-ca",
+    "db-tls-verify",
     "profile",
     "sync-interval-ms",
     "sync-cluster-grace-ms",
@@ -1004,8 +1034,13 @@ static const char *const all_keys[] = {
     "session-ttl",
     "session-max-per-user",
     "worker-threads",
+    "log-retention-months",
+    "log-partitions-ahead",
+    "housekeeping-interval",
+    "purge-batch",
     "http-port",
     "http-bind",
+    "readyz-db-grace-ms",
     "loglevel",
     "logfile",
     "pidfile",
@@ -1052,15 +1087,16 @@ static void test_get_all(void)
 static void test_get_patterns(void)
 {
     static const char *const db_keys[] = {
-        "db-host",          "db-port", "db-socket",          "db-user",    "db-password",
-        "db-password-file", "db-name", "db-connect-timeout", "db-timeout", "db-retries",
+        "db-host",          "db-port",   "db-socket",          "db-user",    "db-password",
+        "db-password-file", "db-name",   "db-connect-timeout", "db-timeout", "db-retries",
+        "db-tls",           "db-tls-ca", "db-tls-verify",
     };
     rbacd_conf c;
     got_keys g;
     conf_init(&c);
     get(&c, "db-*", &g);
-    CHECK_EQ_INT(g.n, 10);
-    for (int i = 0; i < g.n && i < 10; i++)
+    CHECK_EQ_INT(g.n, 13);
+    for (int i = 0; i < g.n && i < 13; i++)
         CHECK_EQ_STR(g.name[i], db_keys[i]);
     get(&c, "port", &g);
     CHECK_EQ_INT(g.n, 1);
@@ -1077,15 +1113,17 @@ static void test_get_patterns(void)
     CHECK_EQ_INT(g.n, 1);
     CHECK_EQ_STR(g.value[0], "no");
     get(&c, "*port", &g);
-    CHECK_EQ_INT(g.n, 3);
+    CHECK_EQ_INT(g.n, 4);
     CHECK_EQ_STR(g.name[0], "port");
-    CHECK_EQ_STR(g.name[1], "db-port");
-    CHECK_EQ_STR(g.name[2], "http-port");
+    CHECK_EQ_STR(g.name[1], "tls-port");
+    CHECK_EQ_STR(g.name[2], "db-port");
+    CHECK_EQ_STR(g.name[3], "http-port");
     get(&c, "session-?t?", &g);
     CHECK_EQ_INT(g.n, 1);
     CHECK_EQ_STR(g.name[0], "session-ttl");
     get(&c, "[bp]*", &g);
-    CHECK_EQ_INT(g.n, 6); /* bind port protected-mode profile pidfile proto-max-bulk-len */
+    CHECK_EQ_INT(g.n, 7); /* bind port protected-mode profile purge-batch pidfile
+                             proto-max-bulk-len */
     get(&c, "nothing-matches", &g);
     CHECK_EQ_INT(g.n, 0);
     get(&c, "", &g);

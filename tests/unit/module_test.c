@@ -2,8 +2,8 @@
  * module tests: the walks over a module list with fake modules that record their
  * calls — init in order, a failing init unwinds (its own shutdown too) in reverse
  * order, shutdown in reverse order and only once, cron only for started modules, NULL
- * hooks skipped, the INFO section header — and the server's own list (every module
- * named once, the INFO sections in the order INFO has always shown them).
+ * hooks skipped, the INFO section header, the metrics walk — and the server's own list (every
+ * module named once, the INFO sections in the order INFO has always shown them).
  */
 #include "buf.h"
 #include "module.h"
@@ -58,12 +58,23 @@ static void info_b(buf *out)
 {
     buf_append_str(out, "b_key:1\r\n");
 }
+static void metrics_a(buf *out)
+{
+    buf_append_str(out, "a_metric 1\n");
+}
+static void metrics_c(buf *out)
+{
+    buf_append_str(out, "c_metric 3\n");
+}
 
-/* A: init, shutdown, cron. B: init, shutdown, INFO. C: no init, shutdown, cron. */
-static const module mod_a = {.name = "a", .init = init_a, .shutdown = shutdown_a, .cron = cron_a};
+/* A: init, shutdown, cron, metrics. B: init, shutdown, INFO. C: no init, shutdown, cron,
+ * metrics. */
+static const module mod_a = {
+    .name = "a", .init = init_a, .shutdown = shutdown_a, .cron = cron_a, .metrics = metrics_a};
 static const module mod_b = {
     .name = "b", .init = init_b, .shutdown = shutdown_b, .info_section = "bees", .info = info_b};
-static const module mod_c = {.name = "c", .shutdown = shutdown_c, .cron = cron_c};
+static const module mod_c = {
+    .name = "c", .shutdown = shutdown_c, .cron = cron_c, .metrics = metrics_c};
 static const module *const fakes[] = {&mod_a, &mod_b, &mod_c, NULL};
 
 static void reset(void)
@@ -130,8 +141,18 @@ static void test_info_section(void)
     buf_free(&out);
 }
 
+/* Every module's metrics in list order, B (no hook) skipped, started or not. */
+static void test_metrics_walk(void)
+{
+    buf out;
+    buf_init(&out);
+    module_metrics_all(fakes, &out);
+    CHECK_EQ_STR(out.data ? out.data : "", "a_metric 1\nc_metric 3\n");
+    buf_free(&out);
+}
+
 /* The server's list: each module once, named, and the INFO sections rbac, sessions,
- * sync in that order (INFO's output must not change). */
+ * sync, housekeeping in that order (INFO keeps its order; new sections come last). */
 static void test_server_list(void)
 {
     const char *sections[8];
@@ -146,11 +167,12 @@ static void test_server_list(void)
         }
     }
     CHECK(n >= 4);
-    CHECK_EQ_INT(nsections, 3);
-    if (nsections == 3) {
+    CHECK_EQ_INT(nsections, 4);
+    if (nsections == 4) {
         CHECK_EQ_STR(sections[0], "rbac");
         CHECK_EQ_STR(sections[1], "sessions");
         CHECK_EQ_STR(sections[2], "sync");
+        CHECK_EQ_STR(sections[3], "housekeeping");
     }
 }
 
@@ -160,6 +182,7 @@ int main(void)
     TEST_RUN(test_init_failure_unwinds);
     TEST_RUN(test_empty_list);
     TEST_RUN(test_info_section);
+    TEST_RUN(test_metrics_walk);
     TEST_RUN(test_server_list);
     return TEST_DONE();
 }

@@ -5,7 +5,8 @@
  * submission order (the lanes rely on it); a done callback may submit more work;
  * worker_pool_pending() counts queued and running jobs; worker_pool_stop() lets queued
  * jobs finish and runs their done callbacks itself, loop or no loop; an unreachable
- * database is one warning per pool, however many jobs fail on it.
+ * database is one warning per pool, however many jobs fail on it; the list of running
+ * pools (worker_pool_each) follows starts and stops.
  */
 #include "db.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,7 +105,7 @@ static void loop_until(const size_t *count, size_t want)
 
 static void test_jobs_off_loop_done_on_loop(void)
 {
-    worker_pool *p = worker_pool_start(base, "test", 2, &no_db);
+    worker_pool *p = worker_pool_start(base, 2, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -132,7 +134,7 @@ static void test_jobs_off_loop_done_on_loop(void)
  * costs (the sync and session lanes rely on this). */
 static void test_one_thread_keeps_order(void)
 {
-    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
+    worker_pool *p = worker_pool_start(base, 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -160,7 +162,7 @@ static void test_one_thread_keeps_order(void)
 /* Several threads: every job runs once and every done runs once, on the loop. */
 static void test_many_threads_each_once(void)
 {
-    worker_pool *p = worker_pool_start(base, "test", 4, &no_db);
+    worker_pool *p = worker_pool_start(base, 4, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -220,7 +222,7 @@ static void test_pending_counts(void)
     gate_set(false);
     atomic_store(&g.entered, 0);
     ndones = 0;
-    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
+    worker_pool *p = worker_pool_start(base, 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -249,7 +251,7 @@ static void test_pending_counts(void)
  * and stop itself runs their done callbacks, on the calling (loop) thread. */
 static void test_stop_runs_pending_dones(void)
 {
-    worker_pool *p = worker_pool_start(base, "test", 1, &no_db);
+    worker_pool *p = worker_pool_start(base, 1, &no_db);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -286,7 +288,7 @@ static void chain_done(void *arg)
 
 static void test_done_submits_more(void)
 {
-    chain_pool = worker_pool_start(base, "test", 1, &no_db);
+    chain_pool = worker_pool_start(base, 1, &no_db);
     CHECK(chain_pool != NULL);
     if (!chain_pool)
         return;
@@ -348,9 +350,11 @@ static void test_outage_warned_once_per_pool(void)
     snprintf(gone.socket, sizeof gone.socket, "%s.no-such.sock", path);
     snprintf(gone.user, sizeof gone.user, "nobody");
     gone.connect_timeout = 1;
-    worker_pool *a = worker_pool_start(base, "alpha pool", 3, &gone);
-    worker_pool *b = worker_pool_start(base, "beta pool", 1, &gone);
+    worker_pool *a = worker_pool_start(base, 3, &gone);
+    worker_pool *b = worker_pool_start(base, 1, &gone);
     CHECK(a && b);
+    worker_pool_set_name(a, "alpha pool");
+    worker_pool_set_name(b, "beta pool");
     db_dones = 0;
     atomic_store(&db_refused, 0);
     for (size_t i = 0; a && b && i < 30; i++) {
@@ -378,6 +382,42 @@ static void test_outage_warned_once_per_pool(void)
     CHECK_EQ_INT(count_lines(text, "connection back"), 0);
 }
 
+typedef struct pool_seen {
+    char names[128]; /* "name:db_up:pending " per pool */
+} pool_seen;
+
+static void note_pool(void *ctx, const char *name, bool db_up, size_t pending)
+{
+    pool_seen *s = ctx;
+    size_t n = strlen(s->names);
+    snprintf(s->names + n, sizeof s->names - n, "%s:%d:%zu ", name, db_up ? 1 : 0, pending);
+}
+
+/* worker_pool_each (GET /metrics): running pools oldest first, named or "workers",
+ * database up before any attempt; a stopped pool leaves the list. */
+static void test_pool_list(void)
+{
+    worker_pool *a = worker_pool_start(base, 1, &no_db);
+    worker_pool *b = worker_pool_start(base, 1, &no_db);
+    worker_pool *c = worker_pool_start(base, 1, &no_db);
+    CHECK(a && b && c);
+    worker_pool_set_name(a, "alpha");
+    worker_pool_set_name(c, "gamma");
+    worker_pool_set_name(NULL, "nothing"); /* a pool that failed to start: no effect */
+    pool_seen s = {""};
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "alpha:1:0 workers:1:0 gamma:1:0 ");
+    worker_pool_stop(b);
+    s.names[0] = '\0';
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "alpha:1:0 gamma:1:0 ");
+    worker_pool_stop(a);
+    worker_pool_stop(c);
+    s.names[0] = '\0';
+    worker_pool_each(note_pool, &s);
+    CHECK_EQ_STR(s.names, "");
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -391,6 +431,7 @@ int main(void)
     TEST_RUN(test_done_submits_more);
     TEST_RUN(test_no_db_outside_worker);
     TEST_RUN(test_outage_warned_once_per_pool);
+    TEST_RUN(test_pool_list);
     event_base_free(base);
     libevent_global_shutdown();
     return TEST_DONE();
