@@ -677,6 +677,28 @@ static void sync_metrics(buf *out)
                     "Write commands that failed on the database (-DBERR).", sync.st.write_dberrs);
     metrics_gauge(out, "rbacd_sync_waitrev_blocked", "Clients blocked in WAITREV.",
                   (double)sync.nwaiters);
+    /* db-host lists and clusters (README "Running on a cluster"): INFO sync's db_* and
+     * txn_* fields. */
+    worker_db_figures f;
+    worker_db_stats(sync.lane, &f);
+    metrics_gauge(out, "rbacd_db_node_current",
+                  "Index in db-host (0 = the first) of the node the sync lane uses.",
+                  (double)f.node);
+    metrics_gauge(out, "rbacd_db_galera", "1 if the sync lane's node is a Galera node.",
+                  f.galera ? 1 : 0);
+    metrics_counter(out, "rbacd_db_failovers_total",
+                    "Worker pools that moved to another db-host node.", f.failovers);
+    metrics_counter(out, "rbacd_db_failbacks_total",
+                    "Worker pools that moved back to the first db-host node.", f.failbacks);
+    metrics_counter(out, "rbacd_db_connections_lost_total",
+                    "Worker pool outages begun: connections lost or refused.", f.lost);
+    metrics_counter(out, "rbacd_db_connections_regained_total",
+                    "Worker pool outages ended: a connection made again.", f.regained);
+    metrics_counter(out, "rbacd_sync_txn_retries_total",
+                    "Write transactions run again after a conflict (1213) or a lost connection.",
+                    sync.st.txn_retries);
+    metrics_counter(out, "rbacd_sync_txn_conflicts_failed_total",
+                    "Writes still conflicting after db-retries (-DBERR).", sync.st.txn_conflicts);
 }
 
 const module sync_module = {

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -113,6 +114,15 @@ def start_instance(first, extra=()):
     return RbacdServer(db=DBNAME, conf_lines=conf, start_timeout=30).start()
 
 
+def metric(port, name):
+    """The value of an unlabelled sample on GET /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError("%s not on /metrics" % name)
+
+
 def info_sync(r):
     return r.info("sync")
 
@@ -154,8 +164,10 @@ class GaleraTest(unittest.TestCase):
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cls.servers = []
         try:
+            cls.http_port = harness.free_port()
             for n in (1, 2, 3):
-                cls.servers.append(start_instance(n))
+                extra = ["http-port %d" % cls.http_port] if n == 1 else []
+                cls.servers.append(start_instance(n, extra))
         except BaseException:
             cls.stop_all()
             raise
@@ -391,6 +403,10 @@ class GaleraTest(unittest.TestCase):
         self.assertEqual(reply, 1)
         self.assertEqual(after["txn_retries"], before["txn_retries"] + 1)
         self.assertEqual(after["txn_conflicts_failed"], before["txn_conflicts_failed"])
+        self.assertEqual(metric(self.http_port, "rbacd_sync_txn_retries_total"),
+                         after["txn_retries"])
+        self.assertEqual(metric(self.http_port, "rbacd_sync_txn_conflicts_failed_total"),
+                         after["txn_conflicts_failed"])
         user, role = self.users[1], self.roles[2]
         for n in (1, 2, 3):
             self.assertEqual(node_sql(n, "SELECT COUNT(*) FROM tenant_user_role WHERE "
@@ -484,6 +500,14 @@ class GaleraTest(unittest.TestCase):
         self.assertIn("database connection lost", log)
         self.assertIn("database connection back after", log)
         self.assertIn("now using the database at 127.0.0.1:%d" % base_port(), log)
+        # /metrics counts the same (other pools may still be moving back: at least INFO's).
+        s = info_sync(a)
+        self.assertGreaterEqual(metric(self.http_port, "rbacd_db_failovers_total"),
+                                s["db_failovers"])
+        self.assertGreaterEqual(metric(self.http_port, "rbacd_db_failbacks_total"),
+                                s["db_failbacks"])
+        self.assertEqual(metric(self.http_port, "rbacd_db_node_current"), 0)
+        self.assertEqual(metric(self.http_port, "rbacd_db_galera"), 1)
         self.assertEqual(a.execute_command("ROLE", "GRANT", 1, role, self.menus[1]), 1)
 
     # ---- 5. figures: write latency and propagation, Galera and one server ----
