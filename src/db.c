@@ -193,8 +193,12 @@ static bool galera_session(MYSQL *m, char *err, size_t errlen)
 
 MYSQL *db_connect_node(const db_params *p, size_t i, db_conn_info *info, char *err, size_t errlen)
 {
+    /* Messages name the host as db-host has it; a list names the node with its port. */
     char where[DB_HOST_MAXLEN + 16];
-    db_node_name(p, i, where, sizeof where);
+    if (p->nnodes > 1 || p->socket[0])
+        db_node_name(p, i, where, sizeof where);
+    else
+        snprintf(where, sizeof where, "%s", p->nnodes ? p->nodes[0].host : "?");
     MYSQL *m = mysql_init(NULL);
     if (!m) {
         snprintf(err, errlen, "mysql_init failed");

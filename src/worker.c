@@ -444,7 +444,7 @@ MYSQL *worker_db(char *err, size_t errlen)
         snprintf(last, sizeof last, "%s", db_last_error);
         pthread_mutex_unlock(&db_err_lock);
         snprintf(err, errlen, "database unavailable: %s", last);
-        health_down(tl_pool, "database unreachable", last);
+        health_down(tl_pool, "database is down", last);
         atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
@@ -453,7 +453,7 @@ MYSQL *worker_db(char *err, size_t errlen)
     tl_db = db_connect(&tl_pool->db, 0, &tl_info, cerr, sizeof cerr);
     if (!tl_db) {
         db_record_failure(cerr);
-        health_down(tl_pool, "database unreachable", cerr);
+        health_down(tl_pool, "database is down", cerr);
         snprintf(err, errlen, "%s", cerr);
         atomic_store(&tl_pool->db_up, false);
         return NULL;

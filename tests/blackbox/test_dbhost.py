@@ -49,6 +49,9 @@ class DbHostListTest(unittest.TestCase):
                                                  "sync-interval-ms 50"]).start()
             try:
                 r = srv.client()
+                # The sync lane connects at its first poll.
+                harness.wait_for(lambda: r.info("sync")["polls"] > 0, timeout=5,
+                                 what="the first change-log poll")
                 s = r.info("sync")
                 self.assertEqual(s["db_nodes"], 2)
                 self.assertEqual(s["db_node_current"], "127.0.0.1:%d" % port)

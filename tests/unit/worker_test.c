@@ -376,8 +376,8 @@ static void test_outage_warned_once_per_pool(void)
     if (f)
         fclose(f);
     unlink(path);
-    CHECK_EQ_INT(count_lines(text, "# alpha pool: database unreachable: "), 1);
-    CHECK_EQ_INT(count_lines(text, "# beta pool: database unreachable: "), 1);
+    CHECK_EQ_INT(count_lines(text, "# alpha pool: database is down: "), 1);
+    CHECK_EQ_INT(count_lines(text, "# beta pool: database is down: "), 1);
     CHECK_EQ_INT(count_lines(text, " # "), 2);
     CHECK_EQ_INT(count_lines(text, "connection back"), 0);
 }
