@@ -26,6 +26,8 @@ void buf_vprintf(buf *b, const char *fmt, va_list ap);
 /* Appends s[0..len) in single quotes, whole, escaped as Redis escapes strings: \\ \'
  * \n \r \t \a \b, and every other byte that is not printable ASCII as \xHH. */
 void buf_append_quoted(buf *b, const char *s, size_t len);
+/* The same in double quotes, \" escaped instead of \' (MONITOR's lines, as Redis's). */
+void buf_append_dquoted(buf *b, const char *s, size_t len);
 /* Drops the first n bytes (moves the rest to the front). */
 void buf_consume(buf *b, size_t n);
 void buf_clear(buf *b);

@@ -74,7 +74,9 @@ typedef struct client {
     int64_t last_ms;                /* wall clock of the last request (idle timeout, CLIENT LIST) */
     const struct command *last_cmd; /* last command run, for CLIENT LIST cmd= */
     uint64_t commands;              /* requests run on this connection */
-    struct client *prev, *next;     /* server.clients list */
+    struct tracking_client *tracking; /* CLIENT TRACKING / SUBSCRIBE state (tracking.c), or NULL */
+    bool monitor;                     /* in MONITOR mode, listed in server.monitors */
+    struct client *prev, *next;       /* server.clients list */
 } client;
 
 /* Takes ownership of an accepted socket: sets it non-blocking, registers events; a
@@ -90,12 +92,29 @@ void client_free_flush(client *c);
 client *client_by_id(uint64_t id);
 /* Writes what is in c->out now, or arms the write event. */
 void client_flush(client *c);
+/* Writes what was appended to c->out outside its own requests (an invalidation push)
+ * now, as far as the socket takes it; the rest goes out with the write event. Never
+ * frees c, so it is safe while the caller walks its own lists, or while c's own
+ * request runs: the bytes already in c->out keep their offsets. A write error is left
+ * to the I/O path, which then frees c. */
+void client_write_now_safe(client *c);
+/* Has the I/O path look at c soon, whether or not its socket is writable (it frees a
+ * client marked for closing). */
+void client_flush_soon(client *c);
 /* Marks c for closing once its pending output is written. */
 void client_close_after_reply(client *c);
 /* Closes c without writing another byte: pending replies are dropped, nothing more is
  * read or run. Safe while c's request runs; c is freed once control is back in the I/O
  * path. */
 void client_abort(client *c);
+
+/* Arms c's write event: its pending output goes out on the next turn of the loop.
+ * For output added to a client other than the one whose request runs (MONITOR lines),
+ * where c must not be freed on the spot. */
+void client_flush_later(client *c);
+/* Drops c's pending output and closes it on the next turn of the loop, even when its
+ * socket takes no more bytes. Safe where c must not be freed on the spot. */
+void client_close_soon(client *c);
 
 /* Asynchronous commands. client_block() stops c from running further requests;
  * client_unblock() (on the loop thread, after the reply was appended) resumes it and

@@ -40,10 +40,17 @@ enum command_flags {
     CMD_NOAUTH = 1 << 0,  /* may run before AUTH (AUTH, HELLO, QUIT, RESET) */
     CMD_LOADING = 1 << 1, /* may run before the first load has finished */
     CMD_NOSCRIPT = 1 << 2,
-    CMD_FAST = 1 << 3,   /* O(1)/O(log n): shown in COMMAND INFO flags */
-    CMD_WRITE = 1 << 4,  /* writes through to the database */
-    CMD_SECRET = 1 << 5, /* arguments never shown (SLOWLOG, the debug log): passwords, tokens */
+    CMD_FAST = 1 << 3,  /* O(1)/O(log n): shown in COMMAND INFO flags */
+    CMD_WRITE = 1 << 4, /* writes through to the database */
+    CMD_SECRET =
+        1 << 5, /* arguments never shown (SLOWLOG, MONITOR, the debug log): passwords, tokens */
+    /* Client tracking (tracking.h): the keys a read registers for a tracking client. */
+    CMD_TRACK_USER = 1 << 6,         /* argv[1] tenant or domain, argv[2] user: rbac:<t>:<u> */
+    CMD_TRACK_DOMAINS = 1 << 7,      /* argv[1] user: rbac:*:<u> */
+    CMD_TRACK_SESSION = 1 << 8,      /* argv[2] token: sess:<id> */
+    CMD_TRACK_SESSION_USER = 1 << 9, /* ... and the session's user (mpbackend: domain argv[3]) */
 };
+#define CMD_TRACK_ANY (CMD_TRACK_USER | CMD_TRACK_DOMAINS | CMD_TRACK_SESSION)
 
 enum acl_category {
     ACL_CAT_CONNECTION = 0, /* any authenticated client (PING, HELLO, CLIENT, INFO...) */
@@ -121,9 +128,9 @@ void command_batch_begin(void);
  * measured from the end of the one before it in the batch (one clock read each). */
 void command_process(struct client *c);
 /* How many leading words of a request for run may be shown wherever requests are
- * reported (SLOWLOG, the debug log's command trace): every word, or for a CMD_SECRET
- * row only its name (and subcommand). The others are shown as "(redacted)", the word
- * Redis shows for a redacted argument. rbacd has no MONITOR. */
+ * reported (SLOWLOG, MONITOR, the debug log's command trace): every word, or for a
+ * CMD_SECRET row only its name (and subcommand). The others are shown as "(redacted)",
+ * the word Redis shows for a redacted argument. */
 size_t command_shown_words(const command *run, size_t argc);
 /* Whether a row exists in the running profile (COMMAND and INFO list only those). */
 bool command_in_profile(const command *cmd);
@@ -164,5 +171,6 @@ bool command_parse_id(struct client *c, const resp_arg *a, uint64_t *out)
 
 /* The command tables exported by the command modules, terminated by COMMAND_END. */
 extern command cmd_server_table[];
+extern command cmd_tracking_table[]; /* SUBSCRIBE, UNSUBSCRIBE (tracking.c) */
 
 #endif

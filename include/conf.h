@@ -49,7 +49,7 @@ typedef struct rbacd_conf {
     long long port;           /* TCP port, 0 = no TCP listener; default 6380 */
     char *unixsocket;         /* unix socket path, "" = none */
     long long unixsocketperm; /* octal permissions of the socket file, default 0700 */
-    long long maxclients;     /* default 10000 */
+    long long maxclients;     /* default 10000 (runtime) */
     long long timeout;        /* idle client timeout in seconds, 0 = never (runtime) */
     long long tcp_keepalive;  /* seconds, default 300 */
     bool protected_mode;      /* default yes (runtime) */
@@ -88,7 +88,14 @@ typedef struct rbacd_conf {
     long long change_retention;      /* seconds to keep rbac_change rows, default 86400 (runtime) */
     long long session_ttl;           /* seconds, default 7200 (runtime) */
     long long session_max_per_user;  /* default 20 (runtime) */
-    long long worker_threads;        /* default 4 */
+    long long login_max_failures;    /* failed LOGINs of one (tenant, username) before a
+                                        lockout, default 5, 0 = no limit (runtime) */
+    long long login_max_failures_per_ip; /* failed LOGINs from one IP before a lockout,
+                                            default 20, 0 = no limit (runtime) */
+    long long login_failure_window;      /* seconds within which those failures lock out,
+                                            default 300 (runtime) */
+    long long login_lockout;             /* seconds a lockout lasts, default 900 (runtime) */
+    long long worker_threads;            /* default 4 */
     /* housekeeping */
     long long log_retention_months;  /* log partitions kept, months; 0 = for ever (runtime) */
     long long log_partitions_ahead;  /* log partitions made ahead, months; default 3 (runtime) */
@@ -106,9 +113,11 @@ typedef struct rbacd_conf {
     long long slowlog_log_slower_than; /* microseconds, default 10000, -1 = off (runtime) */
     long long slowlog_max_len;         /* default 128 (runtime) */
     /* limits */
-    long long client_output_limit; /* bytes of pending replies before we stop reading a client
-                                      (runtime) */
-    long long proto_max_bulk_len;  /* longest argument, default 1mb */
+    long long client_output_limit;     /* bytes of pending replies before we stop reading a client
+                                          (runtime) */
+    long long proto_max_bulk_len;      /* longest argument, default 1mb */
+    long long tracking_table_max_keys; /* client tracking keys, 0 = no bound, default 1000000
+                                          (runtime) */
     /* bookkeeping */
     char *config_file;           /* absolute path of the loaded file, NULL if none */
     unsigned long long given;    /* bit i: key i of the table set by the file or command line */

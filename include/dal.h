@@ -84,6 +84,7 @@ enum dal_scope {
     DAL_SCOPE_USER = 0,     /* one user's answers (the row's user, or the owner user) */
     DAL_SCOPE_TENANT = 1,   /* every user of one tenant */
     DAL_SCOPE_PLATFORM = 2, /* every user anywhere (menus, packages) */
+    DAL_SCOPE_NONE = 3,     /* no tracked answer (login methods, application flags) */
 };
 
 typedef struct dal_desc {

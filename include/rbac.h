@@ -330,4 +330,31 @@ size_t rbac_domains(const rbac_model *m, uint64_t user, rbac_str **out);
 void rbac_why_domain(const rbac_model *m, const char *domain, size_t dlen, uint64_t user,
                      const char *perm, size_t plen, rbac_line_fn *emit, void *ctx);
 
+/* ---- What a change touches (rbac_track.c; client tracking) ---- */
+
+/* Called with each id a walk finds. */
+typedef void rbac_id_fn(void *ctx, uint64_t id);
+
+/* The tenant id of a user or role slot (live or not); false when m never held it. */
+bool rbac_user_tenant(const rbac_model *m, uint64_t user, uint64_t *tenant);
+bool rbac_role_tenant(const rbac_model *m, uint64_t role, uint64_t *tenant);
+/* The enum rbac_scope of a role (mpbackend), RBAC_SCOPE_NONE when unknown. */
+int rbac_role_scope(const rbac_model *m, uint64_t role);
+/* Whether user inherits the stores of delegate. */
+bool rbac_user_delegates_to(const rbac_model *m, uint64_t user, uint64_t delegate);
+/* Calls fn with every tenant id holding a subscription to package, or with every tenant
+ * id when package is 0. */
+void rbac_each_tenant(const rbac_model *m, uint64_t package, rbac_id_fn *fn, void *ctx);
+/* The earliest start or end of an active subscription after after_ms (unix ms), or
+ * INT64_MAX when there is none: the next instant a tenant's current package may change
+ * without any database write. */
+int64_t rbac_next_boundary(const rbac_model *m, int64_t after_ms);
+/* Calls fn once with every tenant id with an active subscription starting or ending in
+ * (from_ms, to_ms]. */
+void rbac_each_boundary_tenant(const rbac_model *m, int64_t from_ms, int64_t to_ms, rbac_id_fn *fn,
+                               void *ctx);
+/* Profile mpbackend: the domains in which any user is bound to role, sorted, into *out
+ * (mem_free it; strings point into the model). */
+size_t rbac_role_domains(const rbac_model *m, uint64_t role, rbac_str **out);
+
 #endif

@@ -32,6 +32,7 @@ struct ssl_ctx_st;
 
 #define SERVER_MAX_LISTENERS 33 /* port and tls-port on 16 bind addresses, a unix socket */
 #define SERVER_OPS_SAMPLES   16 /* instantaneous_ops_per_sec averages this many cron samples */
+#define SERVER_REPLID_LEN    40 /* hex digits of INFO replication's master_replid */
 
 typedef struct slowlog_entry {
     uint64_t id;    /* increasing */
@@ -43,6 +44,15 @@ typedef struct slowlog_entry {
     char name[64]; /* client name */
 } slowlog_entry;
 
+#define SERVER_ERRORSTATS_MAX   128 /* error prefixes INFO errorstats tracks (Redis's bound) */
+#define SERVER_ERROR_PREFIX_MAX 32  /* bytes of one prefix, its '\0' included */
+
+/* Error replies of one prefix (the reply's first word: ERR, NOPERM, ...). */
+typedef struct server_errorstat {
+    char prefix[SERVER_ERROR_PREFIX_MAX]; /* "ERR" */
+    uint64_t count;                       /* replies with it */
+} server_errorstat;
+
 typedef struct server_stats {
     uint64_t connections;    /* accepted since start */
     uint64_t rejected_conns; /* refused (maxclients, protected mode) */
@@ -52,6 +62,10 @@ typedef struct server_stats {
     uint64_t net_out;        /* bytes written */
     uint64_t auth_failures;  /* WRONGPASS replies */
     uint64_t http_refused;   /* connections closed for speaking HTTP (command.c) */
+    server_errorstat errorstats[SERVER_ERRORSTATS_MAX]; /* errors by prefix (INFO errorstats);
+                                                           past the bound, new prefixes are
+                                                           counted in errors only */
+    size_t nerrorstats;                                 /* entries in errorstats */
 } server_stats;
 
 typedef struct server {
@@ -86,6 +100,9 @@ typedef struct server {
     size_t ops_sample_idx;                    /* next sample slot */
     uint64_t ops_last_commands;               /* stats.commands at the previous tick */
     int64_t ops_last_us;                      /* monotonic time of the previous tick */
+    char replid[SERVER_REPLID_LEN + 1];       /* INFO master_replid, random, made on first use */
+    struct client **monitors;                 /* clients in MONITOR mode (monitor.c) */
+    size_t nmonitors;                         /* entries in monitors: 0 = nobody is watching */
 } server_t;
 
 extern server_t server;
@@ -96,6 +113,10 @@ int server_main(void);
 void server_shutdown(void);
 /* Commands per second over the last SERVER_OPS_SAMPLES cron ticks. */
 uint64_t server_ops_per_sec(void);
+/* Makes room for maxclients connections plus the server's own descriptors (raises the
+ * open file limit), or lowers maxclients to what the process may open, with a warning
+ * in the log. At start and after CONFIG SET maxclients. */
+void server_fit_maxclients(void);
 /* Empties the slowlog (CONFIG SET slowlog-max-len: the ring is sized anew). */
 void server_slowlog_reset(void);
 /* Records a call in the slowlog; words from shown on are kept as "(redacted)"

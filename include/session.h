@@ -57,6 +57,17 @@ void session_user_changed(uint64_t tenant, uint64_t user);
 /* Drops the user's sessions from memory at once (no database access). */
 void session_forget_user(uint64_t tenant, uint64_t user);
 
+/* Whether the session with this 32-byte token hash is held in memory; its tenant and
+ * user then (client tracking: SESSION CANMENU/MENUS track the session's user). */
+bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user);
+
+/* Calls fn with the token hash of every session held in memory of tenant and, when
+ * user is not 0, of that user (client tracking: a user or tenant whose status changed
+ * changes what SESSION GET answers about them). O(the user's sessions), or O(all
+ * sessions) for a whole tenant. */
+void session_each_held(uint64_t tenant, uint64_t user, void (*fn)(void *ctx, const uint8_t *hash),
+                       void *ctx);
+
 /* The purge of expired tenant_session rows so far: purge statements run (each deletes
  * purge-batch rows at most), rows deleted, statements that failed (INFO housekeeping).
  * Loop thread. */

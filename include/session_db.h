@@ -86,15 +86,114 @@ typedef struct session_rows {
     size_t cap;     /* rows allocated */
 } session_rows;
 
+/* The tenant_user row a LOGIN names. */
+typedef struct session_login_user {
+    bool found;                     /* a live user row matched the exact name */
+    uint64_t id;                    /* tenant_user.id */
+    int status;                     /* tenant_user.status */
+    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
+    int64_t last_login_ms;          /* tenant_user.last_login_at, 0 = never */
+} session_login_user;
+
 /* A login attempt to record in tenant_login_log (and, when ok, last_login_at). */
 typedef struct session_login_log {
-    uint64_t tenant;     /* 0 when no live tenant has the code */
-    uint64_t user;       /* 0 when no such user */
-    char *username;      /* as presented, made valid UTF-8 and cut to the column; owned */
-    int64_t time_ms;     /* when the attempt was decided */
-    bool ok;             /* result column */
-    const char *message; /* static text: "ok", "wrong password", ... */
+    uint64_t tenant;      /* 0 when no live tenant has the code */
+    uint64_t user;        /* 0 when no such user */
+    char *username;       /* as presented, made valid UTF-8 and cut to the column; owned */
+    int64_t time_ms;      /* when the attempt was decided */
+    bool ok;              /* result column */
+    const char *message;  /* static text: "ok", SESSION_LOGIN_MSG_*, ... */
+    int refused;          /* enum session_lockout: refused unchecked, by which lockout */
+    int64_t lock_user_ms; /* > 0: this failure locks (tenant, username) out until then */
+    int64_t lock_ip_ms;   /* > 0: this failure locks the op's ip out until then */
 } session_login_log;
+
+/* ---- SESSION LOGIN's abuse limits ----
+ *
+ * The state is tenant_login_log itself, so every instance on the database sees the same
+ * and a restart forgets nothing; there is no table of its own. A key is a (tenant,
+ * username as logged) or an IP. Its failures that count are the rows of the messages
+ * below (a password was checked and failed, or there was nothing to check it against);
+ * for a user name only those after its latest success (tenant_user.last_login_at). The
+ * key is locked out while some max failures that count, all within window of each
+ * other, have the newest of them less than lockout ago. Attempts refused meanwhile are
+ * logged ("locked out (user)", "locked out (ip)") but count for no key, so hammering a
+ * locked key does not prolong its lockout, and they are never read: the failures are
+ * read through indexes (key, message, login_time) with message IN (those that count).
+ * A key stops gathering counted failures once it is locked out, so how many a check
+ * reads is bounded by the limits however long an attack goes on. */
+
+/* The tenant_login_log messages of failures that count. */
+#define SESSION_LOGIN_MSG_UNKNOWN_TENANT "unknown tenant"
+#define SESSION_LOGIN_MSG_UNKNOWN_USER   "unknown user"
+#define SESSION_LOGIN_MSG_WRONG_PASSWORD "wrong password"
+#define SESSION_LOGIN_MSG_NO_HASH        "no usable password hash"
+#define SESSION_LOGIN_MSG_USER_DISABLED  "user disabled"
+#define SESSION_LOGIN_MSG_DISABLED       "user or tenant disabled"
+/* ... and of failures that do not: refusals, and a client gone before its reply. */
+#define SESSION_LOGIN_MSG_LOCKED_USER "locked out (user)"
+#define SESSION_LOGIN_MSG_LOCKED_IP   "locked out (ip)"
+#define SESSION_LOGIN_MSG_GONE        "client gone before the reply"
+
+/* The limits as configured when the attempt was checked (login-* keys). */
+typedef struct session_login_limits {
+    uint32_t max_user;  /* failures of one (tenant, username) before a lockout, 0 = none */
+    uint32_t max_ip;    /* failures from one IP before a lockout, 0 = none */
+    int64_t window_ms;  /* the failures of a lockout fall within this long */
+    int64_t lockout_ms; /* a lockout lasts this long after the newest of them */
+} session_login_limits;
+
+/* Which lockout refused an attempt. */
+enum session_lockout {
+    SESSION_LOCKOUT_NONE = 0,
+    SESSION_LOCKOUT_USER = 1, /* the (tenant, username) */
+    SESSION_LOCKOUT_IP = 2,   /* the client IP */
+};
+
+/* What the database says about an attempt's two keys (session_login_decide's input):
+ * the failure times that count, newest first, since window + lockout ago. */
+typedef struct session_login_facts {
+    int64_t last_ok_ms;          /* latest successful login of (tenant, username), 0 = none */
+    const int64_t *user_fail_ms; /* failures of (tenant, username), newest first */
+    size_t nuser_fail;           /* how many */
+    const int64_t *ip_fail_ms;   /* failures from the IP, newest first */
+    size_t nip_fail;             /* how many */
+} session_login_facts;
+
+/* A LOGIN before its password is checked. The loop fills the question; a password
+ * checker reads the user row and the facts and decides (session_db_login_check). The
+ * strings belong to the caller and outlive the check. */
+typedef struct session_login_check {
+    /* asked */
+    uint64_t tenant;          /* tenant id by code, 0 when no live tenant has it */
+    const char *username;     /* the exact name to look up, NULL when not worth a lookup */
+    const char *name;         /* the name as logged: the key of the user limit */
+    const char *ip;           /* the IP as logged; NULL or "" = none, no IP limit */
+    session_login_limits lim; /* what applies */
+    /* read (checker thread) */
+    session_login_user user; /* the tenant_user row the name matches exactly */
+    /* decided (session_login_decide) */
+    int refused;            /* enum session_lockout: refused before any password check */
+    bool user_locked;       /* (tenant, username) is locked out */
+    bool ip_locked;         /* the IP is locked out */
+    int64_t user_until_ms;  /* ... until then (0 when not) */
+    int64_t ip_until_ms;    /* ... until then (0 when not) */
+    uint32_t user_failures; /* failures of (tenant, username) within the window, at most
+                               max_user */
+    uint32_t ip_failures;   /* failures from the IP within the window, at most max_ip */
+} session_login_check;
+
+/* Decides c from what the database says (f) at now_ms: whether each key is locked out
+ * (c->refused names the first that is) and how many of its failures fall within the
+ * window. Pure; never fails. */
+void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms);
+
+/* The lockouts a checked attempt's failure starts: when it brings a key's failures
+ * within the window to its limit, that key is locked out until at_ms + lockout
+ * (*user_ms, *ip_ms; 0 = none). A refusal, a success and a key already locked out
+ * start nothing. */
+void session_login_lockouts(const session_login_check *c, bool failed, int64_t at_ms,
+                            int64_t *user_ms, int64_t *ip_ms);
 
 typedef struct session_op {
     int kind;                          /* enum session_op_kind */
@@ -111,6 +210,8 @@ typedef struct session_op {
     char *ip;                          /* create: tenant_session.ip (owned, may be NULL) */
     char *ua;                          /* create: tenant_session.user_agent (same) */
     session_login_log *login;          /* a login to log (owned), or NULL */
+    void *ctx;                         /* the caller's state riding on the op (a LOGIN's) */
+    void (*ctx_free)(void *ctx);       /* frees ctx if the op is freed still holding it */
     size_t max_live;                   /* create: session-max-per-user when it was asked */
     char token[SESSION_TOKEN_LEN + 1]; /* create: the reply; wiped when freed */
     char *arg;                         /* lookup: menu argument to answer with (owned) */
@@ -179,17 +280,10 @@ void session_db_run(session_batch *b);
 bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long *revoked)
     __attribute__((warn_unused_result));
 
-/* The tenant_user row a LOGIN names. */
-typedef struct session_login_user {
-    bool found;                     /* a live user row matched the exact name */
-    uint64_t id;                    /* tenant_user.id */
-    int status;                     /* tenant_user.status */
-    char hash[PASSWD_HASH_MAX + 1]; /* tenant_user.password ("" if too long) */
-} session_login_user;
-
-/* Reads the live user username of tenant into *u (u->found false when none). False with
- * err set when the database failed (a lost connection is dropped for reconnecting). */
-bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
-                           char *err, size_t errlen) __attribute__((warn_unused_result));
+/* A LOGIN's check (a password checker's thread): reads c's user row and the failures of
+ * its keys as of now_ms, and decides c (session_login_decide). False with err set when
+ * the database failed (a lost connection is dropped for reconnecting). */
+bool session_db_login_check(MYSQL *m, session_login_check *c, int64_t now_ms, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -60,6 +60,9 @@ typedef struct session_store {
     session **heap;  /* min-heap on expires_ms */
     size_t heap_len; /* sessions held (all of them are on the heap) */
     size_t heap_cap; /* heap slots allocated */
+    /* Told of every session session_store_remove() is about to free (revoked, expired,
+     * dropped with its user), NULL = nobody: client tracking pushes sess:<id>. */
+    void (*on_remove)(const session *s);
 } session_store;
 
 /* ---- Tokens ---- */

@@ -11,17 +11,28 @@
 --
 -- A partitioned table's unique keys must contain the partitioning column, hence the
 -- primary key (log_id, time); log_id alone is still unique (AUTO_INCREMENT).
--- Written by rbacd (SESSION LOGIN, every write-through command), never read by it.
+-- Written by rbacd (SESSION LOGIN, every write-through command). rbacd reads one thing
+-- back: SESSION LOGIN's abuse limits count the recent failed logins of a user name and
+-- of an IP in tenant_login_log (README "Login abuse"); the lockouts are nowhere else.
 
 -- ---------------------------------------------------------------------------------
 -- tenant_login_log: one row per login attempt, successful or not. tenant_id and
--- user_id are 0 when the attempt named no existing tenant or user.
+-- user_id are 0 when the attempt named no existing tenant or user. An attempt refused
+-- by a lockout has result 0 and message 'locked out (user)' or 'locked out (ip)'.
+--
+-- Before each password check SESSION LOGIN reads the failures that count ('wrong
+-- password', 'unknown user', ...: message IN (...)) of the attempt's user name and IP
+-- since login-failure-window + login-lockout ago:
+--   idx_ll_name_msg_time   (tenant_id, username, message, login_time)
+--   idx_ll_ip_msg_time     (ip, message, login_time)
+-- With the message in the key, the refusals of a lockout (however many) are never read.
+-- username is compared byte for byte (utf8mb4_bin), as tenant_user.username is.
 -- ---------------------------------------------------------------------------------
 CREATE TABLE tenant_login_log (
     log_id          BIGINT UNSIGNED  NOT NULL AUTO_INCREMENT,
     tenant_id       BIGINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT '0 if unknown',
     user_id         BIGINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT '0 if unknown',
-    username        VARCHAR(64)      NOT NULL DEFAULT '' COMMENT 'as presented',
+    username        VARCHAR(64)      COLLATE utf8mb4_bin NOT NULL DEFAULT '' COMMENT 'as presented',
     login_time      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     ip              VARCHAR(64)      NOT NULL DEFAULT '',
     user_agent      VARCHAR(512)     NOT NULL DEFAULT '',
@@ -31,7 +42,9 @@ CREATE TABLE tenant_login_log (
     updated_at      DATETIME(3)      NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (log_id, login_time),
     KEY idx_ll_tenant_time (tenant_id, login_time),
-    KEY idx_ll_tenant_user_time (tenant_id, user_id, login_time)
+    KEY idx_ll_tenant_user_time (tenant_id, user_id, login_time),
+    KEY idx_ll_name_msg_time (tenant_id, username, message, login_time),
+    KEY idx_ll_ip_msg_time (ip, message, login_time)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
   COMMENT='login attempts, partitioned by month'
 PARTITION BY RANGE COLUMNS (login_time) (

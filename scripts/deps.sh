@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # deps.sh — installs what building, running and testing rbacd needs, and nothing that is
-# already there. Debian 12 packages only, plus the Node.js client used by the tests
+# already there. Debian 12 packages only, plus the Node.js clients used by the tests
 # (installed into tests/node/node_modules from its lock file). mariadb-server, galera-4 and
 # rsync are for the cluster test (scripts/galera.sh): the wsrep_sst_rsync script and the
 # mysql user the nodes run as come with mariadb-server.
@@ -19,7 +19,7 @@ PACKAGES=(
     libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev libssl-dev
     mariadb-server-core mariadb-client
     mariadb-server galera-4 rsync
-    redis-tools python3 python3-redis python3-pymysql
+    redis-tools python3 python3-redis python3-pymysql tmux
     prometheus openssl
     valgrind
 )
@@ -46,8 +46,24 @@ if ((${#missing[@]})); then
         "${missing[@]}" >/dev/null
 fi
 
-# The Node.js client (ioredis) for the black-box tests.
-if [[ -f $ROOT/tests/node/package-lock.json && ! -d $ROOT/tests/node/node_modules/ioredis ]]; then
+# The Node.js clients of the black-box and compatibility tests (ioredis, node-redis,
+# iovalkey, Valkey GLIDE), at the exact versions of tests/node/package.json, from its
+# lock file: installed when one is missing or at another version.
+node_clients_current() {
+    (cd "$ROOT/tests/node" && node -e '
+        const want = require("./package.json").dependencies || {};
+        const have = (n) => { try { return require(`./node_modules/${n}/package.json`).version; }
+                              catch { return null; } };
+        process.exit(Object.keys(want).every((n) => have(n) === want[n]) ? 0 : 1);')
+}
+if [[ -f $ROOT/tests/node/package-lock.json ]] && ! node_clients_current; then
     echo "deps.sh: installing Node.js test clients"
     (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# The reference gateway cache's client (node-redis, RESP3) for its test and benchmark.
+GW=$ROOT/examples/gateway-cache
+if [[ -f $GW/package-lock.json && ! -d $GW/node_modules/redis ]]; then
+    echo "deps.sh: installing the gateway cache example's client"
+    (cd "$GW" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

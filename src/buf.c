@@ -99,19 +99,33 @@ void buf_shrink_idle(buf *b, size_t keep)
     }
 }
 
-void buf_append_quoted(buf *b, const char *s, size_t len)
+/* s[0..len) between quote characters, escaped as Redis's sdscatrepr escapes. */
+static void append_escaped(buf *b, const char *s, size_t len, char quote)
 {
-    static const char from[] = "\\'\n\r\t\a\b", to[] = "\\'nrtab";
-    buf_append_str(b, "'");
+    const char from[] = {'\\', quote, '\n', '\r', '\t', '\a', '\b', '\0'};
+    static const char to[] = "\\?nrtab";
+    buf_append(b, &quote, 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         const char *e = ch ? strchr(from, ch) : NULL;
-        if (e)
+        if (e == from + 1)
+            buf_printf(b, "\\%c", quote);
+        else if (e)
             buf_printf(b, "\\%c", to[e - from]);
         else if (isprint(ch))
             buf_append(b, &s[i], 1);
         else
             buf_printf(b, "\\x%02x", ch);
     }
-    buf_append_str(b, "'");
+    buf_append(b, &quote, 1);
+}
+
+void buf_append_quoted(buf *b, const char *s, size_t len)
+{
+    append_escaped(b, s, len, '\'');
+}
+
+void buf_append_dquoted(buf *b, const char *s, size_t len)
+{
+    append_escaped(b, s, len, '"');
 }

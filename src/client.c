@@ -28,8 +28,10 @@
 #include "command.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "server.h"
 #include "tls.h"
+#include "tracking.h"
 #include "util.h"
 #include "worker.h"
 
@@ -175,6 +177,8 @@ void client_free(client *c)
         c->next->prev = c->prev;
     server.nclients--;
     idmap_del(&server.clients_by_id, c->id);
+    tracking_client_gone(c);
+    monitor_stop(c);
     log_client(LOG_LVL_VERBOSE, c, "closed");
     event_free(c->ev_read);
     event_free(c->ev_write);
@@ -269,11 +273,56 @@ static bool client_write_now(client *c)
     return true;
 }
 
+void client_write_now_safe(client *c)
+{
+    if (client_output_waits(c))
+        return; /* the socket is full, or a TLS write waits to read: the event goes on */
+    while (c->out_pos < c->out.len) {
+        char err[CLIENT_IO_ERR_MAX];
+        ssize_t n = client_sock_write(c, c->out.data + c->out_pos, c->out.len - c->out_pos, err,
+                                      sizeof err);
+        if (n > 0) {
+            c->out_pos += (size_t)n; /* not compacted: offsets into c->out stay valid */
+            server.stats.net_out += (uint64_t)n;
+            continue;
+        }
+        if (n == TLS_IO_WANT_WRITE) {
+            event_add(c->ev_write, NULL);
+        } else if (n == TLS_IO_WANT_READ) {
+            c->write_wants_read = true;
+            client_set_reading(c, true);
+        } else {
+            log_client(LOG_LVL_VERBOSE, c, "write error: %s", err);
+            event_active(c->ev_write, EV_WRITE, 1); /* client_on_write meets it and frees c */
+        }
+        return;
+    }
+}
+
+void client_flush_soon(client *c)
+{
+    /* Active now even while waiting for a writable socket: a client marked for closing
+     * that never reads is freed without waiting for that. */
+    event_active(c->ev_write, EV_WRITE, 1);
+}
+
 void client_flush(client *c)
 {
     if (client_output_waits(c))
         return; /* the write (or read) event will take it from here */
     client_write_now(c);
+}
+
+void client_flush_later(client *c)
+{
+    if (!client_output_waits(c))
+        event_add(c->ev_write, NULL);
+}
+
+void client_close_soon(client *c)
+{
+    client_abort(c);
+    event_active(c->ev_write, EV_WRITE, 1); /* even if the socket never becomes writable */
 }
 
 static void client_limits(const client *c, resp_limits *lim, size_t *max_query)
@@ -514,19 +563,25 @@ void client_describe(const client *c, buf *out)
         events[ne++] = 'r';
     if (c->out_pos < c->out.len)
         events[ne++] = 'w';
+    char tflags[8], flags[16];
+    long long redir;
+    int sub = tracking_client_describe(c, tflags, &redir) ? 1 : 0;
+    const char *state = c->state == CLIENT_BLOCKED   ? "b"
+                        : c->state == CLIENT_CLOSING ? "A"
+                        : c->monitor                 ? "O"
+                                                     : "";
+    snprintf(flags, sizeof flags, "%s%s", state, tflags);
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=%d "
                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 obl=0 "
-               "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1 resp=%d "
+               "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
                "lib-name=%s lib-ver=%s",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-               c->state == CLIENT_BLOCKED   ? "b"
-               : c->state == CLIENT_CLOSING ? "A"
-                                            : "N",
-               c->in.len, c->in.cap > c->in.len ? c->in.cap - c->in.len : 0,
-               c->out.len - c->out_pos, sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user,
-               c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+               flags[0] ? flags : "N", sub, c->in.len,
+               c->in.cap > c->in.len ? c->in.cap - c->in.len : 0, c->out.len - c->out_pos,
+               sizeof *c + c->in.cap + c->out.cap, events, cmd, c->user, redir, c->proto,
+               c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 /* ---- waiting for an answer ---- */

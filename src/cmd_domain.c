@@ -109,19 +109,19 @@ static void whyDomainCommand(client *c, size_t argc, const resp_arg *argv)
 }
 
 command cmd_domain_table[] = {
-    COMMAND_ROW("can", 4, 4, CMD_FAST, ACL_CAT_CHECK, PROF_MPBACKEND, canCommand,
+    COMMAND_ROW("can", 4, 4, CMD_FAST | CMD_TRACK_USER, ACL_CAT_CHECK, PROF_MPBACKEND, canCommand,
                 "Whether a user holds a permission in a domain: 1 or 0.", "domain user permission",
                 NULL),
-    COMMAND_ROW("perms", 3, 3, 0, ACL_CAT_CHECK, PROF_MPBACKEND, permsCommand,
+    COMMAND_ROW("perms", 3, 3, CMD_TRACK_USER, ACL_CAT_CHECK, PROF_MPBACKEND, permsCommand,
                 "The permission names of a user in a domain, sorted.", "domain user", NULL),
-    COMMAND_ROW("domains", 2, 2, 0, ACL_CAT_CHECK, PROF_MPBACKEND, domainsCommand,
+    COMMAND_ROW("domains", 2, 2, CMD_TRACK_DOMAINS, ACL_CAT_CHECK, PROF_MPBACKEND, domainsCommand,
                 "The domains in which a user holds a usable role, sorted.", "user", NULL),
     COMMAND_ROW("userbylogin", 3, 3, CMD_FAST, ACL_CAT_CHECK, PROF_MPBACKEND, userbyloginCommand,
                 "The user id of a login method, or nil.", "provider provider_key", NULL),
     COMMAND_ROW("appflags", 2, 2, 0, ACL_CAT_CHECK, PROF_MPBACKEND, appflagsCommand,
                 "The [name, arguments] pairs of an application's permission flags.",
                 "application_id", NULL),
-    COMMAND_ROW("why", 4, 4, 0, ACL_CAT_CHECK, PROF_MPBACKEND, whyDomainCommand,
+    COMMAND_ROW("why", 4, 4, CMD_TRACK_USER, ACL_CAT_CHECK, PROF_MPBACKEND, whyDomainCommand,
                 "Explains CAN: allow or deny, then the reasons in plain words.",
                 "domain user permission", NULL),
     COMMAND_END,

@@ -4,19 +4,25 @@
  * COMMAND, INFO, CONFIG, SLOWLOG, ...). Replies follow Redis 7 shapes so that client
  * libraries parse them unchanged.
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD (INFO cpu) */
+
 #include "auth.h"
 #include "client.h"
+#include "cmd_tracking.h"
+#include "tracking.h"
 #include "cmd_rbac.h"
 #include "command.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
 #include "module.h"
+#include "monitor.h"
 #include "server.h"
 #include "util.h"
 #include "worker.h"
 
 #include <malloc.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -33,6 +39,16 @@
 
 static void pingCommand(client *c, size_t argc, const resp_arg *argv)
 {
+    char flags[8];
+    long long redir;
+    if (c->proto == 2 && tracking_client_describe(c, flags, &redir)) {
+        /* A RESP2 connection subscribed to the invalidation channel: Redis's pub/sub
+         * shape, which subscriber-mode clients expect. */
+        resp_array(&c->out, 2);
+        resp_bulk_str(&c->out, "pong");
+        resp_bulk(&c->out, argc == 2 ? argv[1].ptr : "", argc == 2 ? argv[1].len : 0);
+        return;
+    }
     if (argc == 2)
         resp_bulk(&c->out, argv[1].ptr, argv[1].len);
     else
@@ -78,8 +94,10 @@ static void timeCommand(client *c, size_t argc, const resp_arg *argv)
 static void resetCommand(client *c, size_t argc, const resp_arg *argv)
 {
     c->proto = 2;
+    monitor_stop(c);
     mem_free(c->name);
     c->name = NULL;
+    tracking_client_reset(c); /* as Redis: tracking off, unsubscribed */
     auth_reset_client(c);
     resp_simple(&c->out, "RESET");
 }
@@ -429,6 +447,23 @@ static command client_subcommands[] = {
                 clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
     COMMAND_ROW("no-touch", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
                 clientOkCommand, "Accepted for compatibility.", "ON|OFF", NULL),
+    COMMAND_ROW("tracking", 3, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL,
+                cmd_tracking_client_tracking,
+                "Enables or disables invalidation pushes for the keys this connection reads.",
+                "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] "
+                "[OPTIN] [OPTOUT] [NOLOOP]",
+                NULL),
+    COMMAND_ROW("caching", 3, 3, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                cmd_tracking_client_caching,
+                "Tracks (OPTIN) or skips (OPTOUT) the keys of the next command.", "YES|NO", NULL),
+    COMMAND_ROW("trackinginfo", 2, 2, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL,
+                cmd_tracking_client_trackinginfo,
+                "Returns information about server-assisted client-side caching for the connection.",
+                "", NULL),
+    COMMAND_ROW("getredir", 2, 2, CMD_LOADING | CMD_FAST, ACL_CAT_CONNECTION, PROF_ALL,
+                cmd_tracking_client_getredir,
+                "Returns the client ID to which the connection's tracking pushes are redirected.",
+                "", NULL),
     COMMAND_HELP_ROW,
     COMMAND_END,
 };
@@ -819,6 +854,47 @@ static void info_persistence(buf *o)
                (long long)server.last_load_at_ms, util_one_line(server.last_load_error));
 }
 
+/* What standalone Redis clients read to find the node they may send commands to
+ * (GLIDE refuses a node without role:master): a master with no replicas, as Redis 7
+ * shows one. The replication id is random per run, as Redis's is. */
+static void info_replication(buf *o)
+{
+    if (!server.replid[0]) {
+        unsigned char id[SERVER_REPLID_LEN / 2];
+        randombytes_buf(id, sizeof id);
+        sodium_bin2hex(server.replid, sizeof server.replid, id, sizeof id);
+    }
+    buf_printf(o,
+               "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+               "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
+               "master_replid2:0000000000000000000000000000000000000000\r\n"
+               "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+               "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\n"
+               "repl_backlog_histlen:0\r\n\r\n",
+               server.replid);
+}
+
+static double tv_seconds(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* CPU time from getrusage(2): the process, its children (none), and the loop thread,
+ * which is the thread INFO runs on. */
+static void info_cpu(buf *o)
+{
+    struct rusage self = {0}, children = {0}, loop = {0};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    getrusage(RUSAGE_THREAD, &loop);
+    buf_printf(o,
+               "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n"
+               "used_cpu_sys_children:%.6f\r\nused_cpu_user_children:%.6f\r\n"
+               "used_cpu_sys_main_thread:%.6f\r\nused_cpu_user_main_thread:%.6f\r\n\r\n",
+               tv_seconds(self.ru_stime), tv_seconds(self.ru_utime), tv_seconds(children.ru_stime),
+               tv_seconds(children.ru_utime), tv_seconds(loop.ru_stime), tv_seconds(loop.ru_utime));
+}
+
 static void info_command_line(buf *o, const command *cmd)
 {
     if (cmd->stats.calls || cmd->stats.rejected_calls)
@@ -830,6 +906,16 @@ static void info_command_line(buf *o, const command *cmd)
                    cmd->stats.calls ? (double)cmd->stats.usec / (double)cmd->stats.calls : 0.0,
                    (unsigned long long)cmd->stats.rejected_calls,
                    (unsigned long long)cmd->stats.failed_calls);
+}
+
+/* Redis's errorstats: error replies by prefix, in the order each was first seen. */
+static void info_errorstats(buf *o)
+{
+    buf_append_str(o, "# Errorstats\r\n");
+    for (size_t i = 0; i < server.stats.nerrorstats; i++)
+        buf_printf(o, "errorstat_%s:count=%llu\r\n", server.stats.errorstats[i].prefix,
+                   (unsigned long long)server.stats.errorstats[i].count);
+    buf_append_str(o, "\r\n");
 }
 
 static void info_latency_line(buf *o, const command *cmd)
@@ -876,11 +962,17 @@ static void infoCommand(client *c, size_t argc, const resp_arg *argv)
         info_persistence(&o);
     if (section_wanted(argc, argv, "stats", true))
         info_stats(&o);
+    if (section_wanted(argc, argv, "replication", true))
+        info_replication(&o);
+    if (section_wanted(argc, argv, "cpu", true))
+        info_cpu(&o);
     for (const module *const *m = module_list; *m; m++)
         if ((*m)->info_section && section_wanted(argc, argv, (*m)->info_section, true))
             module_info(*m, &o);
     if (section_wanted(argc, argv, "commandstats", false))
         info_per_command(&o, "Commandstats", info_command_line);
+    if (section_wanted(argc, argv, "errorstats", true))
+        info_errorstats(&o);
     if (section_wanted(argc, argv, "latencystats", false))
         info_per_command(&o, "Latencystats", info_latency_line);
     if (section_wanted(argc, argv, "keyspace", true))
@@ -1050,6 +1142,14 @@ static command slowlog_subcommands[] = {
     COMMAND_END,
 };
 
+/* ---- MONITOR ---- */
+
+static void monitorCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_simple(&c->out, "OK");
+    monitor_start(c);
+}
+
 /* ---- SHUTDOWN ---- */
 
 static void shutdownCommand(client *c, size_t argc, const resp_arg *argv)
@@ -1098,6 +1198,8 @@ command cmd_server_table[] = {
                 "Returns the server time.", "", NULL),
     COMMAND_ROW("slowlog", 2, -1, CMD_LOADING, ACL_CAT_CONNECTION, PROF_ALL, NULL,
                 "A container for slow log commands.", "", slowlog_subcommands),
+    COMMAND_ROW("monitor", 1, 1, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, monitorCommand,
+                "Streams every command the server runs (secret arguments redacted).", "", NULL),
     COMMAND_ROW("shutdown", 1, -1, CMD_LOADING, ACL_CAT_ADMIN, PROF_ALL, shutdownCommand,
                 "Stops the server.", "[NOSAVE|SAVE] [NOW] [FORCE]", NULL),
     COMMAND_END,

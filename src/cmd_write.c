@@ -1,5 +1,6 @@
 /*
- * The write-through commands (ROLE, USER, TENANT; category admin) and REVISION /
+ * The write-through commands (ROLE GRANT|REVOKE, USER, TENANT; category admin), bare
+ * ROLE (the replication role Redis clients ask for), and REVISION /
  * WAITREV (category check), as rows of the command table. A handler parses and copies
  * its arguments into a dal_write_job and hands it to the sync lane; the transaction
  * itself, and what each command changes, are the data-access layer's (dal_write.h,
@@ -34,7 +35,7 @@ static void write_done(client *c, void *arg)
 {
     dal_write_job *j = arg;
     if (j->status == DAL_WRITE_OK) {
-        sync_write_applied(&j->batch, j->ids, j->nids);
+        sync_write_applied(&j->batch, j->ids, j->nids, c ? c->id : 0);
         if (j->forget_sessions)
             session_forget_user(j->tenant, j->target);
     }
@@ -223,6 +224,16 @@ static void waitrevCommand(client *c, size_t argc, const resp_arg *argv)
     sync_waitrev(c, rev, timeout);
 }
 
+/* Bare ROLE, as Redis answers it: rbacd is always a master and has no replicas. The
+ * same container holds ROLE GRANT|REVOKE, so this form exists in every profile. */
+static void roleCommand(client *c, size_t argc, const resp_arg *argv)
+{
+    resp_array(&c->out, 3);
+    resp_bulk_str(&c->out, "master");
+    resp_int(&c->out, 0);
+    resp_array(&c->out, 0);
+}
+
 /* ---------------------------------------------------------------- the rows ---- */
 
 static command role_subcommands[] = {
@@ -273,8 +284,10 @@ static command tenant_subcommands[] = {
 };
 
 command cmd_write_table[] = {
-    COMMAND_ROW("role", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
-                "A container for role changes (written through).", "", role_subcommands),
+    COMMAND_ROW("role", 1, -1, CMD_LOADING | CMD_FAST, ACL_CAT_ADMIN, PROF_ALL, roleCommand,
+                "Without arguments: the replication role, [\"master\", 0, []]. A container for "
+                "role changes (written through).",
+                "", role_subcommands),
     COMMAND_ROW("user", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,
                 "A container for user changes (written through).", "", user_subcommands),
     COMMAND_ROW("tenant", 2, -1, 0, ACL_CAT_ADMIN, PROF_BITENANT, NULL,

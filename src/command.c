@@ -3,9 +3,11 @@
  * which error a client sees first:
  *   unknown command -> unknown subcommand -> arity -> NOAUTH -> NOPERM -> profile
  *   -> LOADING
- * Then the handler runs (traced in the debug log first), timed, and the call is counted
- * for INFO commandstats and the slowlog. No handler checks any of these again. Both
- * reports show a secret command's arguments as "(redacted)": command_shown_words().
+ * Then the handler runs (shown to MONITOR watchers and traced in the debug log first),
+ * timed, and the call is counted for INFO commandstats and the slowlog; an error reply,
+ * whether a check's or the handler's, for INFO errorstats by its prefix. No handler
+ * checks any of these again. Every report shows a secret command's arguments as
+ * "(redacted)": command_shown_words().
  *
  * A request that is no command but a line of HTTP (a request line such as "POST /
  * HTTP/1.1", or a "Host:" header) closes the connection at once, without a reply, as
@@ -28,10 +30,12 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "rbac.h"
 #include "server.h"
 #include "session.h"
 #include "sync.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -50,7 +54,8 @@
 
 /* Every module's table; a module adds its row here once. */
 static command *const command_tables[] = {
-    cmd_server_table, cmd_rbac_table, cmd_domain_table, cmd_session_table, cmd_write_table,
+    cmd_server_table,  cmd_rbac_table,  cmd_domain_table,
+    cmd_session_table, cmd_write_table, cmd_tracking_table,
 };
 
 static command *command_slots[COMMAND_SLOTS]; /* lookup table */
@@ -438,12 +443,42 @@ void command_batch_begin(void)
 {
     server.now_ms = util_now_ms();
     batch_clock_us = util_mono_us();
+    /* A subscription that started or ended by now is pushed before any reply of this
+     * batch reflects it. */
+    tracking_time_check(server.now_ms);
+}
+
+/* Counts the error reply written to c->out at at: total_error_replies, and its prefix
+ * (the first word) in INFO errorstats. */
+static void count_error(const client *c, size_t at)
+{
+    server.stats.errors++;
+    if (at >= c->out.len || c->out.data[at] != '-')
+        return;
+    const char *p = c->out.data + at + 1;
+    size_t n = strcspn(p, " \r");
+    if (n == 0 || n >= SERVER_ERROR_PREFIX_MAX)
+        return;
+    server_stats *st = &server.stats;
+    size_t i = 0;
+    while (i < st->nerrorstats &&
+           !(strlen(st->errorstats[i].prefix) == n && memcmp(st->errorstats[i].prefix, p, n) == 0))
+        i++;
+    if (i == st->nerrorstats) {
+        if (i == SERVER_ERRORSTATS_MAX)
+            return;
+        memcpy(st->errorstats[i].prefix, p, n);
+        st->errorstats[i].prefix[n] = '\0';
+        st->nerrorstats++;
+    }
+    st->errorstats[i].count++;
 }
 
 void command_process(client *c)
 {
     size_t argc = c->req.argc;
     const resp_arg *argv = c->req.argv;
+    size_t out_start = c->out.len; /* where a refusal's error reply starts */
     command *cmd = command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd && looks_like_http(argc, argv)) {
         refuse_http(c, &argv[0]);
@@ -451,7 +486,7 @@ void command_process(client *c)
     }
     if (!cmd) {
         reply_unknown_command(c, argc, argv);
-        server.stats.errors++;
+        count_error(c, out_start);
         return;
     }
     command *run = cmd;
@@ -489,6 +524,8 @@ void command_process(client *c)
         goto rejected;
     }
 
+    if (server.nmonitors && !monitor_feed(c, run, argc, argv))
+        goto rejected; /* the one test MONITOR costs when nobody watches */
     if (log_enabled(LOG_LVL_DEBUG))
         trace_command(c, run, argc, argv);
     size_t out_before = c->out.len;
@@ -504,7 +541,9 @@ void command_process(client *c)
     server.stats.commands++;
     if (c->out.len > out_before && c->out.data[out_before] == '-') {
         run->stats.failed_calls++;
-        server.stats.errors++;
+        count_error(c, out_before);
+    } else if (c->tracking && (run->flags & CMD_TRACK_ANY)) {
+        tracking_note_read(c, run, argc, argv);
     }
     if (server.conf.slowlog_log_slower_than >= 0 && dt >= server.conf.slowlog_log_slower_than)
         server_slowlog_record(c, argc, argv, dt, command_shown_words(run, argc));
@@ -512,7 +551,7 @@ void command_process(client *c)
 
 rejected:
     run->stats.rejected_calls++;
-    server.stats.errors++;
+    count_error(c, out_start);
 }
 
 void command_reply_syntax(client *c)

@@ -38,6 +38,7 @@
 #include "mem.h"
 #include "server.h"
 #include "tls.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -94,6 +95,8 @@ typedef struct conf_row {
 #define GB              (1024LL * MB)
 #define PORT_MAX        65535
 #define YEAR_S          31536000LL /* 365 days in seconds */
+#define DAY_S           86400LL    /* longest login-failure-window */
+#define FAILURES_MAX    10000      /* highest login-max-failures(-per-ip) */
 #define LOG_MONTHS_MAX  1200       /* a century of monthly log partitions */
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
@@ -134,6 +137,13 @@ typedef struct conf_row {
 static void apply_loglevel(const rbacd_conf *c)
 {
     log_set_level(c->loglevel);
+}
+
+/* More clients may need a higher open file limit; what the process cannot open lowers
+ * maxclients again (logged). */
+static void apply_maxclients(const rbacd_conf *c)
+{
+    server_fit_maxclients();
 }
 
 /* The slowlog ring is sized by slowlog-max-len: a new length starts an empty one. */
@@ -181,7 +191,8 @@ static const conf_row conf_rows[] = {
     ROW_INT("port", port, 0, PORT_MAX, "6380", 0, "TCP port, 0 = no TCP listener"),
     ROW_STR("unixsocket", unixsocket, SUN_PATH_MAXLEN, "", 0, "unix socket path, empty = none"),
     ROW_OCTAL("unixsocketperm", unixsocketperm, 0777, "0700", 0, "mode of the unix socket file"),
-    ROW_INT("maxclients", maxclients, 1, 100000, "10000", 0, "most clients connected at once"),
+    ROW_INT("maxclients", maxclients, 1, 100000, "10000", RT, "most clients connected at once",
+            .apply = apply_maxclients),
     ROW_INT("timeout", timeout, 0, YEAR_S, "0", RT, "close clients idle this long (s), 0 = never"),
     ROW_INT("tcp-keepalive", tcp_keepalive, 0, 86400, "300", 0, "TCP keepalive (s), 0 = off"),
     ROW_BOOL("protected-mode", protected_mode, "yes", RT, "no user configured: loopback only"),
@@ -234,6 +245,14 @@ static const conf_row conf_rows[] = {
     ROW_INT("session-ttl", session_ttl, 1, YEAR_S, "7200", RT, "default session lifetime (s)"),
     ROW_INT("session-max-per-user", session_max_per_user, 1, 10000, "20", RT,
             "live sessions per user; the oldest goes past it"),
+    ROW_INT("login-max-failures", login_max_failures, 0, FAILURES_MAX, "5", RT,
+            "failed logins of one tenant user name before a lockout, 0 = no limit"),
+    ROW_INT("login-max-failures-per-ip", login_max_failures_per_ip, 0, FAILURES_MAX, "20", RT,
+            "failed logins from one IP before a lockout, 0 = no limit"),
+    ROW_INT("login-failure-window", login_failure_window, 1, DAY_S, "300", RT,
+            "seconds within which max failures start a lockout"),
+    ROW_INT("login-lockout", login_lockout, 1, YEAR_S, "900", RT,
+            "seconds a locked-out user name or IP is refused"),
     ROW_INT("worker-threads", worker_threads, 1, 64, "4", 0, "threads for blocking work"),
     /* housekeeping */
     ROW_INT("log-retention-months", log_retention_months, 0, LOG_MONTHS_MAX, "0", RT,
@@ -266,6 +285,9 @@ static const conf_row conf_rows[] = {
               "pending reply bytes before a client is no longer read"),
     ROW_BYTES("proto-max-bulk-len", proto_max_bulk_len, 1 * KB, 512 * MB, "1mb", 0,
               "longest argument accepted"),
+    ROW_INT("tracking-table-max-keys", tracking_table_max_keys, 0, 1000000000LL, "1000000", RT,
+            "client tracking keys kept; past it the oldest are invalidated, 0 = no bound",
+            .apply = tracking_conf_changed),
 };
 #undef RT
 

@@ -14,10 +14,14 @@
  *   housekeeping  after sessions and sync, whose purge counters its INFO section and
  *             metrics show; it needs no model (log partitions are kept even while
  *             loading).
+ *   tracking  client tracking, after the others so that its INFO section comes last.
+ *             Stopped before sync: its hooks do nothing once stopped, so a change
+ *             sync's lane still applies then pushes to nobody.
  *   http      after everything it reports on has started: /readyz and /metrics answer
  *             from the first request on. Stopped first: no request runs while the
  *             others stop.
- * INFO shows the sections in the same order: rbac, sessions, sync, housekeeping.
+ * INFO shows the sections in the same order: rbac, sessions, sync, housekeeping,
+ * tracking.
  */
 #include "module.h"
 #include "cmd_rbac.h"
@@ -28,12 +32,14 @@
 #include "log.h"
 #include "session.h"
 #include "sync.h"
+#include "tracking.h"
 
 #include <ctype.h>
 
 const module *const module_list[] = {
-    &server_metrics_module, &loader_module,       &cmd_rbac_module, &session_module,
-    &sync_module,           &housekeeping_module, &http_module,     NULL,
+    &server_metrics_module, &loader_module, &cmd_rbac_module,
+    &session_module,        &sync_module,   &housekeeping_module,
+    &tracking_module,       &http_module,   NULL,
 };
 
 bool module_init_all(const module *const *list, size_t *started)

@@ -811,3 +811,35 @@ void rbac_why_domain(const rbac_model *m, const char *domain, size_t dlen, uint6
     }
     why_grants(m, g, n, p, &w);
 }
+
+/* ------------------------------------------------------- client tracking ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t rbac_role_domains(const rbac_model *m, uint64_t role, rbac_str **out)
+{
+    *out = NULL;
+    uint32_t ri = m && m->dom ? rbac_slot(&m->role_ix, role) : RBAC_NONE;
+    if (ri == RBAC_NONE)
+        return 0;
+    uint32_t *idx = NULL;
+    size_t k = 0, cap = 0;
+    for (size_t i = 0; i < m->nusers; i++) {
+        const rbac_user *u = &m->users[i];
+        const uint64_t *g = rbac_u64_items(&u->grants, u->nstores);
+        for (size_t j = 0; j < u->nstores; j++) {
+            if (grant_role(g[j]) != ri)
+                continue;
+            mem_grow((void **)&idx, &cap, k + 1, sizeof *idx);
+            idx[k++] = grant_domain(g[j]);
+        }
+    }
+    k = util_sort_unique(idx, k, sizeof *idx, cmp_u32);
+    k = names_sorted(&m->dom->domains, idx, k, out);
+    mem_free(idx);
+    return k;
+}

@@ -140,9 +140,7 @@ static void on_listener_error(struct evconnlistener *l, void *arg)
     event_base_once(server.base, -1, EV_TIMEOUT, resume_accepting, NULL, &tv);
 }
 
-/* Makes room for maxclients connections plus our own descriptors, or lowers maxclients
- * to what the process may open. */
-static void adjust_fd_limit(void)
+void server_fit_maxclients(void)
 {
     rlim_t want = (rlim_t)server.conf.maxclients + SERVER_RESERVED_FDS;
     struct rlimit rl;
@@ -462,7 +460,7 @@ int server_main(void)
         goto done;
     }
     command_init();
-    adjust_fd_limit();
+    server_fit_maxclients();
     if (server.conf.tls_port > 0 &&
         !(server.tls_ctx = tls_ctx_new(&server.conf, err, sizeof err))) {
         log_warn("%s", err);

@@ -25,6 +25,7 @@
  * the database every SESSION_PURGE_INTERVAL_MS.
  */
 #include "session.h"
+#include "tracking.h"
 #include "client.h"
 #include "conf.h"
 #include "db.h"
@@ -477,6 +478,8 @@ static void apply_load(session_op *op, int64_t now_ms)
 
 static void apply_op(session_op *op, int64_t now_ms)
 {
+    if (op->login && op->ctx)
+        session_login_committed(op); /* the login's row is in (or failed): not in flight */
     switch (op->kind) {
     case SESSION_OP_REVOKEALL:
         apply_revokeall(op);
@@ -506,7 +509,12 @@ static void apply_op(session_op *op, int64_t now_ms)
         if (op->ok && op->count >= (uint64_t)op->limit)
             sess.next_purge_ms = now_ms; /* more to delete: again at the next tick */
         break;
-    default: /* SESSION_OP_LOGIN_FAILED: its row is all there is */
+    case SESSION_OP_LOGIN_FAILED:
+        if (op->ok && op->login) /* its row, and the lockouts it started */
+            sess.stats.login_lockouts +=
+                (op->login->lock_user_ms > 0) + (op->login->lock_ip_ms > 0);
+        break;
+    default:
         break;
     }
 }
@@ -627,8 +635,10 @@ static void reply_op(client *c, void *arg)
         sess.stats.logins_ok += op->login != NULL;
         break;
     case SESSION_REPLY_WRONGPASS:
+        /* The same reply whatever the reason, a lockout included. */
         resp_error(&c->out, "WRONGPASS invalid credentials");
         sess.stats.logins_failed++;
+        sess.stats.logins_locked_out += op->login && op->login->refused;
         break;
     case SESSION_REPLY_TOUCH:
         if (op->found)
@@ -763,10 +773,44 @@ static size_t hasher_count(void)
 
 static void session_shutdown(void);
 
+/* A session leaves memory: clients that cached a read of it are told (tracking.h). */
+static void session_removed(const session *s)
+{
+    tracking_session_gone(s->hash);
+}
+
+bool session_held(const uint8_t *hash, uint64_t *tenant, uint64_t *user)
+{
+    const session *s = sess.enabled ? session_store_find(&sess.store, hash) : NULL;
+    if (!s)
+        return false;
+    *tenant = s->tenant;
+    *user = s->user;
+    return true;
+}
+
+void session_each_held(uint64_t tenant, uint64_t user, void (*fn)(void *ctx, const uint8_t *hash),
+                       void *ctx)
+{
+    if (!sess.enabled)
+        return;
+    if (user) {
+        session_user *u = session_store_user(&sess.store, user);
+        for (session *s = u ? u->head : NULL; s; s = s->next)
+            if (s->tenant == tenant)
+                fn(ctx, s->hash);
+        return;
+    }
+    for (size_t i = 0; i < sess.store.heap_len; i++)
+        if (sess.store.heap[i]->tenant == tenant)
+            fn(ctx, sess.store.heap[i]->hash);
+}
+
 static bool session_init(void)
 {
     sess.table = session_table_of(server.conf.profile);
     session_store_init(&sess.store);
+    sess.store.on_remove = session_removed;
     idmap_init(&sess.reread_queued);
     idmap_init(&sess.changed_at);
     idmap_init(&sess.busy_users);
@@ -807,6 +851,7 @@ static void session_shutdown(void)
     if (sess.lane)
         worker_pool_stop(sess.lane);
     sess.hashers = sess.lane = NULL;
+    session_login_drain();
     while (sess.queue_head) {
         session_op *op = sess.queue_head;
         sess.queue_head = op->next;
@@ -858,7 +903,9 @@ static void session_info(buf *out)
     const session_stats *st = &sess.stats;
     buf_printf(out,
                "sessions_live:%zu\r\nsession_users:%zu\r\nsessions_loaded:%d\r\n"
-               "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_in_progress:%zu\r\n"
+               "logins_ok:%llu\r\nlogins_failed:%llu\r\nlogins_locked_out:%llu\r\n"
+               "login_lockouts:%llu\r\nlogin_password_checks:%llu\r\n"
+               "logins_in_progress:%zu\r\nlogins_waiting:%zu\r\n"
                "sessions_created:%llu\r\nsessions_touched:%llu\r\nsessions_revoked:%llu\r\n"
                "sessions_expired:%llu\r\nsessions_purged:%llu\r\n"
                "session_read_throughs:%llu\r\nsession_read_through_hits:%llu\r\n"
@@ -868,12 +915,13 @@ static void session_info(buf *out)
                "session_hash_threads:%zu\r\nsession_memory_bytes:%zu\r\n",
                session_store_count(&sess.store), session_store_users(&sess.store),
                sess.loaded ? 1 : 0, (unsigned long long)st->logins_ok,
-               (unsigned long long)st->logins_failed, sess.logins_running,
-               (unsigned long long)st->created, (unsigned long long)st->touched,
-               (unsigned long long)st->revoked, (unsigned long long)st->expired,
-               (unsigned long long)st->purged, (unsigned long long)st->read_throughs,
-               (unsigned long long)st->read_through_hits, (unsigned long long)st->writes,
-               (unsigned long long)st->commits,
+               (unsigned long long)st->logins_failed, (unsigned long long)st->logins_locked_out,
+               (unsigned long long)st->login_lockouts, (unsigned long long)st->password_checks,
+               sess.logins_running, sess.logins_waiting, (unsigned long long)st->created,
+               (unsigned long long)st->touched, (unsigned long long)st->revoked,
+               (unsigned long long)st->expired, (unsigned long long)st->purged,
+               (unsigned long long)st->read_throughs, (unsigned long long)st->read_through_hits,
+               (unsigned long long)st->writes, (unsigned long long)st->commits,
                st->commits ? (double)st->writes / (double)st->commits : 0.0,
                (unsigned long long)st->batches, (unsigned long long)st->overlapped,
                (unsigned long long)st->db_errors, sess.queued, sess.hasher_threads,
@@ -903,6 +951,17 @@ static void session_metrics(buf *out)
     buf_free(&labels);
     metrics_gauge(out, "rbacd_session_logins_in_progress", "SESSION LOGIN checks running.",
                   (double)sess.logins_running);
+    metrics_counter(out, "rbacd_session_logins_locked_out_total",
+                    "SESSION LOGIN refused by a lockout, without a password check.",
+                    st->logins_locked_out);
+    metrics_counter(out, "rbacd_session_login_lockouts_total",
+                    "Lockouts of a user name or an IP that failures here started.",
+                    st->login_lockouts);
+    metrics_counter(out, "rbacd_session_login_password_checks_total",
+                    "SESSION LOGIN password hashes computed.", st->password_checks);
+    metrics_gauge(out, "rbacd_session_logins_waiting",
+                  "SESSION LOGIN waiting for others of their user name or IP.",
+                  (double)sess.logins_waiting);
     metrics_counter(out, "rbacd_sessions_created_total", "Sessions committed (CREATE, LOGIN).",
                     st->created);
     metrics_counter(out, "rbacd_sessions_revoked_total",

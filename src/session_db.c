@@ -49,7 +49,9 @@
 #include <mysqld_error.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define SQL_ROWS_PER_INSERT      256   /* rows in one multi-row INSERT */
@@ -89,6 +91,8 @@ void session_op_free(session_op *op)
         mem_free(op->raw);
     }
     mem_free(op->rows.v);
+    if (op->ctx && op->ctx_free)
+        op->ctx_free(op->ctx);
     sodium_memzero(op, sizeof *op);
     mem_free(op);
 }
@@ -1086,6 +1090,273 @@ static bool purge(MYSQL *m, session_batch *b, session_op *op)
     return op->ok;
 }
 
+/* ---- LOGIN checks (reads, on a password checker's connection) ----
+ *
+ * A LOGIN's check in two statements: the user row (with last_login_at, the latest
+ * success), then the failures that count of its user name and IP since window +
+ * lockout ago, one SELECT whose WHERE is an OR of index ranges (written for several
+ * logins at once, as a batch would ask):
+ *
+ *   user failures    tenant_login_log (tenant_id, username, message, login_time)
+ *   IP failures      tenant_login_log (ip, message, login_time)
+ *
+ * each with message IN (the messages that count): the refusals of a lockout, however
+ * many, are never read. The rows are handed to the logins whose keys they match. How
+ * many there are is bounded by the limits: a key stops gathering counted failures once
+ * it is locked out.
+ */
+
+/* The messages of the failures that count (session_db.h). */
+static const char *const counted_messages[] = {
+    SESSION_LOGIN_MSG_UNKNOWN_TENANT, SESSION_LOGIN_MSG_UNKNOWN_USER,
+    SESSION_LOGIN_MSG_WRONG_PASSWORD, SESSION_LOGIN_MSG_NO_HASH,
+    SESSION_LOGIN_MSG_USER_DISABLED,  SESSION_LOGIN_MSG_DISABLED,
+};
+
+static bool check_has_ip(const session_login_check *c)
+{
+    return c->ip && c->ip[0];
+}
+
+/* A key's state from its failure times t[0..n) (newest first) after since: how many
+ * fall within the window (at most max), and until when it is locked out (0 = not):
+ * the newest lockout in force is that of the newest failure that has max - 1 more
+ * within the window before it. */
+static void key_state(const session_login_limits *lim, uint32_t max, const int64_t *t, size_t n,
+                      int64_t since, int64_t now_ms, uint32_t *failures, int64_t *until_ms)
+{
+    *failures = 0;
+    *until_ms = 0;
+    size_t k = 0; /* the failures after since */
+    while (k < n && t[k] > since)
+        k++;
+    for (size_t i = 0; i < k && *failures < max; i++)
+        *failures += t[i] > now_ms - lim->window_ms;
+    for (size_t i = 0; i + max - 1 < k && t[i] + lim->lockout_ms > now_ms; i++) {
+        if (t[i] - t[i + max - 1] < lim->window_ms) {
+            *until_ms = t[i] + lim->lockout_ms;
+            return;
+        }
+    }
+}
+
+void session_login_decide(session_login_check *c, const session_login_facts *f, int64_t now_ms)
+{
+    const session_login_limits *lim = &c->lim;
+    c->refused = SESSION_LOCKOUT_NONE;
+    c->user_locked = c->ip_locked = false;
+    c->user_until_ms = c->ip_until_ms = 0;
+    c->user_failures = c->ip_failures = 0;
+    if (lim->max_user) {
+        key_state(lim, lim->max_user, f->user_fail_ms, f->nuser_fail, f->last_ok_ms, now_ms,
+                  &c->user_failures, &c->user_until_ms);
+        c->user_locked = c->user_until_ms != 0;
+        if (c->user_locked)
+            c->refused = SESSION_LOCKOUT_USER;
+    }
+    if (lim->max_ip && check_has_ip(c)) {
+        key_state(lim, lim->max_ip, f->ip_fail_ms, f->nip_fail, 0, now_ms, &c->ip_failures,
+                  &c->ip_until_ms);
+        c->ip_locked = c->ip_until_ms != 0;
+        if (!c->refused && c->ip_locked)
+            c->refused = SESSION_LOCKOUT_IP;
+    }
+}
+
+void session_login_lockouts(const session_login_check *c, bool failed, int64_t at_ms,
+                            int64_t *user_ms, int64_t *ip_ms)
+{
+    const session_login_limits *lim = &c->lim;
+    *user_ms = *ip_ms = 0;
+    if (!failed || c->refused)
+        return;
+    if (lim->max_user && !c->user_locked && c->user_failures + 1 >= lim->max_user)
+        *user_ms = at_ms + lim->lockout_ms;
+    if (lim->max_ip && check_has_ip(c) && !c->ip_locked && c->ip_failures + 1 >= lim->max_ip)
+        *ip_ms = at_ms + lim->lockout_ms;
+}
+
+/* The user rows every check of the batch names (exact name, live, in its tenant). */
+static bool read_login_users(MYSQL *m, session_batch *b, session_login_check **cs, size_t n)
+{
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SELECT tenant_id, id, status, password, username, last_login_at "
+                       "FROM tenant_user WHERE deleted_at = 0 AND (");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const session_login_check *c = cs[i];
+        if (!c->username || !c->tenant)
+            continue;
+        buf_printf(&q, "%s(tenant_id = %llu AND username = ", k++ ? " OR " : "",
+                   (unsigned long long)c->tenant);
+        sql_str(m, &q, c->username);
+        buf_append_str(&q, ")");
+    }
+    buf_append_str(&q, ")");
+    MYSQL_RES *res = NULL;
+    bool ok = k == 0 ||
+              (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
+    buf_free(&q);
+    if (!ok)
+        return note_error(b, m, "read login users");
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        uint64_t tenant, id;
+        if (!r[4] || !dal_col_u64(r[0], len[0], &tenant) || !dal_col_u64(r[1], len[1], &id))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            session_login_check *c = cs[i];
+            /* The column's collation pads spaces: "admin " equals "admin". Only the
+             * exact name counts. */
+            if (!c->username || c->tenant != tenant || strcmp(r[4], c->username) != 0 ||
+                c->user.found)
+                continue;
+            c->user.found = true;
+            c->user.id = id;
+            c->user.status = dal_col_int(r[2], len[2]);
+            if (r[3] && len[3] <= PASSWD_HASH_MAX)
+                memcpy(c->user.hash, r[3], len[3] + 1);
+            if (!r[5] || !db_parse_datetime_ms(r[5], &c->user.last_login_ms))
+                c->user.last_login_ms = 0;
+        }
+    }
+    if (res)
+        mysql_free_result(res);
+    return true;
+}
+
+/* "(key = ... AND message IN (...) AND login_time > from)" */
+static void fact_term(MYSQL *m, buf *q, size_t *terms, const char *key_sql, const char *value,
+                      int64_t from)
+{
+    buf_printf(q, "%s(%s", (*terms)++ ? " OR " : "", key_sql);
+    sql_str(m, q, value);
+    buf_append_str(q, " AND message IN (");
+    for (size_t k = 0; k < ARRAY_LEN(counted_messages); k++) {
+        if (k)
+            buf_append_str(q, ", ");
+        sql_str(m, q, counted_messages[k]);
+    }
+    buf_append_str(q, ") AND login_time > ");
+    sql_time(q, from);
+    buf_append_str(q, ")");
+}
+
+/* The terms of check c. */
+static void fact_terms(MYSQL *m, buf *q, size_t *terms, const session_login_check *c, int64_t from)
+{
+    if (c->lim.max_user) {
+        char key[64];
+        snprintf(key, sizeof key,
+                 "tenant_id = %llu AND username = ", (unsigned long long)c->tenant);
+        fact_term(m, q, terms, key, c->name, from);
+    }
+    if (c->lim.max_ip && check_has_ip(c))
+        fact_term(m, q, terms, "ip = ", c->ip, from);
+}
+
+/* The facts of one check while the rows come in. */
+typedef struct fact_acc {
+    session_login_facts f;  /* what session_login_decide reads */
+    int64_t *user_fail;     /* failure times of the user name (owned) */
+    size_t nuser, capuser;  /* used, allocated */
+    int64_t *ip_fail;       /* failure times from the IP (owned) */
+    size_t nip, capip;      /* used, allocated */
+    session_login_check *c; /* whose */
+} fact_acc;
+
+static void fact_push(int64_t **v, size_t *n, size_t *cap, int64_t t)
+{
+    mem_grow((void **)v, cap, *n + 1, sizeof **v);
+    (*v)[(*n)++] = t;
+}
+
+/* Hands one failure row (tenant, username, ip at t) to the checks whose keys it
+ * matches: the user name byte for byte (the column is utf8mb4_bin), the IP as the
+ * column compares (utf8mb4_unicode_ci: letter case aside). */
+static void fact_add(fact_acc *acc, size_t n, uint64_t tenant, const char *username, const char *ip,
+                     int64_t t, int64_t now_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        const session_login_check *c = acc[i].c;
+        if (t <= now_ms - c->lim.window_ms - c->lim.lockout_ms)
+            continue;
+        if (c->lim.max_user && c->tenant == tenant && strcmp(username, c->name) == 0)
+            fact_push(&acc[i].user_fail, &acc[i].nuser, &acc[i].capuser, t);
+        if (c->lim.max_ip && check_has_ip(c) && strcasecmp(ip, c->ip) == 0)
+            fact_push(&acc[i].ip_fail, &acc[i].nip, &acc[i].capip, t);
+    }
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Reads the facts of every check of the batch (n of them, in acc; their user rows are
+ * read) and decides each. */
+static bool read_login_facts(MYSQL *m, session_batch *b, fact_acc *acc, size_t n)
+{
+    int64_t now = b->now_ms;
+    buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SELECT tenant_id, username, ip, login_time FROM tenant_login_log WHERE ");
+    size_t terms = 0;
+    for (size_t i = 0; i < n; i++)
+        fact_terms(m, &q, &terms, acc[i].c,
+                   now - acc[i].c->lim.window_ms - acc[i].c->lim.lockout_ms);
+    MYSQL_RES *res = NULL;
+    bool ok = terms == 0 ||
+              (mysql_real_query(m, q.data, q.len) == 0 && (res = mysql_store_result(m)) != NULL);
+    buf_free(&q);
+    if (!ok)
+        return note_error(b, m, "read login failures");
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        uint64_t tenant;
+        int64_t t;
+        if (r[1] && r[2] && r[3] && dal_col_u64(r[0], len[0], &tenant) &&
+            db_parse_datetime_ms(r[3], &t))
+            fact_add(acc, n, tenant, r[1], r[2], t, now);
+    }
+    if (res)
+        mysql_free_result(res);
+    for (size_t i = 0; i < n; i++) {
+        if (acc[i].nuser > 1)
+            qsort(acc[i].user_fail, acc[i].nuser, sizeof *acc[i].user_fail, newest_first);
+        if (acc[i].nip > 1)
+            qsort(acc[i].ip_fail, acc[i].nip, sizeof *acc[i].ip_fail, newest_first);
+        const session_login_user *u = &acc[i].c->user;
+        acc[i].f.last_ok_ms = u->found ? u->last_login_ms : 0;
+        acc[i].f.user_fail_ms = acc[i].user_fail;
+        acc[i].f.nuser_fail = acc[i].nuser;
+        acc[i].f.ip_fail_ms = acc[i].ip_fail;
+        acc[i].f.nip_fail = acc[i].nip;
+        session_login_decide(acc[i].c, &acc[i].f, now);
+    }
+    return true;
+}
+
+bool session_db_login_check(MYSQL *m, session_login_check *c, int64_t now_ms, char *err,
+                            size_t errlen)
+{
+    session_batch scratch = {.now_ms = now_ms};
+    fact_acc acc = {.c = c};
+    bool ok = read_login_users(m, &scratch, &c, 1) && read_login_facts(m, &scratch, &acc, 1);
+    mem_free(acc.user_fail);
+    mem_free(acc.ip_fail);
+    if (!ok) {
+        snprintf(err, errlen, "%s", scratch.err);
+        if (db_error_is_connection(m))
+            worker_db_failed();
+    }
+    return ok;
+}
+
 static bool run_read(MYSQL *m, session_batch *b, session_op *op)
 {
     switch (op->kind) {
@@ -1136,43 +1407,5 @@ bool session_db_revoke_user(MYSQL *m, uint64_t tenant, uint64_t user, long long 
     if (mysql_real_query(m, sql, (unsigned long)n) != 0)
         return false;
     *revoked = (long long)mysql_affected_rows(m);
-    return true;
-}
-
-bool session_db_login_user(MYSQL *m, uint64_t tenant, const char *username, session_login_user *u,
-                           char *err, size_t errlen)
-{
-    memset(u, 0, sizeof *u);
-    buf q;
-    buf_init(&q);
-    buf_printf(&q,
-               "SELECT id, status, password, username FROM tenant_user WHERE tenant_id = %llu "
-               "AND username = ",
-               (unsigned long long)tenant);
-    db_quote(m, &q, username, strlen(username));
-    buf_append_str(&q, " AND deleted_at = 0");
-    bool ok = mysql_real_query(m, q.data, q.len) == 0;
-    buf_free(&q);
-    MYSQL_RES *res = ok ? mysql_store_result(m) : NULL;
-    if (!res) {
-        snprintf(err, errlen, "%s", mysql_error(m));
-        if (db_error_is_connection(m))
-            worker_db_failed();
-        return false;
-    }
-    MYSQL_ROW r;
-    while ((r = mysql_fetch_row(res))) {
-        const unsigned long *len = mysql_fetch_lengths(res);
-        /* The column's collation pads spaces: "admin " equals "admin". Only the exact
-         * name counts. */
-        if (!r[3] || strcmp(r[3], username) != 0 || !dal_col_u64(r[0], len[0], &u->id))
-            continue;
-        u->found = true;
-        u->status = dal_col_int(r[1], len[1]);
-        if (r[2] && len[2] <= PASSWD_HASH_MAX)
-            memcpy(u->hash, r[2], len[2] + 1);
-        break;
-    }
-    mysql_free_result(res);
     return true;
 }

@@ -20,9 +20,11 @@
 
 struct client;
 struct event;
+struct login_job;
 struct worker_pool;
 
-#define SESSION_TTL_MAX_S 31536000 /* longest TTL a command may ask for (a year) */
+#define SESSION_TTL_MAX_S        31536000 /* longest TTL a command may ask for (a year) */
+#define SESSION_LOGIN_KEY_SECRET 16       /* bytes of the SipHash key (crypto_shorthash) */
 
 /* What a queued op answers its client once the database has spoken. */
 enum session_reply {
@@ -42,6 +44,10 @@ enum session_reply {
 typedef struct session_stats {
     uint64_t logins_ok;         /* LOGIN answered with a token */
     uint64_t logins_failed;     /* LOGIN answered WRONGPASS */
+    uint64_t logins_locked_out; /* ... of which refused by a lockout, with no password check */
+    uint64_t login_lockouts;    /* lockouts started here (a user name or an IP reached its
+                                   limit of failures) */
+    uint64_t password_checks;   /* LOGIN password checks run (the dummy one included) */
     uint64_t created;           /* sessions committed (CREATE and LOGIN) */
     uint64_t touched;           /* TOUCH committed on a live session */
     uint64_t revoked;           /* sessions revoked by REVOKE, REVOKEALL and the cap */
@@ -94,8 +100,20 @@ typedef struct session_state {
     int64_t load_retry_ms;    /* wall clock of the next load attempt */
     int64_t load_backoff_ms;  /* current retry step */
     int64_t next_purge_ms;    /* wall clock of the next purge */
-    size_t logins_running;    /* password checks queued or running */
-    size_t hasher_threads;    /* size of the hashing pool */
+    size_t logins_running;    /* logins from the command until their row is committed */
+    idmap login_keys;         /* SipHash of a lockout key -> its struct login_key: the
+                                 logins of the key between their check and their row's
+                                 commit, and the ones waiting for them (cmd_session.c) */
+    uint8_t login_key_secret[SESSION_LOGIN_KEY_SECRET]; /* the SipHash key (random) */
+    size_t logins_waiting;                              /* logins waiting for others of their key */
+    uint64_t checks_started;           /* check_seq of the latest LOGIN check submitted */
+    struct login_job *checks_head;     /* LOGIN checks on the checkers, oldest first */
+    struct login_job *checks_tail;     /* ... the newest */
+    struct login_job *logins_settling; /* logins whose row committed while older checks
+                                          were running, which may have read before the
+                                          commit: they count for their keys until those
+                                          are done (cmd_session.c) */
+    size_t hasher_threads;             /* size of the hashing pool */
     session_stats stats;
 } session_state;
 
@@ -132,6 +150,16 @@ void session_login_init(void);
 /* At shutdown, before the checkers stop: password checks still queued end at once
  * without hashing (their clients are gone). */
 void session_login_cancel(void);
+/* At shutdown, once the pools have stopped: logins still waiting for others of their
+ * key are answered -DBERR and freed, and so is the key table. */
+void session_login_drain(void);
+
+/* A login's row (its create or failed-login op, holding the login in op->ctx) was
+ * committed or failed (batch_done's apply phase, before any reply): the attempt no
+ * longer counts as in flight for its keys, and logins waiting for it are checked again.
+ * Frees the login, or keeps it counted until the checks running since before the
+ * commit are done (sess.logins_settling). cmd_session.c. */
+void session_login_committed(session_op *op);
 
 /* Reply encoders (loop thread, c's protocol). */
 void session_reply_dberr(struct client *c);

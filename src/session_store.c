@@ -251,6 +251,8 @@ void session_store_set_expiry(session_store *st, session *s, int64_t expires_ms)
 
 void session_store_remove(session_store *st, session *s)
 {
+    if (st->on_remove)
+        st->on_remove(s);
     idmap_del(&st->by_hash, hash_key(s->hash));
     heap_remove(st, s);
     session_user *u = s->owner;

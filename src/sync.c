@@ -37,6 +37,7 @@
 #include "server.h"
 #include "session.h"
 #include "sync_internal.h"
+#include "tracking.h"
 #include "util.h"
 #include "worker.h"
 
@@ -273,15 +274,21 @@ static void followups_add(const dal_key *k, size_t n)
     sync.nfollowups += n;
 }
 
-/* Applies a batch to the live model; follow-ups are kept for the next poll. */
-static void apply_batch(const dal_batch *b)
+/* Applies a batch to the live model; follow-ups are kept for the next poll. This is
+ * where writes, change-log polls of other instances' and SQL changes all change the
+ * model, so it is also where client tracking learns what changed: the invalidation
+ * pushes go out here, before the writer's reply and before any later reply. origin:
+ * the writing client's id, 0 for a poll. */
+static void apply_batch(const dal_batch *b, uint64_t origin)
 {
     for (size_t i = 0; i < b->nsessions; i++)
         session_user_changed(b->sessions[i].tenant, b->sessions[i].user);
     if (!server.model || !sync.profile)
         return;
     dal_apply_out out = {0};
+    tracking_batch_begin(sync.profile, server.model, b, origin);
     dal_apply(sync.profile, server.model, b, &out);
+    tracking_batch_end(server.model);
     followups_add(out.followups, out.nfollowups);
     mem_free(out.followups);
     sync.st.applied += out.applied;
@@ -369,7 +376,7 @@ static void poll_done(void *arg)
         start_full_reload("change rows this instance never read were purged");
         return;
     }
-    apply_batch(&j->batch);
+    apply_batch(&j->batch, 0);
     sync.st.changes += j->nids;
     sync.st.ignored += j->nignored;
     sync.st.tenant_reloads += j->tenant_reloads;
@@ -421,9 +428,9 @@ static void poll_start(void)
 
 /* ----------------------------------------------------------------- writes ---- */
 
-void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n)
+void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n, uint64_t origin)
 {
-    apply_batch(b);
+    apply_batch(b, origin);
     sync_changes_applied(ids, n);
 }
 

@@ -154,8 +154,9 @@ void sync_purge_run(void *arg);
 /* The profile the follower reads with (NULL when the profile has no loader). */
 const dal_profile *sync_profile(void);
 /* A write committed: applies its re-read rows, records its own change ids as applied
- * (ids[0..n), ascending), wakes WAITREV callers. */
-void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n);
+ * (ids[0..n), ascending), wakes WAITREV callers. origin: the writing client's id (0 when
+ * it has gone), which client tracking's NOLOOP spares. */
+void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n, uint64_t origin);
 /* Counts a write for INFO: ok, or failed (dberr: the database refused or is down, and
  * err says why; it becomes INFO's db_last_error). */
 void sync_note_write(bool ok, bool dberr, const char *err);

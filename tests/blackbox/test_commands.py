@@ -178,7 +178,7 @@ class ProfileGateTest(unittest.TestCase):
                                   (("STORES", "1", "1"), "STORES"),
                                   (("SESSION", "CANMENU", "x", "1"), "SESSION CANMENU"),
                                   (("SESSION", "MENUS", "x"), "SESSION MENUS"),
-                                  (("ROLE", "GRANT", "1", "2", "511"), "ROLE"),
+                                  (("ROLE", "GRANT", "1", "2", "511"), "ROLE GRANT"),
                                   (("USER", "ENABLE", "1", "2"), "USER"),
                                   (("TENANT", "DISABLE", "1"), "TENANT")):
                     with self.subTest(cmd=" ".join(cmd)):

@@ -650,7 +650,7 @@ class MpReadsTest(MpCase):
                                (("ROLES", 1, 1), "ROLES"), (("CANSTORE", 1, 1, 1), "CANSTORE"),
                                (("STORES", 1, 1), "STORES"),
                                (("USER", "ADDROLE", 1, 1, 1), "USER"),
-                               (("ROLE", "GRANT", 1, 1, 1), "ROLE"),
+                               (("ROLE", "GRANT", 1, 1, 1), "ROLE GRANT"),
                                (("TENANT", "ENABLE", 1), "TENANT")):
                 with self.subTest(cmd=name):
                     self.check(Err("ERR %s needs profile bitenant" % name, exact=True), *args)
@@ -673,11 +673,14 @@ class MpReadsTest(MpCase):
                              [b"can"])
             self.assertEqual(conn.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "*menu*"), [])
         names = dec(self.call3("COMMAND", "LIST"))
+        # Bare ROLE (the replication role) exists in every profile; ROLE GRANT|REVOKE do not.
         for n in ("can", "perms", "domains", "userbylogin", "appflags", "why", "bind", "unbind",
-                  "session", "revision", "waitrev"):
+                  "session", "revision", "waitrev", "role"):
             self.assertIn(n, names)
-        for n in ("canmenu", "menus", "roles", "canstore", "stores", "user", "role", "tenant"):
+        for n in ("canmenu", "menus", "roles", "canstore", "stores", "user", "tenant"):
             self.assertNotIn(n, names)
+        roles = dec(self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "role*"))
+        self.assertEqual(roles, ["role", "role|help"])
         subs = dec(self.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "session|*"))
         self.assertIn("session|can", subs)
         self.assertNotIn("session|canmenu", subs)

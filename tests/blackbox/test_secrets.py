@@ -8,8 +8,7 @@ slowlog-log-slower-than 0; then the log file, CLIENT LIST (also while a LOGIN is
 flight), SLOWLOG GET, INFO everything and CONFIG GET * are searched for every password,
 token and hash used: the passwords, the tokens, their BLAKE2b-256 hashes (hex, base64),
 the argon2id hashes of the user lines and the demo users' password hashes, whole and
-their digest and salt parts. rbacd has no MONITOR (it is an unknown command), so there
-is no MONITOR output to search.
+their digest and salt parts, and what a MONITOR client watching from the start was sent.
 
 Sources (conf/rbacd.conf, README "Running it"): db-password and db-password-file are one
 setting, the one given last wins (file lines in order, then the command line);
@@ -262,7 +261,11 @@ class SecretsStayHiddenTest(unittest.TestCase):
         with RbacdServer(db=self.db, conf_lines=conf, password=requirepass) as srv:
             admin = srv.raw_connection(timeout=30)
             checker = srv.raw_connection(timeout=30)
+            watcher = srv.raw_connection(timeout=30)
             try:
+                # MONITOR sees every command below.
+                self.assertEqual(watcher.call("AUTH", requirepass), "OK")
+                self.assertEqual(watcher.call("MONITOR"), "OK")
                 # AUTH and HELLO, right and wrong.
                 self.assertIsInstance(admin.call("AUTH", wrong[0]), RespError)
                 self.assertEqual(admin.call("AUTH", requirepass), "OK")
@@ -312,10 +315,14 @@ class SecretsStayHiddenTest(unittest.TestCase):
                 with srv.raw_connection(timeout=30) as c:
                     self.assertIsInstance(c.call("AUTH", requirepass), RespError)
                     self.assertEqual(c.call("AUTH", requirepass2), "OK")
-                # No MONITOR to watch any of it.
-                mon = admin.call("MONITOR")
-                self.assertIsInstance(mon, RespError)
-                self.assertTrue(str(mon).startswith("ERR unknown command 'MONITOR'"), mon)
+                # Everything MONITOR was sent, up to a marker.
+                marker = "monitor-end-" + tag
+                self.assertEqual(admin.call("ECHO", marker), marker.encode())
+                watched = []
+                while not watched or marker not in watched[-1]:
+                    watched.append(str(watcher.read_reply()))
+                monitor_text = "\n".join(watched)
+                seen.append(monitor_text)
                 # What an operator can see.
                 seen.append(admin.call("CLIENT", "LIST").decode())
                 seen.append(checker.call("CLIENT", "INFO").decode())
@@ -327,6 +334,7 @@ class SecretsStayHiddenTest(unittest.TestCase):
             finally:
                 admin.close()
                 checker.close()
+                watcher.close()
             srv.stop()
             log = srv.log_text() + srv.stderr_text()
         seen.append(log)
@@ -340,6 +348,9 @@ class SecretsStayHiddenTest(unittest.TestCase):
         self.assertIn("'CONFIG' 'SET' (redacted) (redacted)", log)
         self.assertIn("'CLIENT' 'LIST'", log)
         self.assertIn("b'(redacted)'", repr(slowlog))
+        self.assertIn('"AUTH" "(redacted)" "(redacted)"', monitor_text)
+        self.assertIn('"SESSION" "LOGIN" "(redacted)"', monitor_text)
+        self.assertIn('"CONFIG" "SET" "(redacted)" "(redacted)"', monitor_text)
         self.assertIn("database password from db-password-file " + pwfile, log)
 
         hashes = {boss_hash, checker_hash}

@@ -166,13 +166,15 @@ class WritesTest(ServerTestCase):
             ("TENANT", "SUBSCRIBE", "1", "3", "5", "4"),        # start after end
             ("TENANT", "SUBSCRIBE", "1", "3", "-5", "4"),
             ("TENANT", "SUBSCRIBE", "1", "3", "0", "999999999999999999"),
-            ("ROLE",),
+            ("USER",),                                          # bare container
             ("WAITREV", "1", "-1"),
             ("WAITREV", "x", "10"),
         ]
         for cmd in cases:
             with self.subTest(cmd=" ".join(cmd)):
                 self.assertErr(self.call(*cmd), "ERR")
+        # Bare ROLE is Redis's replication role, not a write (SPEC §2).
+        self.assertEqual(self.call("ROLE"), [b"master", 0, []])
 
     # ---- USER ----
 

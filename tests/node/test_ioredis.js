@@ -2,8 +2,7 @@
 // connection with HELLO 3 (RESP3), then CLIENT SETINFO, as current clients do.
 //
 // The server (and its scratch database) comes from ../blackbox/harness.py's serve
-// mode, which prints "PORT PID" and runs until its standard input closes; it then
-// checks that the server stopped cleanly (exit 0, no sanitizer report).
+// mode, through ./harness.js.
 //
 // Run: node test_ioredis.js (from tests/node, with RBACD_BIN, RBACD_SOURCE_DIR and
 // RBACD_TEST_DBDIR set, as CTest does). Exits non-zero when a test fails.
@@ -11,63 +10,8 @@
 
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
-const path = require("node:path");
-const readline = require("node:readline");
 const Redis = require("ioredis");
-
-const HARNESS = path.join(__dirname, "..", "blackbox", "harness.py");
-const START_TIMEOUT_MS = 60000;
-
-// Starts harness.py serve; resolves with { port, pid, child, stderr }.
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn("/usr/bin/python3", [HARNESS, "serve"], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error("the server did not start in time:\n" + stderr));
-    }, START_TIMEOUT_MS);
-    const rl = readline.createInterface({ input: child.stdout });
-    rl.once("line", (line) => {
-      clearTimeout(timer);
-      const [port, pid] = line.trim().split(/\s+/).map(Number);
-      resolve({ port, pid, child, stderr: () => stderr });
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`harness exited (${code}) before the server started:\n${stderr}`));
-    });
-  });
-}
-
-// Closes the harness's stdin and resolves with its exit status.
-function stopServer(srv) {
-  return new Promise((resolve) => {
-    srv.child.removeAllListeners("exit");
-    if (srv.child.exitCode !== null) {
-      resolve(srv.child.exitCode);
-      return;
-    }
-    srv.child.once("exit", (code) => resolve(code));
-    srv.child.stdin.end();
-  });
-}
-
-// Parses CLIENT INFO / CLIENT LIST lines into { key: value }.
-function clientFields(text) {
-  const out = {};
-  for (const kv of String(text).trim().split(" ")) {
-    const i = kv.indexOf("=");
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
+const { startServer, stopServer, clientFields } = require("./harness");
 
 describe("ioredis 6 with default options", () => {
   let srv;

@@ -186,6 +186,10 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.change_retention, 86400);
     CHECK_EQ_INT(c.session_ttl, 7200);
     CHECK_EQ_INT(c.session_max_per_user, 20);
+    CHECK_EQ_INT(c.login_max_failures, 5);
+    CHECK_EQ_INT(c.login_max_failures_per_ip, 20);
+    CHECK_EQ_INT(c.login_failure_window, 300);
+    CHECK_EQ_INT(c.login_lockout, 900);
     CHECK_EQ_INT(c.worker_threads, 4);
     CHECK_EQ_INT(c.http_port, 0);
     CHECK_EQ_STR(c.http_bind, "127.0.0.1");
@@ -425,6 +429,31 @@ static void test_file_errors_values(void)
                    "worker-threads: '65' is not an integer between 1 and 64");
     CHECK_FILE_ERR("session-ttl 0\n", 1,
                    "session-ttl: '0' is not an integer between 1 and 31536000");
+    CHECK_FILE_ERR("login-max-failures -1\n", 1,
+                   "login-max-failures: '-1' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("login-failure-window 0\n", 1,
+                   "login-failure-window: '0' is not an integer between 1 and 86400");
+    CHECK_FILE_ERR("login-lockout 0\n", 1,
+                   "login-lockout: '0' is not an integer between 1 and 31536000");
+    /* The login limits: negative, not a number, past the bound; the line is named. */
+    CHECK_FILE_ERR("login-max-failures five\n", 1,
+                   "login-max-failures: 'five' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("login-max-failures 10001\n", 1,
+                   "login-max-failures: '10001' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("port 6390\nlogin-max-failures-per-ip -3\n", 2,
+                   "login-max-failures-per-ip: '-3' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("login-max-failures-per-ip 2.5\n", 1,
+                   "login-max-failures-per-ip: '2.5' is not an integer between 0 and 10000");
+    CHECK_FILE_ERR("login-failure-window -300\n", 1,
+                   "login-failure-window: '-300' is not an integer between 1 and 86400");
+    CHECK_FILE_ERR("login-failure-window 5m\n", 1,
+                   "login-failure-window: '5m' is not an integer between 1 and 86400");
+    CHECK_FILE_ERR("login-failure-window 86401\n", 1,
+                   "login-failure-window: '86401' is not an integer between 1 and 86400");
+    CHECK_FILE_ERR("\n# lockout\nlogin-lockout -900\n", 3,
+                   "login-lockout: '-900' is not an integer between 1 and 31536000");
+    CHECK_FILE_ERR("login-lockout \"\"\n", 1,
+                   "login-lockout: '' is not an integer between 1 and 31536000");
     CHECK_FILE_ERR("sync-interval-ms 9\n", 1,
                    "sync-interval-ms: '9' is not an integer between 10 and 60000");
     CHECK_FILE_ERR("slowlog-log-slower-than -2\n", 1,
@@ -844,6 +873,11 @@ static void test_args_errors(void)
     CHECK_ARGS_ERR("command line: --port: 'abc' is not an integer between 0 and 65535", "--port",
                    "abc");
     CHECK_ARGS_ERR("command line: --nope: unknown configuration key", "--nope", "1");
+    CHECK_ARGS_ERR("command line: --login-lockout: '-1' is not an integer between 1 and 31536000",
+                   "--login-lockout", "-1");
+    CHECK_ARGS_ERR("command line: --login-max-failures-per-ip: 'many' is not an integer between 0 "
+                   "and 10000",
+                   "--login-max-failures-per-ip", "many");
     CHECK_ARGS_ERR("command line: --port: wrong number of arguments (expected 1, got 0)", "--port",
                    "--timeout", "5");
     CHECK_ARGS_ERR("command line: --port: wrong number of arguments (expected 1, got 2)", "--port",
@@ -873,6 +907,10 @@ static void test_set_runtime(void)
         {"change-retention", "600", "600"},
         {"session-ttl", "30", "30"},
         {"session-max-per-user", "2", "2"},
+        {"login-max-failures", "0", "0"},
+        {"login-max-failures-per-ip", "3", "3"},
+        {"login-failure-window", "2", "2"},
+        {"login-lockout", "2", "2"},
         {"loglevel", "debug", "debug"},
         {"slowlog-log-slower-than", "0", "0"},
         {"slowlog-max-len", "5", "5"},
@@ -1033,6 +1071,10 @@ static const char *const all_keys[] = {
     "change-retention",
     "session-ttl",
     "session-max-per-user",
+    "login-max-failures",
+    "login-max-failures-per-ip",
+    "login-failure-window",
+    "login-lockout",
     "worker-threads",
     "log-retention-months",
     "log-partitions-ahead",
@@ -1048,6 +1090,7 @@ static const char *const all_keys[] = {
     "slowlog-max-len",
     "client-output-limit",
     "proto-max-bulk-len",
+    "tracking-table-max-keys",
     "save",
     "appendonly",
     "databases",

@@ -152,7 +152,7 @@ static void test_metrics_walk(void)
 }
 
 /* The server's list: each module once, named, and the INFO sections rbac, sessions,
- * sync, housekeeping in that order (INFO keeps its order; new sections come last). */
+ * sync, housekeeping, tracking in that order (INFO keeps its order; new sections come last). */
 static void test_server_list(void)
 {
     const char *sections[8];
@@ -167,12 +167,13 @@ static void test_server_list(void)
         }
     }
     CHECK(n >= 4);
-    CHECK_EQ_INT(nsections, 4);
-    if (nsections == 4) {
+    CHECK_EQ_INT(nsections, 5);
+    if (nsections == 5) {
         CHECK_EQ_STR(sections[0], "rbac");
         CHECK_EQ_STR(sections[1], "sessions");
         CHECK_EQ_STR(sections[2], "sync");
         CHECK_EQ_STR(sections[3], "housekeeping");
+        CHECK_EQ_STR(sections[4], "tracking");
     }
 }
 

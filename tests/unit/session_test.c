@@ -2,8 +2,9 @@
  * Session store tests: tokens (form, randomness, base64url, the BLAKE2b-256 hash
  * against known vectors), the store's three indexes kept in step (hash table with
  * 8-byte-prefix collisions, per-user lists in creation order, the expiry heap under a
- * long seeded run of adds, touches and removals checked against a reference), and the
- * text cleaning every VARCHAR value goes through before it reaches the database.
+ * long seeded run of adds, touches and removals checked against a reference), the
+ * text cleaning every VARCHAR value goes through before it reaches the database, and
+ * LOGIN's lockout decision from what the database says.
  */
 #include "mem.h"
 #include "session_db.h"
@@ -276,6 +277,138 @@ static void test_text_ok(void)
     CHECK(!session_text_ok(long_name, 65, 64));
 }
 
+/* ---- login limits: the decision before a password check ---- */
+
+#define T0 1800000000000LL /* a wall clock in ms */
+
+static session_login_check lcheck(uint32_t max_user, uint32_t max_ip, const char *ip)
+{
+    session_login_check c;
+    memset(&c, 0, sizeof c);
+    c.tenant = 1;
+    c.name = "bob";
+    c.ip = ip;
+    c.lim.max_user = max_user;
+    c.lim.max_ip = max_ip;
+    c.lim.window_ms = 300000;
+    c.lim.lockout_ms = 900000;
+    return c;
+}
+
+static void test_login_decide_counts(void)
+{
+    /* Four failures in the window (and one before it): not locked; the fifth failure
+     * starts a lockout of the name. */
+    int64_t fails[] = {T0 - 1000, T0 - 2000, T0 - 3000, T0 - 4000, T0 - 400000};
+    session_login_facts f = {.user_fail_ms = fails, .nuser_fail = 5};
+    session_login_check c = lcheck(5, 0, NULL);
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK(!c.user_locked);
+    CHECK_EQ_INT(c.user_failures, 4);
+    int64_t u, i;
+    session_login_lockouts(&c, true, T0 + 5, &u, &i);
+    CHECK_EQ_INT(u, T0 + 5 + 900000);
+    CHECK_EQ_INT(i, 0);
+    session_login_lockouts(&c, false, T0 + 5, &u, &i); /* a success starts nothing */
+    CHECK_EQ_INT(u, 0);
+    /* A success after the second failure: only the two after it count. */
+    f.last_ok_ms = T0 - 2500;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.user_failures, 2);
+    /* Five failures within the window, the newest less than the lockout ago: locked
+     * until the newest + lockout, refused; a refusal starts nothing. */
+    int64_t five[] = {T0 - 1, T0 - 2, T0 - 3, T0 - 4, T0 - 5};
+    session_login_facts g = {.user_fail_ms = five, .nuser_fail = 5};
+    session_login_decide(&c, &g, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_USER);
+    CHECK(c.user_locked);
+    CHECK_EQ_INT(c.user_until_ms, T0 - 1 + 900000);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u + i, 0);
+    /* ... and a success after them ends it. */
+    g.last_ok_ms = T0 - 1;
+    session_login_decide(&c, &g, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 0);
+    /* Limit off: nothing counted, nothing refused, nothing started. */
+    g.last_ok_ms = 0;
+    c = lcheck(0, 0, "10.0.0.1");
+    session_login_decide(&c, &g, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u + i, 0);
+}
+
+static void test_login_decide_lockouts(void)
+{
+    session_login_check c = lcheck(5, 20, "10.0.0.1");
+    int64_t u, i;
+    /* Ended: five failures whose newest is more than the lockout ago. */
+    int64_t old[] = {T0 - 900001, T0 - 900002, T0 - 900003, T0 - 900004, T0 - 900005};
+    session_login_facts f = {.user_fail_ms = old, .nuser_fail = 5};
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 0); /* out of the window too */
+    /* A lockout shorter than the window: ended, but its failures still count, so the
+     * next failure locks again. */
+    c.lim.lockout_ms = 2000;
+    int64_t recent[] = {T0 - 10000, T0 - 10001, T0 - 10002, T0 - 10003, T0 - 10004};
+    f.user_fail_ms = recent;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 5);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u, T0 + 2000);
+    /* An older run of five within the window still in force, behind a newer failure
+     * whose run is not: locked by the older one. */
+    c.lim.lockout_ms = 900000;
+    int64_t runs[] = {T0 - 100, T0 - 400000, T0 - 400001, T0 - 400002, T0 - 400003, T0 - 400004};
+    f.user_fail_ms = runs;
+    f.nuser_fail = 6;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_USER);
+    CHECK_EQ_INT(c.user_until_ms, T0 - 400000 + 900000);
+    /* Failures exactly a window apart are not within it. */
+    int64_t apart[] = {T0 - 1, T0 - 100000, T0 - 200000, T0 - 250000, T0 - 300001};
+    f.user_fail_ms = apart;
+    f.nuser_fail = 5;
+    session_login_decide(&c, &f, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.user_failures, 4);
+    /* The IP: its own count, which no success resets. */
+    int64_t ipf[] = {T0 - 10, T0 - 20, T0 - 30};
+    session_login_facts h = {.ip_fail_ms = ipf, .nip_fail = 3, .last_ok_ms = T0 - 5};
+    c = lcheck(5, 4, "10.0.0.1");
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+    CHECK_EQ_INT(c.ip_failures, 3);
+    session_login_lockouts(&c, true, T0, &u, &i);
+    CHECK_EQ_INT(u, 0);
+    CHECK_EQ_INT(i, T0 + 900000);
+    int64_t ipf4[] = {T0 - 10, T0 - 20, T0 - 30, T0 - 40};
+    h.ip_fail_ms = ipf4;
+    h.nip_fail = 4;
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_IP);
+    CHECK(c.ip_locked);
+    CHECK_EQ_INT(c.ip_until_ms, T0 - 10 + 900000);
+    /* Both locked: the user name's lockout is named. */
+    int64_t five[] = {T0 - 1, T0 - 2, T0 - 3, T0 - 4, T0 - 5};
+    h.user_fail_ms = five;
+    h.nuser_fail = 5;
+    h.last_ok_ms = 0;
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_USER);
+    CHECK(c.ip_locked);
+    /* No IP given: no IP limit. */
+    c = lcheck(5, 1, "");
+    h.user_fail_ms = NULL;
+    h.nuser_fail = 0;
+    session_login_decide(&c, &h, T0);
+    CHECK_EQ_INT(c.refused, SESSION_LOCKOUT_NONE);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -290,5 +423,7 @@ int main(void)
     TEST_RUN(test_expiry_heap_seeded);
     TEST_RUN(test_text_clean);
     TEST_RUN(test_text_ok);
+    TEST_RUN(test_login_decide_counts);
+    TEST_RUN(test_login_decide_lockouts);
     return TEST_DONE();
 }
