@@ -15,9 +15,12 @@ Instance A prefers node 1, B node 2, C node 3 (db-host lists rotated). In order:
   tenant_operation_log row on every node; the three instances and a fresh load answer
   alike.
 * A row lock held on A's node fails A's write fast (-DBERR, no retry).
-* kill -9 node 1: A keeps answering reads at once; its writes and change-following move
-  to another node within 10 s; the loss and the return are logged and counted; once
-  node 1 is back, A returns to it.
+* kill -9 node 1 while A's change-log poll waits in a read there (node 1's replication
+  paused by FLUSH TABLES WITH READ LOCK, a change committed on node 3): the poll breaks
+  in the middle of its read and runs again on another node from the same place (the
+  change arrives, no reload); A keeps answering reads at once; its writes and
+  change-following move to another node within 10 s; the loss and the return are
+  logged and counted (INFO and /metrics); once node 1 is back, A returns to it.
 
 Figures (write latency, propagation delay, failover time, -DBERR share) are printed,
 with the same write latency and propagation delay on the single test MariaDB next to
@@ -84,13 +87,14 @@ def node_socket(n):
         return f.readline().strip()
 
 
-def node_sql(n, sql, args=None, database=DBNAME):
-    """Runs one statement as root on node n (autocommit); rows as tuples."""
+def node_sql(n, sql, args=None, database=DBNAME, sync=True):
+    """Runs one statement as root on node n (autocommit); rows as tuples. sync: the read
+    waits for what the cluster committed (wsrep_sync_wait)."""
     c = pymysql.connect(unix_socket=node_socket(n), user="root", database=database,
                         autocommit=True, connect_timeout=5)
     try:
         with c.cursor() as cur:
-            cur.execute("SET SESSION wsrep_sync_wait = 1")
+            cur.execute("SET SESSION wsrep_sync_wait = %d" % (1 if sync else 0))
             cur.execute(sql, args)
             return cur.fetchall()
     finally:
@@ -443,9 +447,24 @@ class GaleraTest(unittest.TestCase):
         a = self.r[0]
         self.assertEqual(info_sync(a)["db_node_current"], "127.0.0.1:%d" % base_port())
         want = a.execute_command("MENUS", 1, self.users[0])
-        lost0 = info_sync(a)["db_connections_lost"]
+        before = info_sync(a)
+        lost0 = before["db_connections_lost"]
+        # A poll that breaks in the middle of a read: node 1 stops applying (FLUSH TABLES
+        # WITH READ LOCK pauses its replication), so A's next poll waits in its
+        # cluster-synced read for a change committed on node 3; node 1 then dies under it.
+        frozen = pymysql.connect(unix_socket=node_socket(1), user="root", database=DBNAME)
+        frozen.cursor().execute("FLUSH TABLES WITH READ LOCK")
+        node_sql(3, "UPDATE tenant_user SET real_name = CONCAT(real_name, '+') WHERE id = %s",
+                 (self.users[0],))
+        pending = int(node_sql(3, "SELECT MAX(id) FROM rbac_change")[0][0])
+        wait_for(lambda: node_sql(
+            1, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'rbacd' AND "
+               "COMMAND = 'Query' AND TIME_MS > 300 AND (INFO LIKE '%%SNAPSHOT%%' OR "
+               "INFO LIKE '%%rbac_change%%')", sync=False)[0][0] > 0, 10,
+            "A's poll waiting in a read on node 1")
         t_kill = time.monotonic()
         galera("kill", cluster_dir(), 1)  # SIGKILL, then waits for the process to be gone
+        frozen.close()
         # Reads: from memory, at once.
         t0 = time.monotonic()
         self.assertEqual(a.execute_command("MENUS", 1, self.users[0]), want)
@@ -475,6 +494,12 @@ class GaleraTest(unittest.TestCase):
                     "VALUES (1, %s, %s)", (role, menu))
         top = int(node_sql(3, "SELECT MAX(id) FROM rbac_change")[0][0])
         self.assertEqual(a.execute_command("WAITREV", top, int(FAILOVER_LIMIT_S * 1000)), 1)
+        # The broken poll was run again on another node from the same place: the change it
+        # was waiting for arrived, with no reload.
+        self.assertLess(pending, top)
+        s = info_sync(a)
+        self.assertGreater(s["poll_failures"], before["poll_failures"])
+        self.assertEqual(s["full_reloads"], before["full_reloads"])
         FIGURES["failover: SQL on another node seen by A after the kill"] = "%.2f s" % (
             time.monotonic() - t_kill)
         self.assertLess(time.monotonic() - t_kill, FAILOVER_LIMIT_S)
