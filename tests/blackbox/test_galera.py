@@ -158,6 +158,8 @@ class GaleraTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         d = cluster_dir()
+        if os.path.isdir(d):
+            galera("stop", d, check=False)  # left running by a test that was killed
         subprocess.run(["rm", "-rf", d], check=True)
         t0 = time.monotonic()
         out = galera("start", d, base_port(), check=False)
