@@ -77,17 +77,19 @@ typedef struct rbacd_conf {
     char *db_name;                /* default "rbacd" */
     long long db_connect_timeout; /* seconds, default 3 */
     long long db_timeout;         /* read/write timeout in seconds, default 10 */
+    long long db_retries;         /* write retries after 1213, default 3 (runtime) */
     bool db_tls;                  /* TLS to MariaDB, required (never plain); default no */
     char *db_tls_ca;              /* CAs the server certificate must chain to, "" = the system's */
     bool db_tls_verify;           /* check the server certificate: chain and name; default yes */
     /* engine, sync, sessions */
-    int profile;                    /* enum conf_profile, default bitenant */
-    long long sync_interval_ms;     /* default 100 (runtime) */
-    long long change_retention;     /* seconds to keep rbac_change rows, default 86400 (runtime) */
-    long long session_ttl;          /* seconds, default 7200 (runtime) */
-    long long session_max_per_user; /* default 20 (runtime) */
-    long long login_max_failures;   /* failed LOGINs of one (tenant, username) before a
-                                       lockout, default 5, 0 = no limit (runtime) */
+    int profile;                     /* enum conf_profile, default bitenant */
+    long long sync_interval_ms;      /* default 100 (runtime) */
+    long long sync_cluster_grace_ms; /* Galera hole grace, default 2000 (runtime) */
+    long long change_retention;      /* seconds to keep rbac_change rows, default 86400 (runtime) */
+    long long session_ttl;           /* seconds, default 7200 (runtime) */
+    long long session_max_per_user;  /* default 20 (runtime) */
+    long long login_max_failures;    /* failed LOGINs of one (tenant, username) before a
+                                        lockout, default 5, 0 = no limit (runtime) */
     long long login_max_failures_per_ip; /* failed LOGINs from one IP before a lockout,
                                             default 20, 0 = no limit (runtime) */
     long long login_failure_window;      /* seconds within which those failures lock out,

@@ -21,10 +21,15 @@
  *
  * A deadlock or certification conflict (ER_LOCK_DEADLOCK), or a row changed since the
  * snapshot read it (ER_CHECKREAD, under innodb_snapshot_isolation), retries the
- * transaction (DAL_WRITE_ATTEMPTS): the server rolled it back and trying again is likely
- * to succeed. A lock wait timeout (ER_LOCK_WAIT_TIMEOUT) is -DBERR at once: the row is
- * held by a transaction elsewhere that may stay open for long, and retrying would keep
- * the single sync lane (polls, writes, reloads) waiting for it. The lock wait is bounded
+ * transaction, up to `db-retries` times after a short randomised backoff
+ * (DAL_WRITE_BACKOFF_US, doubling): the server rolled it back and trying again is likely
+ * to succeed. On a Galera cluster this is how concurrent writes through different nodes
+ * to the same rows end: one commits, the others get 1213 at COMMIT and run again,
+ * re-reading what the winner wrote. A connection lost before COMMIT was sent is retried
+ * the same way, on whichever node of db-host answers (the server rolled the
+ * transaction back when the connection went). A lock wait timeout (ER_LOCK_WAIT_TIMEOUT) is -DBERR
+ * at once: the row is held by a transaction elsewhere that may stay open for long, and retrying
+ * would keep the single sync lane (polls, writes, reloads) waiting for it. The lock wait is bounded
  * (DAL_WRITE_LOCK_WAIT_S), so such a write fails in seconds and everything queued
  * behind it runs. Any other database error is -DBERR, and nothing was applied. While
  * the database is down, worker_db() refuses at once (shared reconnect backoff), so
@@ -45,8 +50,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DAL_WRITE_ATTEMPTS    3 /* tries on deadlock / changed record */
 #define DAL_WRITE_LOCK_WAIT_S 2 /* innodb_lock_wait_timeout of a write */
+#define DAL_WRITE_BACKOFF_US                                                                       \
+    5000 /* first pause before a retry; doubles, plus up to as much                                \
+            again at random so that conflicting writers part */
 
 enum dal_write_status {
     DAL_WRITE_OK = 0,      /* committed: reply the number */
@@ -97,7 +104,11 @@ typedef struct dal_write_job {
     char **args;                /* further arguments as sent (menus), owned */
     size_t nargs;               /* entries in args */
     char operator_name[64];     /* the client's ACL user */
+    int retries;                /* db-retries: runs again after a conflict at most this often */
     /* out: filled on the lane */
+    int attempts;          /* transactions run (1 + retries used) */
+    bool conflict;         /* the last attempt ended in a deadlock or certification conflict */
+    bool commit_sent;      /* the last attempt sent COMMIT (a lost connection then is -DBERR) */
     int status;            /* enum dal_write_status */
     char msg[DAL_ERR_MAX]; /* why, for -ERR / -DBERR */
     long long reply;       /* the integer reply */

@@ -36,9 +36,12 @@
  *                    priority and apart from the database jobs, which they never delay.
  *
  * Each thread of each pool has its own database connection (lazily opened); the
- * reconnect backoff below is shared by all of them. Each pool logs one warning when its
- * connections are lost (or cannot be made) and one notice when it has one again, naming
- * the pool as worker_pool_set_name did ("sync pool: database connection lost: ...").
+ * reconnect backoff below is shared by all of them. A connect walks the db-host list from
+ * its first node; a connection to a later node tries the first again after 5 s (then
+ * 10 s, then every 20 s), between jobs, and moves back when it answers. Each pool logs one
+ * warning when its connections are lost (or cannot be made) and one notice when it has one
+ * again, named after the pool (worker_pool_set_name: "general", "sync", "session",
+ * "session_hashers").
  */
 #ifndef RBACD_WORKER_H
 #define RBACD_WORKER_H
@@ -87,7 +90,24 @@ MYSQL *worker_db(char *err, size_t errlen);
  * (worker.c: one warning per outage, one notice when a connection is made again). */
 void worker_db_failed(void);
 
-/* Whether the last database attempt from any worker succeeded (INFO, /healthz). */
+/* For use inside a job, after worker_db(): whether this worker's connection is to a
+ * Galera node (its reads wait for the cluster: wsrep_sync_wait, db.h). */
+bool worker_db_galera(void);
+
+/* Whether the last connection attempt from any worker succeeded (INFO, /healthz). */
 bool worker_db_is_up(void);
+
+/* Database figures for INFO sync: the node of pool p (NULL: 0, no Galera), and the
+ * counters of all pools together. */
+typedef struct worker_db_figures {
+    size_t node;                  /* db-host index of p's last connection made */
+    bool galera;                  /* that connection is to a Galera node */
+    unsigned long long failovers; /* connections made to another node than their pool's last */
+    unsigned long long failbacks; /* ... of which back to the first node of db-host */
+    unsigned long long lost;      /* pool outages begun: connections lost or refused */
+    unsigned long long regained;  /* pool outages ended: a connection made again */
+} worker_db_figures;
+/* Any thread. */
+void worker_db_stats(const worker_pool *p, worker_db_figures *f);
 
 #endif

@@ -2,7 +2,9 @@
 #
 # deps.sh — installs what building, running and testing rbacd needs, and nothing that is
 # already there. Debian 12 packages only, plus the Node.js clients used by the tests
-# (installed into tests/node/node_modules from its lock file).
+# (installed into tests/node/node_modules from its lock file). mariadb-server, galera-4 and
+# rsync are for the cluster test (scripts/galera.sh): the wsrep_sst_rsync script and the
+# mysql user the nodes run as come with mariadb-server.
 #
 #   scripts/deps.sh            build + run + test dependencies
 #   scripts/deps.sh --bench    also redis-server (the reference in bench/) and gnuplot-nox
@@ -16,6 +18,7 @@ PACKAGES=(
     build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
     libevent-dev libmariadb-dev libxxhash-dev libroaring-dev libsodium-dev libcrypt-dev libssl-dev
     mariadb-server-core mariadb-client
+    mariadb-server galera-4 rsync
     redis-tools python3 python3-redis python3-pymysql tmux
     prometheus openssl
     valgrind

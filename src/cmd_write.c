@@ -40,6 +40,8 @@ static void write_done(client *c, void *arg)
             session_forget_user(j->tenant, j->target);
     }
     sync_note_write(j->status == DAL_WRITE_OK, j->status == DAL_WRITE_DBERR, j->msg);
+    sync_note_retries(j->attempts > 0 ? j->attempts - 1 : 0,
+                      j->status == DAL_WRITE_DBERR && j->conflict);
     if (c) {
         if (j->status == DAL_WRITE_OK)
             resp_int(&c->out, j->reply);
@@ -80,6 +82,7 @@ static void submit(client *c, dal_write_job *j)
         return;
     }
     snprintf(j->operator_name, sizeof j->operator_name, "%s", c->user);
+    j->retries = (int)server.conf.db_retries;
     client_run_job(c, lane, dal_write_run, write_done, j);
 }
 

@@ -32,6 +32,7 @@
  */
 #include "conf.h"
 #include "auth.h"
+#include "db.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "mem.h"
@@ -100,6 +101,7 @@ typedef struct conf_row {
 #define PATH_MAXLEN     4095       /* longest logfile/pidfile path */
 #define SUN_PATH_MAXLEN 107        /* sockaddr_un.sun_path minus the NUL */
 #define HOST_MAXLEN     255        /* a DNS name or an address */
+#define DB_HOSTS_MAXLEN 4095       /* a db-host list */
 #define TLS_LIST_MAXLEN 1024       /* tls-protocols, tls-ciphers, tls-ciphersuites */
 #define BIND_MAX        16         /* addresses on one bind line */
 #define USER_NAME_MAX   63         /* ACL user name length */
@@ -150,6 +152,13 @@ static void apply_slowlog_max_len(const rbacd_conf *c)
     server_slowlog_reset();
 }
 
+/* db-host: "host[:port],..." (db.h). The port default does not matter for the check. */
+static bool check_db_hosts(const char *v, char *msg, size_t len)
+{
+    db_node nodes[DB_NODES_MAX];
+    size_t n;
+    return db_hosts_parse(v, 3306, nodes, &n, msg, len);
+}
 /* Value checks of string rows (defined with the value parsers below). */
 static bool check_tls_protocols(const char *v, char *msg, size_t len);
 
@@ -207,7 +216,8 @@ static const conf_row conf_rows[] = {
     ROW_STR("requirepass", requirepass, PASS_MAXLEN, "", RT | CONF_SECRET,
             "password of the default user (admin), empty = none", .apply = auth_conf_changed),
     /* database; lengths match db_params */
-    ROW_STR("db-host", db_host, HOST_MAXLEN, "127.0.0.1", 0, "MariaDB host"),
+    ROW_STR("db-host", db_host, DB_HOSTS_MAXLEN, "127.0.0.1", 0,
+            "MariaDB host, or host[:port],... tried in order (a cluster)", .check = check_db_hosts),
     ROW_INT("db-port", db_port, 1, PORT_MAX, "3306", 0, "MariaDB TCP port"),
     ROW_STR("db-socket", db_socket, HOST_MAXLEN, "", 0, "MariaDB unix socket, empty = TCP"),
     ROW_STR("db-user", db_user, 127, "rbacd", 0, "MariaDB user"),
@@ -218,6 +228,8 @@ static const conf_row conf_rows[] = {
     ROW_STR("db-name", db_name, 127, "rbacd", 0, "MariaDB database"),
     ROW_INT("db-connect-timeout", db_connect_timeout, 1, 3600, "3", 0, "connect timeout (s)"),
     ROW_INT("db-timeout", db_timeout, 1, 3600, "10", 0, "read/write timeout (s)"),
+    ROW_INT("db-retries", db_retries, 0, 100, "3", RT,
+            "a write refused by a deadlock or cluster conflict (1213) runs again this often"),
     ROW_BOOL("db-tls", db_tls, "no", 0, "TLS to MariaDB, required"),
     ROW_STR("db-tls-ca", db_tls_ca, PATH_MAXLEN, "", 0,
             "CAs of the MariaDB certificate (PEM), empty = the system's"),
@@ -226,6 +238,8 @@ static const conf_row conf_rows[] = {
     /* engine, sync, sessions */
     ROW_ENUM("profile", profile, profile_names, "bitenant", 0, "schema profile"),
     ROW_INT("sync-interval-ms", sync_interval_ms, 10, 60000, "100", RT, "rbac_change poll (ms)"),
+    ROW_INT("sync-cluster-grace-ms", sync_cluster_grace_ms, 0, 600000, "2000", RT,
+            "Galera: a change id missing this long after a cluster-synced read is a hole"),
     ROW_INT("change-retention", change_retention, 60, YEAR_S, "86400", RT,
             "keep rbac_change rows this long (s)"),
     ROW_INT("session-ttl", session_ttl, 1, YEAR_S, "7200", RT, "default session lifetime (s)"),

@@ -6,10 +6,13 @@
  */
 #include "dal_write.h"
 #include "buf.h"
+#include "db.h"
 #include "mem.h"
 #include "worker.h"
 
 #include <inttypes.h>
+#include <sodium.h>
+#include <unistd.h>
 #include <mysqld_error.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,8 +165,10 @@ static void write_attempt(MYSQL *db, dal_write_job *j)
         j->status = dal_write_failure(db);
         ok = false;
     }
-    if (ok && !dal_tx_execf(&t, NULL, "COMMIT"))
-        ok = false;
+    if (ok) {
+        j->commit_sent = true;
+        ok = dal_tx_execf(&t, NULL, "COMMIT");
+    }
     if (!ok) {
         char err[DAL_ERR_MAX];
         if (mysql_query(db, "ROLLBACK") != 0)
@@ -179,22 +184,48 @@ static void write_reset(dal_write_job *j)
     j->reply = 0;
     j->msg[0] = '\0';
     j->forget_sessions = false;
+    j->commit_sent = false;
+    j->conflict = false;
+}
+
+/* Whether the failed attempt may run again: a conflict, or a connection lost before
+ * COMMIT (the server rolled back; the next attempt walks db-host to a node that answers). */
+static bool write_retryable(dal_write_job *j, bool lost)
+{
+    if (j->status == DAL_WRITE_RETRY) {
+        j->conflict = true;
+        return true;
+    }
+    return j->status == DAL_WRITE_DBERR && lost && !j->commit_sent;
+}
+
+/* The pause before retry number k (1, 2, ...): DAL_WRITE_BACKOFF_US doubling, plus a
+ * random part as long, so that two writers that conflicted do not meet again. */
+static void write_backoff(int k)
+{
+    unsigned step = DAL_WRITE_BACKOFF_US << (k < 6 ? k - 1 : 5);
+    usleep(step + randombytes_uniform(step));
 }
 
 void dal_write_run(void *arg)
 {
     dal_write_job *j = arg;
-    for (int attempt = 0; attempt < DAL_WRITE_ATTEMPTS; attempt++) {
+    for (j->attempts = 0; j->attempts <= j->retries;) {
+        if (j->attempts > 0)
+            write_backoff(j->attempts);
         write_reset(j);
+        j->attempts++;
         MYSQL *db = worker_db(j->msg, sizeof j->msg);
         if (!db) {
             j->status = DAL_WRITE_DBERR;
             return;
         }
         write_attempt(db, j);
+        bool lost = mysql_errno(db) != 0 && db_error_is_connection(db);
         dal_done();
-        if (j->status != DAL_WRITE_RETRY)
+        if (j->status == DAL_WRITE_OK || !write_retryable(j, lost))
             return;
     }
-    j->status = DAL_WRITE_DBERR; /* still deadlocking: the message says why */
+    if (j->status == DAL_WRITE_RETRY)
+        j->status = DAL_WRITE_DBERR; /* still conflicting: the message says why */
 }

@@ -79,6 +79,8 @@ typedef struct sync_stats {
     uint64_t writes;         /* write commands committed */
     uint64_t write_errors;   /* write commands refused (-ERR) */
     uint64_t write_dberrs;   /* write commands failed on the database (-DBERR) */
+    uint64_t txn_retries;    /* write transactions run again (conflict, lost connection) */
+    uint64_t txn_conflicts;  /* writes that still conflicted after db-retries (-DBERR) */
 } sync_stats;
 
 static struct {
@@ -294,8 +296,18 @@ static void apply_batch(const dal_batch *b, uint64_t origin)
         start_full_reload("a menu appeared below the highest menu id");
 }
 
+/* How old a hole must be before a probe that found it missing and unlocked drops it: on
+ * a single server, old enough to have been written (SYNC_PROBE_MIN_AGE_US); on Galera,
+ * also past sync-cluster-grace-ms, for transactions open on other nodes. */
+static int64_t probe_min_age_us(bool galera)
+{
+    int64_t grace = galera ? server.conf.sync_cluster_grace_ms * 1000 : 0;
+    return grace > SYNC_PROBE_MIN_AGE_US ? grace : SYNC_PROBE_MIN_AGE_US;
+}
+
 static void apply_probes(const sync_poll_job *j)
 {
+    int64_t min_age = probe_min_age_us(j->galera);
     for (size_t i = 0; i < j->nprobes; i++) {
         const sync_probe *p = &j->probes[i];
         log_debug("change log: probe %" PRIu64 "..%" PRIu64 ": %d", p->lo, p->hi, p->result);
@@ -303,8 +315,11 @@ static void apply_probes(const sync_poll_job *j)
             sync_cursor_inflight(&sync.cur, p->lo, p->hi, p->single, p->at_us);
         } else if (p->result == DAL_PROBE_SETTLED) {
             uint64_t before = sync_cursor_missing(&sync.cur);
+            if (j->galera)
+                sync_cursor_absent_at(&sync.cur, p->lo, p->hi, p->present.v, p->present.n,
+                                      p->at_us);
             sync_cursor_settled(&sync.cur, p->lo, p->hi, p->present.v, p->present.n,
-                                p->at_us - SYNC_PROBE_MIN_AGE_US);
+                                p->at_us - min_age);
             sync.st.holes_dropped += before - sync_cursor_missing(&sync.cur);
         }
     }
@@ -442,6 +457,12 @@ void sync_note_write(bool ok, bool dberr, const char *err)
     } else {
         sync.st.write_errors++;
     }
+}
+
+void sync_note_retries(int retries, bool conflict_failed)
+{
+    sync.st.txn_retries += (uint64_t)retries;
+    sync.st.txn_conflicts += conflict_failed;
 }
 
 /* ------------------------------------------------------------------ purge ---- */
@@ -606,6 +627,22 @@ static void sync_info(buf *out)
                sync.st.gaps, sync.st.holes_dropped, sync.st.purged, server.conf.change_retention,
                sync.st.writes, sync.st.write_errors, sync.st.write_dberrs, sync.nwaiters,
                sync.lane ? worker_pool_pending(sync.lane) : 0, sync.reload_pending ? 1 : 0);
+    worker_db_figures f;
+    worker_db_stats(sync.lane, &f); /* the lane: writes, polls and loads */
+    db_params dbp;
+    db_params_from_conf(&dbp, &server.conf);
+    char node[DB_HOST_MAXLEN + 16];
+    db_node_name(&dbp, f.node, node, sizeof node);
+    size_t nnodes = dbp.nnodes;
+    sodium_memzero(&dbp, sizeof dbp); /* the database password */
+    buf_printf(out,
+               "db_nodes:%zu\r\ndb_node_current:%s\r\ndb_galera:%d\r\ndb_failovers:%llu\r\n"
+               "db_failbacks:%llu\r\ndb_connections_lost:%llu\r\ndb_connections_regained:%llu\r\n"
+               "db_retries:%lld\r\ntxn_retries:%" PRIu64 "\r\ntxn_conflicts_failed:%" PRIu64
+               "\r\ncluster_hole_grace_ms:%lld\r\n",
+               nnodes, node, f.galera ? 1 : 0, f.failovers, f.failbacks, f.lost, f.regained,
+               server.conf.db_retries, sync.st.txn_retries, sync.st.txn_conflicts,
+               server.conf.sync_cluster_grace_ms);
 }
 
 int64_t sync_db_down_since_ms(void)
@@ -647,6 +684,28 @@ static void sync_metrics(buf *out)
                     "Write commands that failed on the database (-DBERR).", sync.st.write_dberrs);
     metrics_gauge(out, "rbacd_sync_waitrev_blocked", "Clients blocked in WAITREV.",
                   (double)sync.nwaiters);
+    /* db-host lists and clusters (README "Running on a cluster"): INFO sync's db_* and
+     * txn_* fields. */
+    worker_db_figures f;
+    worker_db_stats(sync.lane, &f);
+    metrics_gauge(out, "rbacd_db_node_current",
+                  "Index in db-host (0 = the first) of the node the sync lane uses.",
+                  (double)f.node);
+    metrics_gauge(out, "rbacd_db_galera", "1 if the sync lane's node is a Galera node.",
+                  f.galera ? 1 : 0);
+    metrics_counter(out, "rbacd_db_failovers_total",
+                    "Worker pools that moved to another db-host node.", f.failovers);
+    metrics_counter(out, "rbacd_db_failbacks_total",
+                    "Worker pools that moved back to the first db-host node.", f.failbacks);
+    metrics_counter(out, "rbacd_db_connections_lost_total",
+                    "Worker pool outages begun: connections lost or refused.", f.lost);
+    metrics_counter(out, "rbacd_db_connections_regained_total",
+                    "Worker pool outages ended: a connection made again.", f.regained);
+    metrics_counter(out, "rbacd_sync_txn_retries_total",
+                    "Write transactions run again after a conflict (1213) or a lost connection.",
+                    sync.st.txn_retries);
+    metrics_counter(out, "rbacd_sync_txn_conflicts_failed_total",
+                    "Writes still conflicting after db-retries (-DBERR).", sync.st.txn_conflicts);
 }
 
 const module sync_module = {

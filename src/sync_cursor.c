@@ -15,6 +15,14 @@
  * runs at once (settling them all when no transaction is open among them); a run whose
  * group found one is probed alone from then on, and split until the open id is known.
  * Runs are few in practice (one per concurrent writer), so a sorted array is enough.
+ *
+ * On a Galera cluster ids interleave across nodes (auto_increment_increment = cluster
+ * size), so most runs are ids no node will ever use; and a transaction open on another
+ * node holds no lock a probe here could see. There a probe runs after a read that waited
+ * for the cluster (wsrep_sync_wait): what it misses was not committed anywhere when it
+ * started. Such a run is marked absent at that time (enough for WAITREV: it cannot hold
+ * a write the caller saw), and dropped only once it is older than sync-cluster-grace-ms
+ * (sync.c): a transaction open on another node may still commit into it until then.
  */
 #include "mem.h"
 #include "sync_internal.h"
@@ -29,7 +37,7 @@ static void run_insert(sync_cursor *c, size_t pos, uint64_t lo, uint64_t hi, int
 {
     mem_grow((void **)&c->runs, &c->cap, c->nruns + 1, sizeof *c->runs);
     memmove(&c->runs[pos + 1], &c->runs[pos], (c->nruns - pos) * sizeof *c->runs);
-    c->runs[pos] = (sync_run){lo, hi, seen_us, inflight_us, false};
+    c->runs[pos] = (sync_run){lo, hi, seen_us, inflight_us, false, 0};
     c->nruns++;
 }
 
@@ -96,11 +104,12 @@ void sync_cursor_seen(sync_cursor *c, uint64_t id, int64_t now_us)
         r->hi--;
         r->inflight_us = 0;
     } else {
-        sync_run right = {id + 1, r->hi, r->seen_us, 0, r->alone};
+        sync_run right = {id + 1, r->hi, r->seen_us, 0, r->alone, r->absent_us};
         r->hi = id - 1;
         r->inflight_us = 0;
         run_insert(c, pos + 1, right.lo, right.hi, right.seen_us, 0);
         c->runs[pos + 1].alone = right.alone;
+        c->runs[pos + 1].absent_us = right.absent_us;
     }
 }
 
@@ -112,10 +121,12 @@ void sync_cursor_absent(sync_cursor *c, uint64_t lo, uint64_t hi)
         run_delete(c, pos);
         if (r.lo < lo) {
             run_insert(c, pos, r.lo, lo - 1, r.seen_us, 0);
+            c->runs[pos].absent_us = r.absent_us;
             c->runs[pos++].alone = r.alone;
         }
         if (r.hi > hi) {
             run_insert(c, pos, hi + 1, r.hi, r.seen_us, 0);
+            c->runs[pos].absent_us = r.absent_us;
             c->runs[pos++].alone = r.alone;
         }
     }
@@ -180,12 +191,29 @@ void sync_cursor_inflight(sync_cursor *c, uint64_t lo, uint64_t hi, bool single,
             continue;
         }
         uint64_t mid = r->lo + (r->hi - r->lo) / 2;
-        sync_run right = {mid + 1, r->hi, r->seen_us, 0, r->alone};
+        sync_run right = {mid + 1, r->hi, r->seen_us, 0, r->alone, r->absent_us};
         r->hi = mid;
         r->inflight_us = 0;
         run_insert(c, pos + 1, right.lo, right.hi, right.seen_us, 0);
         c->runs[pos + 1].alone = right.alone;
+        c->runs[pos + 1].absent_us = right.absent_us;
         pos += 2;
+    }
+}
+
+void sync_cursor_absent_at(sync_cursor *c, uint64_t lo, uint64_t hi, const uint64_t *present,
+                           size_t n, int64_t at_us)
+{
+    size_t k = 0;
+    for (size_t pos = run_lower_bound(c, lo); pos < c->nruns && c->runs[pos].lo <= hi; pos++) {
+        sync_run *r = &c->runs[pos];
+        if (r->lo < lo || r->hi > hi)
+            continue; /* only partly probed */
+        while (k < n && present[k] < r->lo)
+            k++;
+        if (k < n && present[k] <= r->hi)
+            continue; /* committed: the next fetch applies it */
+        r->absent_us = at_us;
     }
 }
 
@@ -208,6 +236,8 @@ bool sync_cursor_reached(const sync_cursor *c, uint64_t rev, int64_t since_us)
         return false;
     for (size_t i = 0; i < c->nruns && c->runs[i].lo <= rev; i++) {
         const sync_run *r = &c->runs[i];
+        if (r->absent_us != 0 && r->absent_us >= since_us)
+            continue;
         if (r->lo != r->hi || r->inflight_us == 0 || r->inflight_us < since_us)
             return false;
     }

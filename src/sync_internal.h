@@ -42,6 +42,9 @@ typedef struct sync_run {
                             open transaction (it commits after that), else 0 */
     bool alone;          /* a probe of several runs found an open transaction among them:
                             probe this run by itself from now on */
+    int64_t absent_us;   /* Galera: start of the last cluster-synced probe that found every
+                            id of the run missing and unlocked, else 0 (see
+                            sync_cursor_absent_at) */
 } sync_run;
 
 /* Where this instance is in the change log. Invariant: every id <= max_seen is applied
@@ -74,13 +77,21 @@ void sync_cursor_settled(sync_cursor *c, uint64_t lo, uint64_t hi, const uint64_
  * later probes can tell which id it is. Otherwise every run in lo..hi is marked to be
  * probed alone. */
 void sync_cursor_inflight(sync_cursor *c, uint64_t lo, uint64_t hi, bool single, int64_t at_us);
+/* Galera: a probe of lo..hi started at at_us, after a read that waited for the cluster
+ * (wsrep_sync_wait), found no open transaction on this node and the committed ids
+ * present[0..n) (ascending). A run inside lo..hi holding none of them is marked absent at
+ * at_us: whatever fills it later commits after at_us (WAITREV, sync_cursor_reached). The
+ * run is kept: the id may still be taken by a transaction open on another node. */
+void sync_cursor_absent_at(sync_cursor *c, uint64_t lo, uint64_t hi, const uint64_t *present,
+                           size_t n, int64_t at_us);
 /* Every id at or below this is applied or known never to appear. */
 uint64_t sync_cursor_low_water(const sync_cursor *c);
 /* Ids in runs. */
 uint64_t sync_cursor_missing(const sync_cursor *c);
 /* Whether a WAITREV for rev that arrived at since_us is answered: rev <= max_seen and
- * every hole at or below rev is a transaction a probe found open after since_us (it
- * commits after the caller asked, so the caller cannot have seen it). */
+ * every hole at or below rev is a transaction a probe found open after since_us, or
+ * (Galera) a run a cluster-synced probe found absent after since_us: either commits after
+ * the caller asked, so the caller cannot have seen it. */
 bool sync_cursor_reached(const sync_cursor *c, uint64_t rev, int64_t since_us);
 void sync_cursor_free(sync_cursor *c);
 
@@ -117,6 +128,7 @@ typedef struct sync_poll_job {
     bool gap;               /* rows this instance never read were purged: reload */
     dal_batch batch;        /* current rows of what the changes name */
     bool failed;            /* err holds why */
+    bool galera;            /* the lane's connection is to a Galera node (reads sync-wait) */
     char err[SYNC_ERR_MAX]; /* database error */
     int64_t duration_us;    /* time on the lane */
 } sync_poll_job;
@@ -148,6 +160,9 @@ void sync_write_applied(const dal_batch *b, const uint64_t *ids, size_t n, uint6
 /* Counts a write for INFO: ok, or failed (dberr: the database refused or is down, and
  * err says why; it becomes INFO's db_last_error). */
 void sync_note_write(bool ok, bool dberr, const char *err);
+/* Counts a write's retries (INFO txn_retries) and whether it failed still conflicting
+ * after all of them (txn_conflicts_failed). */
+void sync_note_retries(int retries, bool conflict_failed);
 /* WAITREV: replies :1 now, or blocks c until rev is applied (:1) or timeout_ms pass
  * (:0); timeout_ms 0 waits for ever. */
 void sync_waitrev(struct client *c, uint64_t rev, int64_t timeout_ms);

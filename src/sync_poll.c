@@ -150,6 +150,7 @@ void sync_poll_run(void *arg)
         j->failed = true;
         goto done;
     }
+    j->galera = worker_db_galera();
     if (!dal_snapshot_begin(db, j->err, sizeof j->err)) {
         j->failed = true;
         goto done;

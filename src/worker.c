@@ -18,9 +18,6 @@
  *      up --(connection lost, connect failed)--> down --(connected)--> up
  *           warning, unless one was logged          notice, if the loss was warned
  *           less than WORKER_DB_WARN_EVERY_US ago   about
- *
- * A pool's name (worker_pool_set_name) is set before its first job is submitted, so
- * the workers that read it for the log see it through the queue's mutex.
  */
 #include "worker.h"
 #include "db.h"
@@ -29,8 +26,8 @@
 #include "util.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <inttypes.h>
+#include <event2/event.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -43,6 +40,13 @@
 #define WORKER_BACKOFF_MAX_US   5000000  /* retries never further apart than this */
 #define WORKER_DB_IDLE_PING_US  1000000  /* a connection idle this long is pinged before use */
 #define WORKER_DB_WARN_EVERY_US 10000000 /* a pool warns of a lost database at most this often */
+/* A connection to a later db-host node tries the first one again after
+ * WORKER_PREFER_EVERY_US, doubling while it fails up to WORKER_PREFER_MAX_US, with a
+ * connect timeout of WORKER_PREFER_CONNECT_S: the try runs between jobs, on the pool's
+ * time. */
+#define WORKER_PREFER_EVERY_US  5000000
+#define WORKER_PREFER_MAX_US    20000000
+#define WORKER_PREFER_CONNECT_S 1
 
 typedef struct job {
     worker_job_fn *job;   /* runs on a worker */
@@ -80,10 +84,12 @@ struct worker_pool {
     pthread_mutex_t done_lock; /* guards done */
     job_queue done;            /* finished, done callback not yet run */
     db_params db;              /* copy of the database settings */
+    db_health health;          /* whether its connections reach the database */
+    atomic_size_t node;        /* db-host index of its last connection made */
+    atomic_bool galera;        /* that connection is to a Galera node */
     const char *name;          /* for reports (worker_pool_set_name), a string literal */
     atomic_bool db_up;         /* the last database attempt of one of its threads worked */
     struct worker_pool *next;  /* the list of running pools (loop thread) */
-    db_health health;          /* whether its connections reach the database, for the log */
 };
 
 static worker_pool *pools; /* running pools, newest first (loop thread only) */
@@ -91,13 +97,23 @@ static worker_pool *pools; /* running pools, newest first (loop thread only) */
 /* Per-thread: the pool this worker belongs to and its connection. */
 static _Thread_local worker_pool *tl_pool;
 static _Thread_local MYSQL *tl_db;
-static _Thread_local int64_t tl_db_used_us; /* monotonic time tl_db was last handed out */
+static _Thread_local int64_t tl_db_used_us;     /* monotonic time tl_db was last handed out */
+static _Thread_local db_conn_info tl_info;      /* which node tl_db reached, Galera or not */
+static _Thread_local int64_t tl_prefer_us;      /* monotonic time to try the first node again */
+static _Thread_local int64_t tl_prefer_step_us; /* current wait between such tries */
 
 static atomic_llong db_next_attempt_us; /* monotonic time before which no connect is tried */
 static atomic_llong db_backoff_us;      /* current backoff step */
 static atomic_bool db_up = true;        /* last attempt worked */
 static pthread_mutex_t db_err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char db_last_error[256]; /* guarded by db_err_lock */
+
+/* Cluster figures for INFO (worker_db_stats): atomics, written by any worker. */
+static atomic_ullong db_failovers;      /* connections made to another node than their
+                                           pool's last */
+static atomic_ullong db_failbacks;      /* ... of which back to the first (preferred) node */
+static atomic_ullong db_conns_lost;     /* pool outages begun (health_down) */
+static atomic_ullong db_conns_regained; /* pool outages ended (health_up) */
 
 static void queue_push(job_queue *q, job *j)
 {
@@ -278,6 +294,48 @@ size_t worker_pool_pending(const worker_pool *p)
     return n;
 }
 
+/* The pool of the calling worker lost its connection or could not make one. */
+static void health_down(worker_pool *p, const char *what, const char *err)
+{
+    db_health *h = &p->health;
+    int64_t now = util_mono_us();
+    pthread_mutex_lock(&h->lock);
+    if (!h->down) {
+        atomic_fetch_add(&db_conns_lost, 1);
+        h->down = true;
+        h->down_since_us = now;
+        h->warned = h->last_warn_us == 0 || now - h->last_warn_us >= WORKER_DB_WARN_EVERY_US;
+        if (h->warned) {
+            h->last_warn_us = now;
+            if (h->unlogged)
+                log_warn("%s: %s: %s (and %" PRIu64 " outages since the last warning)", p->name,
+                         what, err, h->unlogged);
+            else
+                log_warn("%s: %s: %s", p->name, what, err);
+            h->unlogged = 0;
+        } else {
+            h->unlogged++;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* The pool of the calling worker has a connection again. */
+static void health_up(worker_pool *p)
+{
+    db_health *h = &p->health;
+    pthread_mutex_lock(&h->lock);
+    if (h->down) {
+        atomic_fetch_add(&db_conns_regained, 1);
+        h->down = false;
+        if (h->warned)
+            log_notice("%s: database connection back after %lld ms", p->name,
+                       (long long)((util_mono_us() - h->down_since_us) / 1000));
+        h->warned = false;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 void worker_pool_set_name(worker_pool *p, const char *name)
 {
     if (p)
@@ -300,46 +358,6 @@ void worker_pool_each(void (*fn)(void *ctx, const char *name, bool db_up, size_t
     pool_each_from(pools, fn, ctx);
 }
 
-/* The pool of the calling worker lost its connection or could not make one. */
-static void health_down(worker_pool *p, const char *what, const char *err)
-{
-    db_health *h = &p->health;
-    int64_t now = util_mono_us();
-    pthread_mutex_lock(&h->lock);
-    if (!h->down) {
-        h->down = true;
-        h->down_since_us = now;
-        h->warned = h->last_warn_us == 0 || now - h->last_warn_us >= WORKER_DB_WARN_EVERY_US;
-        if (h->warned) {
-            h->last_warn_us = now;
-            if (h->unlogged)
-                log_warn("%s pool: %s: %s (and %" PRIu64 " outages since the last warning)",
-                         p->name, what, err, h->unlogged);
-            else
-                log_warn("%s pool: %s: %s", p->name, what, err);
-            h->unlogged = 0;
-        } else {
-            h->unlogged++;
-        }
-    }
-    pthread_mutex_unlock(&h->lock);
-}
-
-/* The pool of the calling worker has a connection again. */
-static void health_up(worker_pool *p)
-{
-    db_health *h = &p->health;
-    pthread_mutex_lock(&h->lock);
-    if (h->down) {
-        h->down = false;
-        if (h->warned)
-            log_notice("%s pool: database connection back after %lld ms", p->name,
-                       (long long)((util_mono_us() - h->down_since_us) / 1000));
-        h->warned = false;
-    }
-    pthread_mutex_unlock(&h->lock);
-}
-
 static void db_record_failure(const char *err)
 {
     long long step = atomic_load(&db_backoff_us);
@@ -354,6 +372,50 @@ static void db_record_failure(const char *err)
     atomic_store(&db_up, false);
 }
 
+/* A connection was made to node info->node: counts a move of the pool to another node. */
+static void note_connected(const db_conn_info *info)
+{
+    size_t before = atomic_exchange(&tl_pool->node, info->node);
+    atomic_store(&tl_pool->galera, info->galera);
+    if (before != info->node) {
+        atomic_fetch_add(&db_failovers, 1);
+        if (info->node == 0)
+            atomic_fetch_add(&db_failbacks, 1);
+        char name[300];
+        db_node_name(&tl_pool->db, info->node, name, sizeof name);
+        log_notice("%s: now using the database at %s%s", tl_pool->name, name,
+                   info->node == 0 ? " (the first of db-host)" : "");
+    }
+}
+
+/* A connection to a later node of db-host tries the first one again now and then, between
+ * jobs (no transaction is open), and moves there once it answers. */
+static void maybe_return_to_first(int64_t now)
+{
+    if (!tl_db || tl_info.node == 0 || tl_pool->db.nnodes < 2 || now < tl_prefer_us)
+        return;
+    tl_prefer_step_us = tl_prefer_step_us ? tl_prefer_step_us * 2 : WORKER_PREFER_EVERY_US;
+    if (tl_prefer_step_us > WORKER_PREFER_MAX_US)
+        tl_prefer_step_us = WORKER_PREFER_MAX_US;
+    tl_prefer_us = now + tl_prefer_step_us;
+    char err[256];
+    db_conn_info info;
+    db_params quick = tl_pool->db;
+    if (quick.connect_timeout == 0 || quick.connect_timeout > WORKER_PREFER_CONNECT_S)
+        quick.connect_timeout = WORKER_PREFER_CONNECT_S;
+    MYSQL *m = db_connect_node(&quick, 0, &info, err, sizeof err);
+    sodium_memzero(&quick, sizeof quick); /* the database password */
+    if (!m) {
+        log_verbose("%s: the first database of db-host still does not answer: %s", tl_pool->name,
+                    err);
+        return;
+    }
+    mysql_close(tl_db);
+    tl_db = m;
+    tl_info = info;
+    note_connected(&info);
+}
+
 MYSQL *worker_db(char *err, size_t errlen)
 {
     int64_t now = util_mono_us();
@@ -361,12 +423,13 @@ MYSQL *worker_db(char *err, size_t errlen)
         /* Restarted server, wait_timeout, killed connection: reconnect now rather than
          * fail the job that happens to come first. Routine for an idle connection, so
          * only a reconnect that fails is worth a warning. */
-        log_verbose("%s pool: database connection lost while idle (%s), reconnecting",
+        log_verbose("%s: database connection lost while idle (%s), reconnecting",
                     tl_pool ? tl_pool->name : "?", mysql_error(tl_db));
         mysql_close(tl_db);
         tl_db = NULL;
     }
     if (tl_db) {
+        maybe_return_to_first(now);
         tl_db_used_us = now;
         atomic_store(&tl_pool->db_up, true);
         return tl_db;
@@ -381,26 +444,35 @@ MYSQL *worker_db(char *err, size_t errlen)
         snprintf(last, sizeof last, "%s", db_last_error);
         pthread_mutex_unlock(&db_err_lock);
         snprintf(err, errlen, "database unavailable: %s", last);
+        health_down(tl_pool, "database is down", last);
         atomic_store(&tl_pool->db_up, false);
-        health_down(tl_pool, "database unreachable", last);
         return NULL;
     }
     char cerr[256];
-    tl_db = db_connect(&tl_pool->db, cerr, sizeof cerr);
+    /* Every connect walks db-host from the first (preferred) node. */
+    tl_db = db_connect(&tl_pool->db, 0, &tl_info, cerr, sizeof cerr);
     if (!tl_db) {
         db_record_failure(cerr);
-        health_down(tl_pool, "database unreachable", cerr);
+        health_down(tl_pool, "database is down", cerr);
         snprintf(err, errlen, "%s", cerr);
         atomic_store(&tl_pool->db_up, false);
         return NULL;
     }
     atomic_store(&tl_pool->db_up, true);
     tl_db_used_us = util_mono_us();
+    tl_prefer_step_us = WORKER_PREFER_EVERY_US;
+    tl_prefer_us = tl_db_used_us + tl_prefer_step_us;
     atomic_store(&db_backoff_us, 0);
     atomic_store(&db_next_attempt_us, 0);
     atomic_store(&db_up, true);
+    note_connected(&tl_info);
     health_up(tl_pool);
     return tl_db;
+}
+
+bool worker_db_galera(void)
+{
+    return tl_db && tl_info.galera;
 }
 
 void worker_db_failed(void)
@@ -410,7 +482,7 @@ void worker_db_failed(void)
     if (tl_db) {
         char err[256];
         snprintf(err, sizeof err, "%s (%u)", mysql_error(tl_db), mysql_errno(tl_db));
-        log_verbose("%s pool: database connection dropped after: %s", tl_pool ? tl_pool->name : "?",
+        log_verbose("%s: database connection dropped after: %s", tl_pool ? tl_pool->name : "?",
                     err);
         if (tl_pool)
             health_down(tl_pool, "database connection lost", err);
@@ -422,4 +494,15 @@ void worker_db_failed(void)
 bool worker_db_is_up(void)
 {
     return atomic_load(&db_up);
+}
+
+void worker_db_stats(const worker_pool *p, worker_db_figures *f)
+{
+    worker_pool *mp = (worker_pool *)p;
+    f->node = mp ? atomic_load(&mp->node) : 0;
+    f->galera = mp ? atomic_load(&mp->galera) : false;
+    f->failovers = atomic_load(&db_failovers);
+    f->failbacks = atomic_load(&db_failbacks);
+    f->lost = atomic_load(&db_conns_lost);
+    f->regained = atomic_load(&db_conns_regained);
 }

@@ -214,7 +214,8 @@ class IntrospectionTest(unittest.TestCase):
                  "slowlog-log-slower-than": "2500", "slowlog-max-len": "64",
                  "sync-interval-ms": "250", "session-ttl": "900", "session-max-per-user": "7",
                  "client-output-limit": "1048576", "protected-mode": "no",
-                 "change-retention": "7200", "readyz-db-grace-ms": "2000"}
+                 "change-retention": "7200", "readyz-db-grace-ms": "2000",
+                 "db-retries": "5", "sync-cluster-grace-ms": "5000"}
         for key, value in cases.items():
             with self.subTest(key=key):
                 old = a.call("CONFIG", "GET", key)[1].decode()

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "client.h"
 #include "conf.h"
+#include "db.h"
 #include "log.h"
 #include "server.h"
 #include "testing.h"
@@ -457,6 +458,20 @@ static void test_file_errors_values(void)
                    "sync-interval-ms: '9' is not an integer between 10 and 60000");
     CHECK_FILE_ERR("slowlog-log-slower-than -2\n", 1,
                    "slowlog-log-slower-than: '-2' is not an integer between -1 and 3600000000");
+    CHECK_FILE_ERR("db-retries 101\n", 1, "db-retries: '101' is not an integer between 0 and 100");
+    CHECK_FILE_ERR("db-host a,,b\n", 1, "db-host: host 2 of the list is empty");
+    CHECK_FILE_ERR("db-host a,\n", 1, "db-host: host 2 of the list is empty");
+    CHECK_FILE_ERR("db-host a:0\n", 1, "db-host: 'a:0': the port must be a number from 1 to 65535");
+    CHECK_FILE_ERR("db-host a:65536,b\n", 1,
+                   "db-host: 'a:65536': the port must be a number from 1 to 65535");
+    CHECK_FILE_ERR("db-host a:x1\n", 1,
+                   "db-host: 'a:x1': the port must be a number from 1 to 65535");
+    CHECK_FILE_ERR("db-host b,:3306\n", 1, "db-host: ':3306': the host must be 1 to 255 bytes");
+    CHECK_FILE_ERR("db-host [::1\n", 1, "db-host: '[::1': no ']' after an IPv6 address");
+    CHECK_FILE_ERR("db-host [::1]x\n", 1, "db-host: '[::1]x': only ':port' may follow ']'");
+    CHECK_FILE_ERR("db-host 'a b'\n", 1,
+                   "db-host: 'a b': spaces or control characters in the host");
+    CHECK_FILE_ERR("db-host a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n", 1, "db-host: more than 16 hosts");
     CHECK_FILE_ERR("protected-mode maybe\n", 1, "protected-mode: 'maybe' is not yes or no");
     CHECK_FILE_ERR("protected-mode 1\n", 1, "protected-mode: '1' is not yes or no");
     CHECK_FILE_ERR("loglevel x\n", 1,
@@ -1046,11 +1061,13 @@ static const char *const all_keys[] = {
     "db-name",
     "db-connect-timeout",
     "db-timeout",
+    "db-retries",
     "db-tls",
     "db-tls-ca",
     "db-tls-verify",
     "profile",
     "sync-interval-ms",
+    "sync-cluster-grace-ms",
     "change-retention",
     "session-ttl",
     "session-max-per-user",
@@ -1113,16 +1130,16 @@ static void test_get_all(void)
 static void test_get_patterns(void)
 {
     static const char *const db_keys[] = {
-        "db-host",     "db-port",          "db-socket", "db-user",
-        "db-password", "db-password-file", "db-name",   "db-connect-timeout",
-        "db-timeout",  "db-tls",           "db-tls-ca", "db-tls-verify",
+        "db-host",          "db-port",   "db-socket",          "db-user",    "db-password",
+        "db-password-file", "db-name",   "db-connect-timeout", "db-timeout", "db-retries",
+        "db-tls",           "db-tls-ca", "db-tls-verify",
     };
     rbacd_conf c;
     got_keys g;
     conf_init(&c);
     get(&c, "db-*", &g);
-    CHECK_EQ_INT(g.n, 12);
-    for (int i = 0; i < g.n && i < 12; i++)
+    CHECK_EQ_INT(g.n, 13);
+    for (int i = 0; i < g.n && i < 13; i++)
         CHECK_EQ_STR(g.name[i], db_keys[i]);
     get(&c, "port", &g);
     CHECK_EQ_INT(g.n, 1);
@@ -1227,6 +1244,49 @@ static void test_get_round_trip(void)
 /* ---- the shipped file --------------------------------------------------------------------------
  */
 
+/* db-host lists become db_params nodes: order kept, db-port where no port is given,
+ * IPv6 in brackets, spaces around commas dropped. */
+static void test_db_host_list(void)
+{
+    db_node v[DB_NODES_MAX];
+    size_t n = 0;
+    char err[ERR_MAX] = "";
+    CHECK(db_hosts_parse("10.0.0.1, db2:3307 ,[fd00::3]:3308,::1,[::2]", 4700, v, &n, err,
+                         sizeof err));
+    CHECK_EQ_INT((int)n, 5);
+    CHECK_EQ_STR(v[0].host, "10.0.0.1");
+    CHECK_EQ_INT((int)v[0].port, 4700);
+    CHECK_EQ_STR(v[1].host, "db2");
+    CHECK_EQ_INT((int)v[1].port, 3307);
+    CHECK_EQ_STR(v[2].host, "fd00::3");
+    CHECK_EQ_INT((int)v[2].port, 3308);
+    CHECK_EQ_STR(v[3].host, "::1"); /* bare IPv6: no port */
+    CHECK_EQ_INT((int)v[3].port, 4700);
+    CHECK_EQ_STR(v[4].host, "::2");
+    CHECK_EQ_INT((int)v[4].port, 4700);
+    /* Through the configuration, with db-port after db-host. */
+    rbacd_conf c;
+    conf_init(&c);
+    char path[64];
+    CHECK(load_text_into(&c, "db-host 127.0.0.1:4701,127.0.0.1\ndb-port 4702\n", path, err));
+    db_params p;
+    db_params_from_conf(&p, &c);
+    CHECK_EQ_INT((int)p.nnodes, 2);
+    CHECK_EQ_INT((int)p.nodes[0].port, 4701);
+    CHECK_EQ_INT((int)p.nodes[1].port, 4702);
+    char name[64];
+    db_node_name(&p, 1, name, sizeof name);
+    CHECK_EQ_STR(name, "127.0.0.1:4702");
+    conf_free(&c);
+    /* The default is one node. */
+    conf_init(&c);
+    db_params_from_conf(&p, &c);
+    CHECK_EQ_INT((int)p.nnodes, 1);
+    CHECK_EQ_STR(p.nodes[0].host, "127.0.0.1");
+    CHECK_EQ_INT((int)p.nodes[0].port, 3306);
+    conf_free(&c);
+}
+
 static void test_shipped_conf(void)
 {
     char path[PATH_MAX], err[ERR_MAX] = "";
@@ -1297,6 +1357,7 @@ int main(void)
     TEST_RUN(test_get_patterns);
     TEST_RUN(test_get_secrets_and_users);
     TEST_RUN(test_get_round_trip);
+    TEST_RUN(test_db_host_list);
     TEST_RUN(test_shipped_conf);
     return TEST_DONE();
 }

@@ -113,11 +113,51 @@ static void test_cursor_group_probes(void)
     sync_cursor_free(&c);
 }
 
+/* Galera: interleaved ids leave holes no node will fill. A cluster-synced probe that
+ * finds a run missing marks it absent (WAITREV may pass it) but does not drop it; a run
+ * holding a committed id is not marked; splitting keeps the mark. */
+static void test_cursor_galera_absent(void)
+{
+    sync_cursor c = {0};
+    sync_cursor_reset(&c, 1, NULL, 0, 0);
+    sync_cursor_seen(&c, 4, 10);  /* node 1's id: hole 2..3 */
+    sync_cursor_seen(&c, 10, 10); /* hole 5..9 */
+    CHECK_EQ_INT(c.nruns, 2);
+    CHECK(!sync_cursor_reached(&c, 4, 20));
+    const uint64_t present[] = {8}; /* committed meanwhile, on another node */
+    sync_cursor_absent_at(&c, 2, 9, present, 1, 30);
+    CHECK_EQ_INT(c.runs[0].absent_us, 30);
+    CHECK_EQ_INT(c.runs[1].absent_us, 0);
+    CHECK_EQ_INT(sync_cursor_missing(&c), 7); /* nothing dropped */
+    CHECK(sync_cursor_reached(&c, 4, 20));    /* asked before the probe */
+    CHECK(!sync_cursor_reached(&c, 4, 31));   /* asked after it: not proven */
+    CHECK(!sync_cursor_reached(&c, 10, 20));  /* 8 is committed and not yet applied */
+    sync_cursor_seen(&c, 8, 40);              /* [5-7] [9] */
+    sync_cursor_absent_at(&c, 5, 9, NULL, 0, 50);
+    CHECK(sync_cursor_reached(&c, 10, 25));
+    CHECK(!sync_cursor_reached(&c, 10, 45)); /* [2-3] was proven at 30 only */
+    sync_cursor_seen(&c, 6, 60); /* a late commit splits [5-7]: both halves keep the mark */
+    CHECK_EQ_INT(c.nruns, 4);
+    CHECK_EQ_INT(c.runs[1].absent_us, 50);
+    CHECK_EQ_INT(c.runs[2].absent_us, 50);
+    /* A probe covering part of a run says nothing about the rest of it. */
+    sync_cursor_seen(&c, 20, 70); /* hole 11..19 */
+    sync_cursor_absent_at(&c, 11, 15, NULL, 0, 80);
+    CHECK_EQ_INT(c.runs[4].absent_us, 0);
+    /* The grace is the caller's: settling with an old cutoff keeps young runs. */
+    sync_cursor_settled(&c, 11, 19, NULL, 0, 69);
+    CHECK_EQ_INT(c.runs[c.nruns - 1].lo, 11);
+    sync_cursor_settled(&c, 11, 19, NULL, 0, 70);
+    CHECK_EQ_INT(c.runs[c.nruns - 1].hi, 9);
+    sync_cursor_free(&c);
+}
+
 int main(void)
 {
     TEST_RUN(test_cursor_reset_and_seen);
     TEST_RUN(test_cursor_probes);
     TEST_RUN(test_cursor_reached);
     TEST_RUN(test_cursor_group_probes);
+    TEST_RUN(test_cursor_galera_absent);
     return TEST_DONE();
 }

@@ -353,8 +353,8 @@ static void test_outage_warned_once_per_pool(void)
     worker_pool *a = worker_pool_start(base, 3, &gone);
     worker_pool *b = worker_pool_start(base, 1, &gone);
     CHECK(a && b);
-    worker_pool_set_name(a, "alpha");
-    worker_pool_set_name(b, "beta");
+    worker_pool_set_name(a, "alpha pool");
+    worker_pool_set_name(b, "beta pool");
     db_dones = 0;
     atomic_store(&db_refused, 0);
     for (size_t i = 0; a && b && i < 30; i++) {
@@ -376,8 +376,8 @@ static void test_outage_warned_once_per_pool(void)
     if (f)
         fclose(f);
     unlink(path);
-    CHECK_EQ_INT(count_lines(text, "# alpha pool: database unreachable: "), 1);
-    CHECK_EQ_INT(count_lines(text, "# beta pool: database unreachable: "), 1);
+    CHECK_EQ_INT(count_lines(text, "# alpha pool: database is down: "), 1);
+    CHECK_EQ_INT(count_lines(text, "# beta pool: database is down: "), 1);
     CHECK_EQ_INT(count_lines(text, " # "), 2);
     CHECK_EQ_INT(count_lines(text, "connection back"), 0);
 }
