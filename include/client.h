@@ -79,6 +79,10 @@ typedef struct client {
     struct client *prev, *next;       /* server.clients list */
 } client;
 
+/* Whether c's unread output is past its limit: client-output-limit once authenticated
+ * (0 = none), a small fixed one before AUTH. */
+bool client_output_over_limit(const client *c);
+
 /* Takes ownership of an accepted socket: sets it non-blocking, registers events; a
  * CLIENT_TLS one gets a TLS session of server.tls_ctx. Returns NULL (and closes fd) when
  * the socket or the session cannot be set up. */

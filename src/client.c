@@ -270,7 +270,7 @@ static size_t client_output_limit(const client *c)
     return server.conf.client_output_limit > 0 ? (size_t)server.conf.client_output_limit : SIZE_MAX;
 }
 
-static bool client_output_over_limit(const client *c)
+bool client_output_over_limit(const client *c)
 {
     return c->out.len - c->out_pos > client_output_limit(c);
 }

@@ -79,8 +79,6 @@ bool monitor_feed(client *c, const command *run, size_t argc, const resp_arg *ar
     buf line;
     buf_init(&line);
     monitor_line(&line, c, run, argc, argv);
-    size_t limit =
-        server.conf.client_output_limit > 0 ? (size_t)server.conf.client_output_limit : SIZE_MAX;
     for (size_t i = 0; i < server.nmonitors;) {
         client *m = server.monitors[i];
         if (m == c) {
@@ -88,7 +86,7 @@ bool monitor_feed(client *c, const command *run, size_t argc, const resp_arg *ar
             continue;
         }
         buf_append(&m->out, line.data, line.len);
-        if (m->out.len - m->out_pos > limit) {
+        if (client_output_over_limit(m)) {
             log_client(LOG_LVL_NOTICE, m,
                        "MONITOR client closed: unread output over client-output-limit");
             monitor_stop(m); /* moves the last watcher into slot i */

@@ -302,8 +302,7 @@ static void push_to(tracking_client *tc, const char *const *names, const size_t 
             resp_bulk(&to->out, names[i], lens[i]);
     }
     tk.messages++;
-    long long limit = server.conf.client_output_limit;
-    if (limit > 0 && to->out.len - to->out_pos > (size_t)limit) {
+    if (client_output_over_limit(to)) {
         /* It does not read its pushes: closed, as Redis closes a pub/sub client past its
          * output limit. Its gateway drops its cache with the connection, which is right:
          * the pushes it would miss are exactly what it is behind on. */
