@@ -21,6 +21,45 @@ static bool word_is(const resp_arg *a, const char *w)
 }
 
 /* CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP] */
+/* Whether one of a and b starts with the other (Redis: prefixes must not overlap). */
+static bool prefixes_overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return memcmp(a, b, alen < blen ? alen : blen) == 0;
+}
+
+/* Refuses, as Redis does, a PREFIX that overlaps one the client holds or another one of
+ * the same command; and more prefixes in all than one command may give. */
+static bool prefixes_ok(client *c, const tracking_client *tc, const resp_arg *const *p, size_t n)
+{
+    size_t held = tc && tc->on ? tc->nprefixes : 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < held; k++) {
+            if (prefixes_overlap(p[i]->ptr, p[i]->len, tc->prefixes[k], strlen(tc->prefixes[k]))) {
+                resp_error(&c->out,
+                           "ERR Prefix '%.*s' overlaps with an existing prefix '%s'. Prefixes "
+                           "for a single client must not overlap.",
+                           (int)p[i]->len, p[i]->ptr, tc->prefixes[k]);
+                return false;
+            }
+        }
+        for (size_t j = i + 1; j < n; j++) {
+            if (prefixes_overlap(p[i]->ptr, p[i]->len, p[j]->ptr, p[j]->len)) {
+                resp_error(&c->out,
+                           "ERR Prefix '%.*s' overlaps with another provided prefix '%.*s'. "
+                           "Prefixes for a single client must not overlap.",
+                           (int)p[i]->len, p[i]->ptr, (int)p[j]->len, p[j]->ptr);
+                return false;
+            }
+        }
+    }
+    if (held + n > TRACKING_MAX_PREFIXES) {
+        resp_error(&c->out, "ERR at most %d prefixes of at most %d bytes each",
+                   TRACKING_MAX_PREFIXES, TRACKING_PREFIX_MAX);
+        return false;
+    }
+    return true;
+}
+
 void cmd_tracking_client_tracking(client *c, size_t argc, const resp_arg *argv)
 {
     bool on;
@@ -75,11 +114,11 @@ void cmd_tracking_client_tracking(client *c, size_t argc, const resp_arg *argv)
         return;
     }
     if (optin && optout) {
-        resp_error(&c->out, "ERR You can't use OPTIN and OPTOUT at the same time");
+        resp_error(&c->out, "ERR You can't specify both OPTIN mode and OPTOUT mode");
         return;
     }
     if (bcast && (optin || optout)) {
-        resp_error(&c->out, "ERR OPTIN and OPTOUT are not compatible with BCAST mode");
+        resp_error(&c->out, "ERR OPTIN and OPTOUT are not compatible with BCAST");
         return;
     }
     if (nprefix && !bcast) {
@@ -91,7 +130,7 @@ void cmd_tracking_client_tracking(client *c, size_t argc, const resp_arg *argv)
                             "for this client, and then re-enabling it with a different mode.");
         return;
     }
-    if (tc && tc->on && (tc->optin != optin || tc->optout != optout)) {
+    if (tc && tc->on && ((optin && tc->optout) || (optout && tc->optin))) {
         resp_error(&c->out, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
                             "for this client, and then re-enabling it with a different mode.");
         return;
@@ -100,6 +139,8 @@ void cmd_tracking_client_tracking(client *c, size_t argc, const resp_arg *argv)
         resp_error(&c->out, "ERR The client ID you want redirect to does not exist");
         return;
     }
+    if (!prefixes_ok(c, tc, prefixes, nprefix))
+        return;
     tracking_mode m = {bcast, optin, optout, noloop, redirect, prefixes, nprefix};
     tracking_enable(c, &m);
     resp_simple(&c->out, "OK");

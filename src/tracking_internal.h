@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define TRACKING_CHANNEL      "__redis__:invalidate" /* the one channel rbacd publishes */
-#define TRACKING_MAX_PREFIXES 64                     /* PREFIX arguments of one command */
+#define TRACKING_MAX_PREFIXES 64                     /* prefixes a client holds, in all */
 #define TRACKING_PREFIX_MAX   (RBAC_DOMAIN_MAX + 48) /* longest prefix: a whole key */
 
 /* One client's tracking state (client.tracking); exists while tracking is on or the

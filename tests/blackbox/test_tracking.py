@@ -538,6 +538,31 @@ class TrackingBitenantTest(harness.ServerTestCase):
 
     # ---- bad input ----
 
+    def test_prefixes_must_not_overlap(self):
+        # As in Redis: a prefix that overlaps one held or another of the same command is
+        # refused, and nothing changes; repeating ON BCAST PREFIX cannot grow the list.
+        a = self.tracker("BCAST", "PREFIX", "rbac:1:")
+        r = a.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rbac:1:")[0]
+        self.assertIsInstance(r, RespError)
+        self.assertEqual(str(r), "ERR Prefix 'rbac:1:' overlaps with an existing prefix "
+                                 "'rbac:1:'. Prefixes for a single client must not overlap.")
+        r = a.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rbac:")[0]
+        self.assertTrue(str(r).startswith("ERR Prefix 'rbac:' overlaps with an existing prefix "
+                                          "'rbac:1:'"), r)
+        r = a.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rbac:2:", "PREFIX", "rbac:2")[0]
+        self.assertTrue(str(r).startswith("ERR Prefix 'rbac:2:' overlaps with another provided "
+                                          "prefix 'rbac:2'"), r)
+        self.assertEqual(a.call("CLIENT", "TRACKINGINFO")[0]["prefixes"], [b"rbac:1:"])
+        self.assertEqual(a.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rbac:3:")[0], "OK")
+        self.assertEqual(a.call("CLIENT", "TRACKINGINFO")[0]["prefixes"], [b"rbac:1:", b"rbac:3:"])
+        # 64 prefixes in all, held and new together.
+        many = []
+        for i in range(10, 80):
+            many += ["PREFIX", "p%d:" % i]
+        r = a.call("CLIENT", "TRACKING", "ON", "BCAST", *many[:2 * 63])[0]
+        self.assertTrue(str(r).startswith("ERR at most 64 prefixes"), r)
+        self.assertEqual(len(a.call("CLIENT", "TRACKINGINFO")[0]["prefixes"]), 2)
+
     def test_bad_input(self):
         a = self.tracker(on=False)
         cases = [
@@ -550,9 +575,9 @@ class TrackingBitenantTest(harness.ServerTestCase):
             (("CLIENT", "TRACKING", "ON", "PREFIX", "rbac:"),
              "ERR PREFIX option requires BCAST mode to be enabled"),
             (("CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"),
-             "ERR You can't use OPTIN and OPTOUT at the same time"),
+             "ERR You can't specify both OPTIN mode and OPTOUT mode"),
             (("CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"),
-             "ERR OPTIN and OPTOUT are not compatible with BCAST mode"),
+             "ERR OPTIN and OPTOUT are not compatible with BCAST"),
             (("CLIENT", "CACHING", "YES"),
              "ERR CLIENT CACHING can be called only when the client is in tracking mode"),
             (("CLIENT", "CACHING", "MAYBE"), "ERR syntax error"),
@@ -567,6 +592,15 @@ class TrackingBitenantTest(harness.ServerTestCase):
         r = a.call("CLIENT", "TRACKING", "ON")[0]
         self.assertTrue(str(r).startswith("ERR You can't switch BCAST mode"), r)
         self.assertEqual(a.call("PING")[0], "PONG")
+        # As in Redis, only a switch straight between OPTIN and OPTOUT is refused; ON
+        # without either leaves the mode.
+        b = self.tracker("OPTIN")
+        r = b.call("CLIENT", "TRACKING", "ON", "OPTOUT")[0]
+        self.assertTrue(str(r).startswith("ERR You can't switch OPTIN/OPTOUT mode"), r)
+        self.assertEqual(b.call("CLIENT", "TRACKING", "ON")[0], "OK")
+        self.assertEqual(b.call("CLIENT", "TRACKINGINFO")[0]["flags"], [b"on"])
+        self.assertEqual(b.call("CLIENT", "TRACKING", "ON", "OPTOUT")[0], "OK")
+        self.assertEqual(b.call("CLIENT", "TRACKINGINFO")[0]["flags"], [b"on", b"optout"])
         # In RESP3 the (UN)SUBSCRIBE replies are pushes, as in Redis.
         a.c.send(encode_command("UNSUBSCRIBE"))
         self.assertEqual(a.wait_push(1.0)[2], Push([b"unsubscribe", None, 0]))
